@@ -1,0 +1,283 @@
+/**
+ * The configuration schema: `kitrelay.config.ts` default-exports `defineConfig({...})`. Its data is
+ * validated once at start-up by this schema (errors name the field and the fix); its functions
+ * (predicates, body templates, sub-keys, once-keys) are typed. Secrets are references to the
+ * environment (`env('NAME')`), never literals in the file.
+ */
+import { z } from 'zod';
+import type { KitEvent } from '../kit/events.js';
+
+/** A reference to an environment variable holding a secret. */
+export interface EnvRef {
+  readonly $env: string;
+  /** When true, a missing variable is not an error (the feature using it is off). */
+  readonly optional?: boolean;
+}
+
+/** Reference a secret in the environment: `env('SLACK_TOKEN')`. */
+export function env(name: string, options: { optional?: boolean } = {}): EnvRef {
+  return { $env: name, ...(options.optional ? { optional: true } : {}) };
+}
+
+const envRef = z.object({ $env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), optional: z.boolean().optional() });
+
+const fn = <T extends (...args: never[]) => unknown>(what: string) =>
+  z.custom<T>((v) => typeof v === 'function', { message: `must be a function (${what})` });
+
+const positiveInt = z.number().int().positive();
+
+export const retryPolicySchema = z
+  .object({
+    /** Attempts before a job is dead. @default 8 */
+    maxAttempts: positiveInt.max(100).default(8),
+    /** First backoff step; attempt n waits up to base × 2^(n-1) (full jitter). @default 1000 */
+    baseDelayMs: positiveInt.default(1000),
+    /** Backoff cap. @default 3_600_000 (1 h) */
+    maxDelayMs: positiveInt.default(3_600_000),
+    /** Longest Retry-After honoured; longer values are clamped. @default 86_400_000 (24 h) */
+    maxRetryAfterMs: positiveInt.default(86_400_000),
+  })
+  .strict();
+
+export const rateLimitSchema = z
+  .object({
+    /** Sustained requests per second (token refill rate). */
+    perSecond: z.number().positive(),
+    /** Bucket size: requests allowed in a burst. @default max(1, perSecond) */
+    burst: positiveInt.optional(),
+  })
+  .strict();
+
+export const breakerSchema = z
+  .object({
+    /** Consecutive failed attempts that open the breaker. @default 5 */
+    failureThreshold: positiveInt.default(5),
+    /** How long the breaker holds jobs before one probe attempt. @default 30_000 */
+    cooldownMs: positiveInt.default(30_000),
+    /** Cap for the cooldown, which doubles each time a probe fails. @default 600_000 */
+    maxCooldownMs: positiveInt.default(600_000),
+  })
+  .strict();
+
+const destinationCommon = {
+  /** Jobs in flight at once for this destination. @default 4 */
+  concurrency: positiveInt.max(1000).default(4),
+  /** Token-bucket limit for the whole destination. */
+  rateLimit: rateLimitSchema.optional(),
+  /** Token-bucket limit per sub-key (e.g. per Slack channel), applied besides `rateLimit`. */
+  subKeyRateLimit: rateLimitSchema.optional(),
+  retry: retryPolicySchema.default(retryPolicySchema.parse({})),
+  breaker: breakerSchema.default(breakerSchema.parse({})),
+  /** Per-attempt timeout. @default 10_000 */
+  timeoutMs: positiveInt.default(10_000),
+};
+
+export interface WebhookBodyContext {
+  readonly event: KitEvent;
+  readonly job: { readonly id: number; readonly rule: string; readonly action: string; readonly params: unknown; readonly idempotencyKey: string };
+}
+
+export const webhookDestinationSchema = z
+  .object({
+    type: z.literal('webhook'),
+    /** Where to POST. */
+    url: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).or(envRef),
+    /** @default 'POST' */
+    method: z.enum(['POST', 'PUT', 'PATCH']).default('POST'),
+    /** Extra headers; values may be env references (they are redacted in audit records). */
+    headers: z.record(z.string(), z.string().or(envRef)).default({}),
+    /** Builds the JSON body; the default sends `{ event, job }`. */
+    body: fn<(ctx: WebhookBodyContext) => unknown>('({ event, job }) => body').optional(),
+    /** Sign each request like Kit does: `t=<unix>,v1=<hex HMAC-SHA256("{t}.{body}")>`. */
+    signing: z
+      .object({
+        secret: envRef,
+        /** @default 'X-Kitrelay-Signature' */
+        header: z.string().min(1).default('X-Kitrelay-Signature'),
+      })
+      .strict()
+      .optional(),
+    ...destinationCommon,
+  })
+  .strict();
+
+/** One destination per connector kind; later issues add slack, bonjoro, facebook, airtable, kajabi. */
+export const destinationSchema = z.discriminatedUnion('type', [webhookDestinationSchema]);
+
+const scopeValue = z.union([z.number().int(), z.string().min(1)]);
+const scopeValues = z.union([scopeValue, z.array(scopeValue).min(1)]);
+
+export const ruleActionSchema = z
+  .object({
+    destination: z.string().min(1),
+    /** What the connector does; the webhook connector has one action, `send`. @default 'send' */
+    action: z.string().min(1).default('send'),
+    /** Parameters passed to the connector with each job (JSON). */
+    params: z.record(z.string(), z.unknown()).default({}),
+    /** Rate-limit sub-key for this job (e.g. a channel). */
+    subKey: z.union([z.string().min(1), fn<(event: KitEvent) => string | undefined>('(event) => string')]).optional(),
+    /** Max attempts for jobs of this action; defaults to the destination's retry policy. */
+    maxAttempts: positiveInt.max(100).optional(),
+  })
+  .strict();
+
+export const ruleSchema = z
+  .object({
+    /** Stable rule id, recorded on every job it makes. */
+    id: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/i, 'use letters, digits, -, _ or . (it is recorded on jobs)'),
+    description: z.string().optional(),
+    /** Event type(s): canonical (`subscriber.tag_added`) or legacy (`subscriber.tag_add`) names; `*` for any. */
+    on: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+    /** Scope filter: `{ tag_id: 123 }`, `{ form_id: [1, 2] }`, `{ initiator_value: 'https://…' }`. */
+    scope: z
+      .object({
+        form_id: scopeValues.optional(),
+        sequence_id: scopeValues.optional(),
+        initiator_value: scopeValues.optional(),
+        product_id: scopeValues.optional(),
+        tag_id: scopeValues.optional(),
+        custom_field_id: scopeValues.optional(),
+      })
+      .strict()
+      .optional(),
+    /** Optional predicate on the event; a throw is recorded on the event and makes no job. */
+    when: fn<(event: KitEvent) => boolean>('(event) => boolean').optional(),
+    /**
+     * Ledger key: the rule's jobs are made at most once per key, ever (e.g.
+     * `(e) => 'welcome-video:' + e.subscriber?.id`). Returning undefined means "no limit".
+     */
+    once: fn<(event: KitEvent) => string | undefined>('(event) => string | undefined').optional(),
+    actions: z.array(ruleActionSchema).min(1),
+  })
+  .strict();
+
+const legacyRouteSchema = z
+  .object({
+    /** Legacy event name (`subscriber.tag_add`) or its canonical name. */
+    event: z.string().min(1),
+    form_id: scopeValue.optional(),
+    sequence_id: scopeValue.optional(),
+    initiator_value: scopeValue.optional(),
+    product_id: scopeValue.optional(),
+    tag_id: scopeValue.optional(),
+    custom_field_id: scopeValue.optional(),
+  })
+  .strict();
+
+export const signedEndpointSchema = z
+  .object({
+    /** Names the inbound URL: `/hooks/kit/signed/<name>`. */
+    name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'use letters, digits, - or _ (it is part of the URL)'),
+    /** Endpoint secrets (`whsec_…`); list the previous one too while Kit rotates. */
+    secrets: z.array(envRef).min(1),
+    /** Signature timestamp tolerance. @default 300 */
+    toleranceSeconds: positiveInt.default(300),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    server: z
+      .object({
+        /** @default 8787 (flag --port, env KITRELAY_PORT) */
+        port: z.number().int().min(0).max(65535).default(8787),
+        /** @default '127.0.0.1' (env KITRELAY_HOST) */
+        host: z.string().min(1).default('127.0.0.1'),
+        /** Base of the URLs Kit posts to. @default http://<host>:<port> (env KITRELAY_PUBLIC_URL) */
+        publicBaseUrl: z.url().optional(),
+        /** Largest inbound body accepted. @default 1_048_576 */
+        bodyLimitBytes: positiveInt.default(1_048_576),
+      })
+      .strict()
+      .default({ port: 8787, host: '127.0.0.1', bodyLimitBytes: 1_048_576 }),
+    store: z
+      .object({
+        /** @default './data' (flag --data-dir, env KITRELAY_DATA_DIR) */
+        dataDir: z.string().min(1).default('./data'),
+        /** SQLite file. @default '<dataDir>/kitrelay.db' (flag --db, env KITRELAY_DATABASE) */
+        database: z.string().min(1).optional(),
+        /** Ingest writes waiting to commit before ingest answers 503. @default 10_000 */
+        maxWriteBacklog: positiveInt.default(10_000),
+      })
+      .strict()
+      .default({ dataDir: './data', maxWriteBacklog: 10_000 }),
+    kit: z
+      .object({
+        legacy: z
+          .object({
+            /** Serve legacy `/v4/webhooks` routes. @default true */
+            enabled: z.boolean().default(true),
+            /** Routes besides the ones the rules imply. */
+            routes: z.array(legacyRouteSchema).default([]),
+            /** Window in which an identical legacy body on the same route is a duplicate. @default 30 */
+            dedupeWindowSeconds: positiveInt.default(30),
+          })
+          .strict()
+          .default({ enabled: true, routes: [], dedupeWindowSeconds: 30 }),
+        signed: z
+          .object({
+            endpoints: z.array(signedEndpointSchema).default([]),
+            /** How long a 2.0 event id is remembered; must outlive Kit's ~41 h retry span. @default 72 */
+            dedupeHours: positiveInt.min(42, 'must be at least 42: Kit retries a delivery for ~41 hours').default(72),
+          })
+          .strict()
+          .default({ endpoints: [], dedupeHours: 72 }),
+      })
+      .strict()
+      .default({ legacy: { enabled: true, routes: [], dedupeWindowSeconds: 30 }, signed: { endpoints: [], dedupeHours: 72 } }),
+    destinations: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'use letters, digits, - or _'), destinationSchema).default({}),
+    rules: z.array(ruleSchema).default([]),
+    queue: z
+      .object({
+        /** How often an idle worker looks for due jobs. @default 250 */
+        pollIntervalMs: positiveInt.default(250),
+        /** A claimed job's lease; a crashed worker's jobs run again after it. @default 60_000 */
+        leaseMs: positiveInt.min(1000).default(60_000),
+        /** Lease renewal interval. @default 15_000 */
+        heartbeatMs: positiveInt.default(15_000),
+        /** Run workers in this process. @default true */
+        enabled: z.boolean().default(true),
+      })
+      .strict()
+      .default({ pollIntervalMs: 250, leaseMs: 60_000, heartbeatMs: 15_000, enabled: true }),
+    retention: z
+      .object({
+        /** Events (and their finished jobs) older than this are deleted. @default 30 */
+        eventDays: positiveInt.default(30),
+        /** Resolved quarantine entries older than this are deleted. @default 90 */
+        quarantineDays: positiveInt.default(90),
+        /** Audit records older than this lose personal data; the record stays. @default 90 */
+        auditPersonalDataDays: positiveInt.default(90),
+        /** How often retention runs. @default 3_600_000 */
+        intervalMs: positiveInt.default(3_600_000),
+      })
+      .strict()
+      .default({ eventDays: 30, quarantineDays: 90, auditPersonalDataDays: 90, intervalMs: 3_600_000 }),
+    log: z
+      .object({
+        /** @default 'info' (env KITRELAY_LOG_LEVEL) */
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .strict()
+      .default({ level: 'info' }),
+  })
+  .strict();
+
+/** What a config file is written as (defaults optional). */
+export type ConfigInput = z.input<typeof configSchema>;
+/** The validated config, defaults filled in. */
+export type Config = z.output<typeof configSchema>;
+export type DestinationConfig = z.output<typeof destinationSchema>;
+export type WebhookDestinationConfig = z.output<typeof webhookDestinationSchema>;
+export type RuleConfig = z.output<typeof ruleSchema>;
+export type RuleActionConfig = z.output<typeof ruleActionSchema>;
+export type RetryPolicy = z.output<typeof retryPolicySchema>;
+export type RateLimit = z.output<typeof rateLimitSchema>;
+export type BreakerPolicy = z.output<typeof breakerSchema>;
+export type SignedEndpointConfig = z.output<typeof signedEndpointSchema>;
+export type LegacyRouteConfig = z.output<typeof legacyRouteSchema>;
+
+/** Typed identity helper for `kitrelay.config.ts`. */
+export function defineConfig(config: ConfigInput): ConfigInput {
+  return config;
+}

@@ -1,0 +1,445 @@
+/**
+ * The store: every durable fact kitrelay keeps, behind one async interface so the embedded SQLite
+ * store and the PostgreSQL store (roadmap) pass the same contract suite (`contract.ts`).
+ *
+ * Glossary — these words mean one thing everywhere in kitrelay:
+ *
+ * - **event**: one thing that happened in Kit (a tag added, a purchase). Carries a canonical type
+ *   (see kit/events.ts), an optional scope (tag id, form id…), the subscriber it concerns, and the
+ *   payload exactly as Kit sent it.
+ * - **delivery**: one inbound POST from Kit carrying one event (legacy webhooks) or 1–100 events
+ *   (signed Webhooks 2.0).
+ * - **rule**: config that turns an event into jobs: event type + scope + optional predicate →
+ *   actions on destinations.
+ * - **job**: one event × one action on one destination. Jobs are what the queue runs.
+ * - **attempt**: one outbound call for a job. Every attempt leaves one audit record.
+ * - **audit record**: what an attempt sent and got back (a request summary without secrets, the
+ *   response status, duration, correlation ids). Append-only.
+ * - **connector**: the code for one kind of destination (the generic webhook, later Slack, …).
+ * - **destination**: one configured instance of a connector (`crm-hook`, `#sales` Slack…), with its
+ *   own rate limits, concurrency, retry policy, circuit breaker and pause switch.
+ * - **ledger**: keys that make something happen once (e.g. "one Bonjoro video per purpose per
+ *   subscriber"). A ledger key is written in the same transaction as the job it guards.
+ * - **dedupe key**: the key an inbound event is recognised by when Kit sends it again (the 2.0
+ *   event id, or a fingerprint of a legacy route + body). Kept apart from events so it outlives
+ *   event retention.
+ * - **quarantine**: authenticated inbound bytes that could not be turned into events (broken JSON,
+ *   an event failing validation). Kept raw so an operator can inspect and re-ingest them.
+ * - **subscriber key**: `id:<kit subscriber id>`, else `email:<lower-cased email>`. Jobs with the
+ *   same destination and subscriber key run in order (per-subscriber FIFO).
+ *
+ * All times are epoch milliseconds. Ids are positive integers assigned by the store.
+ */
+
+export type WebhookSystem = 'legacy' | 'signed';
+
+/** How an event reached kitrelay. */
+export type EventSource = WebhookSystem | 'reingest' | 'reconciled';
+
+export type EventStatus = 'accepted' | 'duplicate';
+
+/**
+ * pending: waiting to run (new, or retrying at run_at). running: leased to a worker.
+ * succeeded / dead / cancelled: terminal. A dead or cancelled job never blocks the jobs behind it.
+ */
+export type JobStatus = 'pending' | 'running' | 'succeeded' | 'dead' | 'cancelled';
+export const TERMINAL_JOB_STATUSES: readonly JobStatus[] = ['succeeded', 'dead', 'cancelled'];
+
+/**
+ * succeeded: the destination accepted it. retry / retry_after: failed, will run again.
+ * failed: permanent failure (or out of attempts). unknown: the worker died mid-attempt, so nobody
+ * knows whether the destination acted on it.
+ */
+export type AttemptOutcome = 'succeeded' | 'retry' | 'failed' | 'unknown';
+
+export type QuarantineStatus = 'open' | 'reingested' | 'discarded';
+
+export interface EventScope {
+  /** The scope parameter (`tag_id`, `form_id`, …). */
+  readonly param: string;
+  /** Its value, as a string (`"123"`, or a link URL for `initiator_value`). */
+  readonly value: string;
+}
+
+/** A rule's decision about one event, kept on the event to answer "why didn't it fire?". */
+export interface RouteDecision {
+  readonly rule: string;
+  readonly destination?: string;
+  readonly action?: string;
+  /** job: a job was made. predicate_false: the rule's `when` said no. once: its ledger key was already spent. */
+  readonly outcome: 'job' | 'predicate_false' | 'predicate_error' | 'once';
+  readonly detail?: string;
+  readonly jobId?: number;
+}
+
+// ---------------------------------------------------------------- ingest
+
+export interface DeliveryInput {
+  readonly system: WebhookSystem | 'reingest';
+  /** Legacy route id, signed endpoint name, or the quarantine id being re-ingested. */
+  readonly route: string;
+  /** `X-Kit-Delivery` for signed deliveries. */
+  readonly kitDeliveryId?: string;
+  readonly receivedAt: number;
+  readonly bodyBytes: number;
+}
+
+export interface PlannedJob {
+  readonly rule: string;
+  readonly destination: string;
+  readonly action: string;
+  /** Action parameters from the rule, as JSON. */
+  readonly params: unknown;
+  /** Rate-limit sub-key within the destination (e.g. a Slack channel). */
+  readonly subKey?: string;
+  readonly maxAttempts: number;
+  /** When set, the job is made only if this ledger key has not been spent. */
+  readonly ledgerKey?: string;
+}
+
+export interface DedupeInput {
+  readonly key: string;
+  readonly expiresAt: number;
+  /**
+   * For legacy fingerprints: the subscriber/type/scope, so an opposite event can clear them
+   * (tag_add, tag_remove, tag_add is a real re-tag).
+   */
+  readonly subscriberKey?: string;
+  readonly type?: string;
+  readonly scope?: string;
+}
+
+export interface EventInput {
+  readonly source: EventSource;
+  readonly kitEventId?: string;
+  /** Canonical type. */
+  readonly type: string;
+  /** The type as Kit named it. */
+  readonly kitType: string;
+  readonly scope?: EventScope;
+  readonly subscriberId?: string;
+  readonly email?: string;
+  readonly subscriberKey?: string;
+  readonly occurredAt?: number;
+  /** The event exactly as Kit sent it (legacy: the whole body; signed: one element of `events`). */
+  readonly payload: unknown;
+  readonly dedupe?: DedupeInput;
+  /** Legacy dedupe keys of these types, for this subscriber and scope, stop counting. */
+  readonly clearsDedupeTypes?: readonly string[];
+  readonly jobs: readonly PlannedJob[];
+  /** Decisions that made no job (predicate false / error), kept with the event. */
+  readonly decisions: readonly RouteDecision[];
+}
+
+export interface QuarantineInput {
+  readonly system: WebhookSystem | 'reingest';
+  readonly route: string;
+  readonly reason: string;
+  readonly detail: string;
+  /** Request headers worth keeping, already stripped of secrets. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Buffer;
+  readonly receivedAt: number;
+}
+
+export interface CommitDeliveryInput {
+  readonly delivery: DeliveryInput;
+  readonly events: readonly EventInput[];
+  readonly quarantine: readonly QuarantineInput[];
+  /** When re-ingesting a quarantined body, mark that entry as re-ingested in the same transaction. */
+  readonly reingestOf?: number;
+}
+
+export type EventCommitOutcome =
+  | { readonly status: 'accepted'; readonly eventId: number; readonly jobIds: readonly number[] }
+  | { readonly status: 'duplicate'; readonly eventId: number; readonly duplicateOf: number };
+
+export interface CommitDeliveryResult {
+  readonly deliveryId: number;
+  readonly events: readonly EventCommitOutcome[];
+  readonly quarantineIds: readonly number[];
+}
+
+// ---------------------------------------------------------------- records
+
+export interface DeliveryRecord {
+  readonly id: number;
+  readonly system: string;
+  readonly route: string;
+  readonly kitDeliveryId: string | null;
+  readonly receivedAt: number;
+  readonly bodyBytes: number;
+  readonly eventCount: number;
+  readonly quarantinedCount: number;
+}
+
+export interface EventRecord {
+  readonly id: number;
+  readonly deliveryId: number;
+  readonly source: EventSource;
+  readonly kitEventId: string | null;
+  readonly type: string;
+  readonly kitType: string;
+  readonly scope: EventScope | null;
+  readonly subscriberId: string | null;
+  readonly email: string | null;
+  readonly subscriberKey: string | null;
+  readonly occurredAt: number | null;
+  readonly receivedAt: number;
+  readonly status: EventStatus;
+  readonly duplicateOf: number | null;
+  /** null once retention has removed it. */
+  readonly payload: unknown;
+  readonly decisions: readonly RouteDecision[];
+}
+
+export interface JobRecord {
+  readonly id: number;
+  readonly eventId: number;
+  readonly rule: string;
+  readonly destination: string;
+  readonly action: string;
+  readonly params: unknown;
+  readonly subKey: string | null;
+  readonly subscriberKey: string | null;
+  readonly subscriberId: string | null;
+  readonly email: string | null;
+  readonly status: JobStatus;
+  /** Attempts finished so far (including ones whose outcome is unknown). */
+  readonly attempts: number;
+  readonly maxAttempts: number;
+  readonly runAt: number;
+  readonly leaseOwner: string | null;
+  readonly leaseExpiresAt: number | null;
+  readonly lastError: string | null;
+  readonly idempotencyKey: string;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly finishedAt: number | null;
+  readonly replays: number;
+}
+
+export interface RequestSummary {
+  readonly method: string;
+  /** URL with credentials and secret query values removed. */
+  readonly url: string;
+  /** Headers with secret values replaced by `[redacted]`. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly bodyBytes: number;
+  readonly bodySha256: string;
+  /** The start of the body, for the operator; personal data, scrubbed by retention. */
+  readonly bodyPreview?: string;
+}
+
+export interface AttemptInput {
+  readonly jobId: number;
+  readonly attempt: number;
+  readonly workerId: string;
+  readonly startedAt: number;
+  readonly finishedAt: number;
+  readonly outcome: AttemptOutcome;
+  readonly errorClass?: 'retryable' | 'retry_after' | 'permanent';
+  readonly error?: string;
+  readonly request?: RequestSummary;
+  readonly responseStatus?: number;
+  readonly responseBody?: string;
+  /** Idempotency key, response request id, Kit event id, … */
+  readonly correlation: Readonly<Record<string, string>>;
+}
+
+/** One audit record: an attempt plus the job context it ran in, denormalised so it outlives the job. */
+export interface AttemptRecord extends AttemptInput {
+  readonly id: number;
+  readonly eventId: number;
+  readonly destination: string;
+  readonly action: string;
+  readonly subscriberKey: string | null;
+  readonly email: string | null;
+  readonly durationMs: number;
+  /** Set once retention or erasure removed personal data from this record. */
+  readonly scrubbedAt: number | null;
+}
+
+export interface QuarantineRecord {
+  readonly id: number;
+  readonly system: string;
+  readonly route: string;
+  readonly reason: string;
+  readonly detail: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Buffer;
+  readonly receivedAt: number;
+  readonly status: QuarantineStatus;
+  readonly resolvedAt: number | null;
+  readonly reingestedEventIds: readonly number[];
+}
+
+export interface DestinationState {
+  readonly destination: string;
+  readonly pausedAt: number | null;
+  readonly pausedReason: string | null;
+  /** While now < breakerOpenUntil, the destination's jobs are held: no attempts are spent. */
+  readonly breakerOpenUntil: number | null;
+  readonly breakerOpenings: number;
+  readonly updatedAt: number;
+}
+
+/** A job handed to a worker, with the event it was made from. */
+export interface ClaimedJob {
+  readonly job: JobRecord;
+  readonly event: EventRecord;
+}
+
+// ---------------------------------------------------------------- queries
+
+export interface TimeRange {
+  readonly since?: number;
+  readonly until?: number;
+}
+
+export interface SubscriberFilter {
+  readonly subscriberId?: string;
+  /** Matched case-insensitively. */
+  readonly email?: string;
+}
+
+export interface Page {
+  /** @default 100 */
+  readonly limit?: number;
+  /** Return records with id < beforeId (newest first paging). */
+  readonly beforeId?: number;
+}
+
+export interface EventFilter extends TimeRange, SubscriberFilter, Page {
+  readonly status?: EventStatus;
+  readonly type?: string;
+}
+
+export interface JobFilter extends TimeRange, SubscriberFilter, Page {
+  readonly status?: JobStatus;
+  readonly destination?: string;
+  readonly eventId?: number;
+  readonly rule?: string;
+}
+
+export interface AttemptFilter extends TimeRange, SubscriberFilter, Page {
+  readonly jobId?: number;
+  readonly destination?: string;
+  readonly outcome?: AttemptOutcome;
+}
+
+export interface QuarantineFilter extends TimeRange, Page {
+  readonly status?: QuarantineStatus;
+  readonly route?: string;
+}
+
+// ---------------------------------------------------------------- worker
+
+export interface ClaimInput {
+  readonly workerId: string;
+  readonly destination: string;
+  readonly limit: number;
+  readonly now: number;
+  readonly leaseMs: number;
+}
+
+/** What happens to a job after an attempt. */
+export type JobNext =
+  | { readonly status: 'succeeded' }
+  | { readonly status: 'pending'; readonly runAt: number }
+  | { readonly status: 'dead' };
+
+export interface FinishAttemptInput {
+  readonly attempt: AttemptInput;
+  readonly next: JobNext;
+  readonly now: number;
+}
+
+export interface JobCount {
+  readonly destination: string;
+  readonly status: JobStatus;
+  readonly count: number;
+}
+
+export interface PurgeInput {
+  readonly now: number;
+  /** Delete events (with their terminal jobs) received before this time. */
+  readonly eventsBefore?: number;
+  /** Delete resolved quarantine entries received before this time. */
+  readonly quarantineBefore?: number;
+  /** Remove personal data from audit records older than this; the record itself stays. */
+  readonly auditScrubBefore?: number;
+}
+
+export interface PurgeResult {
+  readonly events: number;
+  readonly jobs: number;
+  readonly quarantine: number;
+  readonly auditScrubbed: number;
+  readonly dedupeKeys: number;
+}
+
+export interface Store {
+  /** Which implementation: the contract suite and the CLI use it to name backend gaps. */
+  readonly dialect: 'sqlite' | 'postgres';
+
+  /** Ingest: the delivery, its events, their jobs and ledger keys, and any quarantine, in one transaction. */
+  commitDelivery(input: CommitDeliveryInput): Promise<CommitDeliveryResult>;
+
+  getDelivery(id: number): Promise<DeliveryRecord | undefined>;
+  getEvent(id: number): Promise<EventRecord | undefined>;
+  listEvents(filter: EventFilter): Promise<EventRecord[]>;
+  getJob(id: number): Promise<JobRecord | undefined>;
+  listJobs(filter: JobFilter): Promise<JobRecord[]>;
+  listAttempts(filter: AttemptFilter): Promise<AttemptRecord[]>;
+  getQuarantine(id: number): Promise<QuarantineRecord | undefined>;
+  listQuarantine(filter: QuarantineFilter): Promise<QuarantineRecord[]>;
+  /** Marks an open quarantine entry discarded. Returns false if it was not open. */
+  discardQuarantine(id: number, now: number): Promise<boolean>;
+  hasLedgerKey(key: string): Promise<boolean>;
+
+  /**
+   * Leases up to `limit` runnable jobs of one destination: pending with runAt <= now, or running
+   * with an expired lease (the previous holder's attempt is then recorded with outcome unknown).
+   * A job is runnable only when no earlier job of the same destination and subscriber key is
+   * pending or running. Paused destinations and open breakers are the caller's concern.
+   */
+  claimJobs(input: ClaimInput): Promise<ClaimedJob[]>;
+  /** Extends the leases this worker holds. Returns the ids it still holds. */
+  extendLeases(workerId: string, jobIds: readonly number[], leaseExpiresAt: number): Promise<number[]>;
+  /**
+   * Records the attempt's audit record and moves the job on. Returns false (and records nothing
+   * about the job's status) when the worker no longer holds the lease; the audit record is kept
+   * regardless, since the call did happen. A job cancelled while running stays cancelled.
+   */
+  finishAttempt(input: FinishAttemptInput): Promise<boolean>;
+  /** Hands leased jobs back without spending an attempt (shutdown, rate-limit deferral). */
+  releaseJobs(workerId: string, jobIds: readonly number[], runAt: number, now: number): Promise<void>;
+
+  /** Sets dead / cancelled / succeeded jobs pending again with a fresh attempt budget. */
+  replayJob(id: number, extraAttempts: number, now: number): Promise<JobRecord | undefined>;
+  /** Replays every job matching the filter (typically status dead + destination). Returns ids. */
+  replayJobs(filter: JobFilter, extraAttempts: number, now: number): Promise<number[]>;
+  /** Cancels a job that is not terminal. Returns the job, or undefined if it was already terminal. */
+  cancelJob(id: number, now: number): Promise<JobRecord | undefined>;
+
+  getDestinationStates(): Promise<DestinationState[]>;
+  pauseDestination(destination: string, reason: string, now: number): Promise<void>;
+  resumeDestination(destination: string, now: number): Promise<void>;
+  /** Opens (until > now) or closes (until = null) a destination's circuit breaker. */
+  setBreaker(destination: string, openUntil: number | null, now: number): Promise<void>;
+
+  countJobs(): Promise<JobCount[]>;
+  purge(input: PurgeInput): Promise<PurgeResult>;
+
+  getSetting(key: string): Promise<string | undefined>;
+  /** Sets the value only if the key has none; returns the value now stored. */
+  initSetting(key: string, value: string): Promise<string>;
+  setSetting(key: string, value: string): Promise<void>;
+
+  /** Whether the store is open and answering. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export { StoreUnavailableError } from '../lib/errors.js';
