@@ -17,6 +17,20 @@ export type ScopeParam =
   | 'tag_id'
   | 'custom_field_id';
 
+/** Every scope parameter, in the order Kit's `POST /v4/webhooks` body lists them (reference/kit.md §7A). */
+export const SCOPE_PARAMS: readonly ScopeParam[] = [
+  'form_id',
+  'tag_id',
+  'sequence_id',
+  'product_id',
+  'initiator_value',
+  'custom_field_id',
+];
+
+export function isScopeParam(value: string): value is ScopeParam {
+  return (SCOPE_PARAMS as readonly string[]).includes(value);
+}
+
 export interface LegacyEventSpec {
   /** The legacy name, as registered with `POST /v4/webhooks` (`event.name`). */
   readonly legacyName: string;

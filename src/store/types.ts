@@ -106,7 +106,13 @@ export interface DedupeInput {
    */
   readonly subscriberKey?: string;
   readonly type?: string;
+  /** The event's scope as one string: `dedupeScope(event.scope)`. */
   readonly scope?: string;
+}
+
+/** An event scope as the one string dedupe keys store (`tag_id:123`). */
+export function dedupeScope(scope: EventScope): string {
+  return `${scope.param}:${scope.value}`;
 }
 
 export interface EventInput {
@@ -124,7 +130,11 @@ export interface EventInput {
   /** The event exactly as Kit sent it (legacy: the whole body; signed: one element of `events`). */
   readonly payload: unknown;
   readonly dedupe?: DedupeInput;
-  /** Legacy dedupe keys of these types, for this subscriber and scope, stop counting. */
+  /**
+   * Legacy dedupe keys of these types, for this subscriber and scope, stop counting. The subscriber
+   * and scope are `dedupe.subscriberKey` / `dedupe.scope` when set, else `subscriberKey` /
+   * `dedupeScope(scope)`. Only keys stored with a subscriber key (legacy fingerprints) can be cleared.
+   */
   readonly clearsDedupeTypes?: readonly string[];
   readonly jobs: readonly PlannedJob[];
   /** Decisions that made no job (predicate false / error), kept with the event. */
@@ -292,8 +302,11 @@ export interface ClaimedJob {
 
 // ---------------------------------------------------------------- queries
 
+/** On the record's own time (events: receivedAt, jobs: createdAt, attempts: startedAt). */
 export interface TimeRange {
+  /** Inclusive. */
   readonly since?: number;
+  /** Exclusive. */
   readonly until?: number;
 }
 
@@ -304,7 +317,7 @@ export interface SubscriberFilter {
 }
 
 export interface Page {
-  /** @default 100 */
+  /** Newest first, at most 1000. @default 100 */
   readonly limit?: number;
   /** Return records with id < beforeId (newest first paging). */
   readonly beforeId?: number;

@@ -1,0 +1,45 @@
+/**
+ * A starting point for your own config: copy it to ./kitrelay.config.ts and edit.
+ * `npx kitrelay config check` validates it; `npx kitrelay routes` prints the URLs to give Kit.
+ * Secrets come from the environment (`env('NAME')`), never from this file.
+ */
+import { defineConfig, env } from 'kitrelay';
+
+export default defineConfig({
+  server: { port: 8787, publicBaseUrl: 'https://relay.example.com' },
+  kit: {
+    // Legacy /v4/webhooks: one URL per event and scope, made from the rules below.
+    legacy: { enabled: true, dedupeWindowSeconds: 30 },
+    // Webhooks 2.0 (/v4/webhook_endpoints): signed, batched. List the previous secret while rotating.
+    signed: { endpoints: [{ name: 'main', secrets: [env('KIT_WEBHOOK_SECRET'), env('KIT_WEBHOOK_SECRET_PREVIOUS', { optional: true })] }] },
+  },
+  destinations: {
+    crm: {
+      type: 'webhook',
+      url: env('CRM_WEBHOOK_URL'),
+      headers: { authorization: env('CRM_TOKEN') },
+      signing: { secret: env('CRM_SIGNING_SECRET') },
+      concurrency: 4,
+      rateLimit: { perSecond: 5, burst: 10 },
+      retry: { maxAttempts: 8, baseDelayMs: 2000, maxDelayMs: 3_600_000 },
+      breaker: { failureThreshold: 5, cooldownMs: 30_000 },
+    },
+  },
+  rules: [
+    {
+      id: 'customer-tagged',
+      on: 'subscriber.tag_added',
+      scope: { tag_id: 12345 },
+      // Only once per subscriber, however often the tag is re-added.
+      once: (event) => (event.subscriber?.id === undefined ? undefined : String(event.subscriber.id)),
+      actions: [{ destination: 'crm', params: { list: 'customers' } }],
+    },
+    {
+      id: 'big-purchases',
+      on: 'purchase.created',
+      when: (event) => Number(event.purchase?.total ?? 0) >= 100,
+      actions: [{ destination: 'crm', params: { list: 'high-value' } }],
+    },
+  ],
+  retention: { eventDays: 30, auditPersonalDataDays: 90 },
+});

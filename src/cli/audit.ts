@@ -1,0 +1,45 @@
+/** `kitrelay audit`: the audit log, one record per outbound attempt. */
+import type { Command } from 'commander';
+import { KitrelayError } from '../lib/errors.js';
+import type { AttemptOutcome } from '../store/types.js';
+import { addListOptions, iso, parseId, printJson, printTable, timeAndSubscriberFilter, withStore, type ListFlags } from './context.js';
+
+const OUTCOMES: readonly AttemptOutcome[] = ['succeeded', 'retry', 'failed', 'unknown'];
+
+export function registerAudit(program: Command): void {
+  addListOptions(
+    program
+      .command('audit')
+      .description('audit records: what each attempt sent and got back, newest first')
+      .option('--job <id>', 'attempts of one job')
+      .option('--destination <name>', 'destination name')
+      .option('--outcome <outcome>', OUTCOMES.join('|')),
+  ).action(async (flags: ListFlags & { job?: string; outcome?: string }, command: Command) => {
+    if (flags.outcome && !OUTCOMES.includes(flags.outcome as AttemptOutcome)) throw new KitrelayError('bad_option', `--outcome must be one of ${OUTCOMES.join(', ')}`, 2);
+    await withStore(command, async (store) => {
+      const rows = await store.listAttempts({
+        ...timeAndSubscriberFilter(flags, Date.now()),
+        ...(flags.job ? { jobId: parseId(flags.job, '--job') } : {}),
+        ...(flags.destination ? { destination: flags.destination } : {}),
+        ...(flags.outcome ? { outcome: flags.outcome as AttemptOutcome } : {}),
+      });
+      if (flags.json) return printJson(rows);
+      printTable(
+        rows.map((a) => ({
+          id: a.id,
+          started: iso(a.startedAt),
+          destination: a.destination,
+          action: a.action,
+          job: a.jobId,
+          attempt: a.attempt,
+          outcome: a.outcome,
+          status: a.responseStatus ?? '-',
+          ms: a.durationMs,
+          subscriber: a.subscriberKey ?? '',
+          request: a.request ? `${a.request.method} ${a.request.url}` : '',
+          error: (a.error ?? '').slice(0, 50),
+        })),
+      );
+    });
+  });
+}

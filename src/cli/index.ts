@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+/** The `kitrelay` command. One file per command group; this file only assembles them. */
+import { createRequire } from 'node:module';
+import { Command, CommanderError } from 'commander';
+import { ConfigError, KitrelayError } from '../lib/errors.js';
+import { registerAudit } from './audit.js';
+import { registerConfig } from './config.js';
+import { registerDestinations } from './destinations.js';
+import { registerEvents } from './events.js';
+import { registerJobs } from './jobs.js';
+import { registerMaintenance } from './maintenance.js';
+import { registerQuarantine } from './quarantine.js';
+import { registerRoutes } from './routes.js';
+import { registerSandbox } from './sandbox.js';
+import { registerStart } from './start.js';
+
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('kitrelay')
+    .description('Run Kit (ConvertKit) integrations as code: durable webhook ingest, rules, and a delivery queue')
+    .version(version)
+    .option('--config <file>', 'config file (env KITRELAY_CONFIG; default ./kitrelay.config.ts, else the built-in example)')
+    .option('--data-dir <dir>', 'data directory (env KITRELAY_DATA_DIR, default ./data)')
+    .option('--db <file>', 'SQLite database file (env KITRELAY_DATABASE, default <data-dir>/kitrelay.db)')
+    .showHelpAfterError()
+    .exitOverride();
+  for (const register of [registerStart, registerRoutes, registerConfig, registerEvents, registerJobs, registerQuarantine, registerAudit, registerDestinations, registerSandbox, registerMaintenance]) register(program);
+  return program;
+}
+
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) process.exit(error.exitCode);
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(2);
+  }
+  if (error instanceof KitrelayError) {
+    process.stderr.write(`error: ${error.message}\n`);
+    process.exit(error.statusCode < 100 ? error.statusCode : 1);
+  }
+  throw error;
+}

@@ -1,0 +1,70 @@
+/**
+ * `kitrelay sandbox send <event>`: post a sample Kit webhook (the same bodies the tests use) to a
+ * running relay, so a newcomer can watch an event flow through without a Kit account.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Command } from 'commander';
+import { createSecretResolver } from '../config/secrets.js';
+import { buildRouteTable } from '../ingest/routes.js';
+import { canonicalEventType, legacyEventSpec } from '../kit/events.js';
+import { jsonBody, legacyFixture, signedEnvelope, signedEvent, subscriberObject } from '../kit/fixtures.js';
+import { signPayload } from '../kit/signature.js';
+import { KitrelayError } from '../lib/errors.js';
+import { routeSecret, sandboxOverlay } from '../main.js';
+import { parseId, printJson, withStore } from './context.js';
+
+interface SendFlags {
+  email: string;
+  subscriberId: string;
+  signed?: boolean;
+  endpoint?: string;
+  url?: string;
+  json?: boolean;
+}
+
+export function registerSandbox(program: Command): void {
+  const sandbox = program.command('sandbox').description('try kitrelay without a Kit account');
+  sandbox
+    .command('send <event>')
+    .description('post a sample Kit webhook to the running relay: a legacy event (tag_add, subscriber.tag_add…) or, with --signed, a Webhooks 2.0 event (subscriber.tag_added…)')
+    .option('--email <email>', 'subscriber email', 'ada@example.com')
+    .option('--subscriber-id <id>', 'Kit subscriber id', '1')
+    .option('--signed', 'send a signed Webhooks 2.0 delivery instead of a legacy one')
+    .option('--endpoint <name>', 'signed endpoint name (default: the first)')
+    .option('--url <base>', 'relay base URL (default: the config\'s public URL)')
+    .option('--json', 'print JSON')
+    .action(async (event: string, flags: SendFlags, command: Command) => {
+      const id = parseId(flags.subscriberId, '--subscriber-id');
+      const request = await withStore(command, async (store, loaded) => {
+        const base = (flags.url ?? loaded.publicBaseUrl).replace(/\/+$/, '');
+        if (!flags.signed) {
+          const spec = legacyEventSpec(event) ?? legacyEventSpec(`subscriber.${event}`);
+          const routes = buildRouteTable(loaded.config, await routeSecret(store, process.env), base);
+          const route = [...routes.legacy.values()].find((r) => r.spec === spec);
+          if (!spec || !route) throw new KitrelayError('no_route', `No legacy route for "${event}". Routes: ${[...routes.legacy.values()].map((r) => r.spec.slug).join(', ')}`, 1);
+          const fixture = legacyFixture(spec.legacyName, { id, email: flags.email, ...(route.scopeValue !== undefined ? { scopeValue: route.scopeValue } : {}) });
+          return { url: route.url, body: jsonBody(fixture.body), headers: {} as Record<string, string> };
+        }
+        const endpoint = flags.endpoint ? loaded.config.kit.signed.endpoints.find((e) => e.name === flags.endpoint) : loaded.config.kit.signed.endpoints[0];
+        if (!endpoint) throw new KitrelayError('no_endpoint', 'No signed endpoint in the config (kit.signed.endpoints)', 1);
+        const secrets = createSecretResolver(process.env, await sandboxOverlay(store, loaded, process.env));
+        const first = endpoint.secrets[0];
+        if (!first) throw new KitrelayError('no_secret', `Signed endpoint ${endpoint.name} has no secret`, 1);
+        const type = canonicalEventType(event);
+        const data = { subscriber: subscriberObject({ id, email: flags.email }), ...(type.includes('tag') ? { tag: { id: 4001, name: 'VIP' } } : {}) };
+        const body = jsonBody(signedEnvelope([signedEvent(type, data, { eventId: randomUUID(), created: new Date().toISOString().replace(/\.\d+Z$/, 'Z') })], { deliveryId: Date.now() }));
+        const header = signPayload({ secrets: [secrets(first)], body, timestamp: Math.floor(Date.now() / 1000) });
+        return { url: `${base}/hooks/kit/signed/${endpoint.name}`, body, headers: { 'x-kit-signature': header } as Record<string, string> };
+      });
+      let response: Response;
+      try {
+        response = await fetch(request.url, { method: 'POST', body: request.body, headers: { 'content-type': 'application/json', ...request.headers } });
+      } catch (error) {
+        throw new KitrelayError('not_running', `Could not reach the relay at ${request.url.replace(/\/[^/]{20,}$/, '/…')}: is \`npm start\` running? (${error instanceof Error ? error.message : String(error)})`, 1);
+      }
+      const answer: unknown = await response.json().catch(() => undefined);
+      if (flags.json) return printJson({ status: response.status, answer });
+      process.stdout.write(`${response.status} ${JSON.stringify(answer)}\n`);
+      if (!response.ok) process.exitCode = 1;
+    });
+}

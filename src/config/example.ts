@@ -1,0 +1,65 @@
+/**
+ * The built-in example config: what `npm start` runs when there is no `kitrelay.config.ts`. It
+ * needs no credentials. Its destination URL is an environment reference; in the sandbox, when
+ * that variable is unset, kitrelay points it at a local webhook receiver simulator so deliveries
+ * succeed and can be watched (`kitrelay jobs list`, `kitrelay audit`).
+ *
+ * Copy `examples/kitrelay.config.ts` to the project root to start your own.
+ */
+import { defineConfig, env, type ConfigInput } from './schema.js';
+
+export const exampleConfig: ConfigInput = defineConfig({
+  kit: {
+    legacy: {
+      enabled: true,
+      // Routes the rules below do not already imply, so every kind of legacy event has a URL.
+      routes: [
+        { event: 'subscriber.subscriber_activate' },
+        { event: 'subscriber.subscriber_unsubscribe' },
+        { event: 'subscriber.subscriber_bounce' },
+        { event: 'subscriber.subscriber_complain' },
+        { event: 'subscriber.form_subscribe', form_id: 1001 },
+        { event: 'subscriber.course_subscribe', sequence_id: 2001 },
+        { event: 'subscriber.course_complete', sequence_id: 2001 },
+        { event: 'subscriber.link_click', initiator_value: 'https://example.com/offer' },
+        { event: 'subscriber.product_purchase', product_id: 3001 },
+        { event: 'subscriber.tag_remove', tag_id: 4001 },
+        { event: 'custom_field.field_created' },
+        { event: 'custom_field.field_deleted' },
+        { event: 'custom_field.field_value_updated', custom_field_id: 5001 },
+      ],
+    },
+    signed: {
+      endpoints: [{ name: 'main', secrets: [env('KIT_WEBHOOK_SECRET', { optional: true })] }],
+    },
+  },
+  destinations: {
+    'example-hook': {
+      type: 'webhook',
+      url: env('EXAMPLE_HOOK_URL'),
+      concurrency: 4,
+      rateLimit: { perSecond: 50, burst: 50 },
+      retry: { maxAttempts: 5, baseDelayMs: 1000, maxDelayMs: 60_000 },
+    },
+  },
+  rules: [
+    {
+      id: 'vip-tagged',
+      description: 'A subscriber tagged VIP (tag 4001) is posted to the example hook, once per subscriber.',
+      on: 'subscriber.tag_added',
+      scope: { tag_id: 4001 },
+      once: (event) => (event.subscriber?.id === undefined ? undefined : `vip:${event.subscriber.id}`),
+      actions: [{ destination: 'example-hook', params: { purpose: 'vip-welcome' } }],
+    },
+    {
+      id: 'purchases',
+      on: ['purchase.created', 'subscriber.product_purchased'],
+      actions: [{ destination: 'example-hook', params: { purpose: 'purchase' } }],
+    },
+    {
+      id: 'lifecycle',
+      on: ['subscriber.activated', 'subscriber.unsubscribed', 'subscriber.bounced', 'subscriber.complained'],
+      actions: [{ destination: 'example-hook', params: { purpose: 'lifecycle' } }],
+    },
+  ],
+});

@@ -1,0 +1,203 @@
+/**
+ * Loading the config: find the file, import it (TypeScript, no build step: jiti), validate it,
+ * apply flags and environment overrides, and check what the schema alone cannot (rules naming
+ * destinations that exist, scope parameters that fit the event, secrets that are set).
+ *
+ * This module and cli/ are the only readers of `process.env`; everything else gets values passed in.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createJiti } from 'jiti';
+import type { z } from 'zod';
+import { ConfigError } from '../lib/errors.js';
+import { canonicalEventType, isKnownEventType, LEGACY_EVENTS, legacyEventSpec, SCOPE_OF, type LegacyEventSpec } from '../kit/events.js';
+import { configSchema, type Config, type ConfigInput, type EnvRef } from './schema.js';
+import { exampleConfig } from './example.js';
+
+export const CONFIG_FILE_NAMES = ['kitrelay.config.ts', 'kitrelay.config.mts', 'kitrelay.config.js', 'kitrelay.config.mjs'];
+
+export interface ConfigOverrides {
+  readonly config?: string;
+  readonly port?: number;
+  readonly host?: string;
+  readonly dataDir?: string;
+  readonly database?: string;
+  readonly publicUrl?: string;
+  readonly logLevel?: string;
+}
+
+export interface LoadedConfig {
+  readonly config: Config;
+  /** The file it came from, or `built-in example`. */
+  readonly source: string;
+  readonly isExample: boolean;
+  readonly dataDir: string;
+  readonly databasePath: string;
+  readonly publicBaseUrl: string;
+  /** Things that work but probably are not what was meant. */
+  readonly warnings: readonly string[];
+  /** Environment variable names referenced but unset (optional ones, or sandbox-filled ones). */
+  readonly missingEnv: readonly string[];
+}
+
+export interface LoadConfigOptions {
+  readonly cwd: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly overrides?: ConfigOverrides;
+}
+
+export async function loadConfig(options: LoadConfigOptions): Promise<LoadedConfig> {
+  const { cwd, env } = options;
+  const overrides = options.overrides ?? {};
+  const file = findConfigFile(cwd, overrides.config ?? env.KITRELAY_CONFIG);
+  const input = file ? await importConfig(file) : exampleConfig;
+  return resolveConfig(input, { ...options, source: file ?? 'built-in example' });
+}
+
+/** Validates an already-imported config object (used by tests and by loadConfig). */
+export function resolveConfig(input: unknown, options: LoadConfigOptions & { source: string }): LoadedConfig {
+  const { cwd, env } = options;
+  const overrides = options.overrides ?? {};
+  const parsed = configSchema.safeParse(applyOverrides(input, overrides, env));
+  if (!parsed.success) throw new ConfigError(`Invalid config (${options.source}):\n${formatIssues(parsed.error.issues).join('\n')}`, formatIssues(parsed.error.issues));
+  const config = parsed.data;
+  const { errors, warnings, missingEnv } = checkConfig(config, env);
+  if (errors.length > 0) throw new ConfigError(`Invalid config (${options.source}):\n${errors.join('\n')}`, errors);
+  const dataDir = path.resolve(cwd, config.store.dataDir);
+  return {
+    config,
+    source: options.source,
+    isExample: options.source === 'built-in example',
+    dataDir,
+    databasePath: config.store.database ? path.resolve(cwd, config.store.database) : path.join(dataDir, 'kitrelay.db'),
+    publicBaseUrl: (config.server.publicBaseUrl ?? `http://${config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host}:${config.server.port}`).replace(/\/+$/, ''),
+    warnings,
+    missingEnv,
+  };
+}
+
+function findConfigFile(cwd: string, explicit: string | undefined): string | undefined {
+  if (explicit) {
+    const file = path.resolve(cwd, explicit);
+    if (!existsSync(file)) throw new ConfigError(`Config file not found: ${file} (from --config or KITRELAY_CONFIG)`);
+    return file;
+  }
+  return CONFIG_FILE_NAMES.map((name) => path.join(cwd, name)).find((file) => existsSync(file));
+}
+
+async function importConfig(file: string): Promise<unknown> {
+  // jiti compiles TypeScript on the fly, so the config needs no build step. `kitrelay` resolves
+  // to this very installation, so a config works from a checkout as well as from node_modules.
+  const self = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../index.ts' : '../index.js', import.meta.url));
+  const jiti = createJiti(import.meta.url, { moduleCache: false, alias: { kitrelay: self } });
+  try {
+    return await jiti.import(file, { default: true });
+  } catch (error) {
+    throw new ConfigError(`Could not load ${file}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/** Flags win over environment variables, which win over the file. */
+function applyOverrides(input: unknown, o: ConfigOverrides, env: LoadConfigOptions['env']): unknown {
+  if (typeof input !== 'object' || input === null) return input;
+  const c = input as ConfigInput;
+  const port = o.port ?? (env.KITRELAY_PORT ? Number(env.KITRELAY_PORT) : undefined);
+  const host = o.host ?? env.KITRELAY_HOST;
+  const publicBaseUrl = o.publicUrl ?? env.KITRELAY_PUBLIC_URL;
+  const dataDir = o.dataDir ?? env.KITRELAY_DATA_DIR;
+  const database = o.database ?? env.KITRELAY_DATABASE;
+  const level = o.logLevel ?? env.KITRELAY_LOG_LEVEL;
+  return {
+    ...c,
+    server: { ...c.server, ...(port !== undefined ? { port } : {}), ...(host ? { host } : {}), ...(publicBaseUrl ? { publicBaseUrl } : {}) },
+    store: { ...c.store, ...(dataDir ? { dataDir } : {}), ...(database ? { database } : {}) },
+    log: { ...c.log, ...(level ? { level } : {}) },
+  };
+}
+
+function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.map((issue) => {
+    const at = issue.path.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : `${acc}.${String(key)}`), 'config');
+    return `  ${at}: ${issue.message}${hintFor(issue)}`;
+  });
+}
+
+function hintFor(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return ` (remove ${issue.keys.join(', ')}, or check the spelling against the README's config reference)`;
+  if (issue.code === 'invalid_union' && issue.path.includes('destinations')) return ' (set `type` to a known connector: webhook)';
+  return '';
+}
+
+function checkConfig(config: Config, env: LoadConfigOptions['env']) {
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const missingEnv = new Set<string>();
+  const seenRules = new Set<string>();
+  const checkEnv = (ref: EnvRef) => {
+    if (env[ref.$env] === undefined || env[ref.$env] === '') missingEnv.add(ref.$env);
+  };
+
+  config.rules.forEach((rule, i) => {
+    const at = `config.rules[${i}]`;
+    if (seenRules.has(rule.id)) errors.push(`  ${at}.id: "${rule.id}" is used twice (rule ids are recorded on jobs, so they must be unique)`);
+    seenRules.add(rule.id);
+    const types = (Array.isArray(rule.on) ? rule.on : [rule.on]).map(canonicalEventType);
+    for (const type of types) {
+      if (type !== '*' && !isKnownEventType(type)) warnings.push(`${at}.on: "${type}" is not an event type kitrelay knows; it will match only if Kit sends exactly that type`);
+    }
+    for (const param of Object.keys(rule.scope ?? {})) {
+      const fits = types.some((type) => type === '*' || SCOPE_OF.get(type) === param);
+      if (!fits) errors.push(`  ${at}.scope.${param}: none of the rule's events (${types.join(', ')}) is scoped by ${param}; remove it or listen to an event that is (e.g. tag_id goes with subscriber.tag_added)`);
+    }
+    rule.actions.forEach((action, j) => {
+      if (!(action.destination in config.destinations)) {
+        errors.push(`  ${at}.actions[${j}].destination: "${action.destination}" is not defined; add it under config.destinations or fix the name (defined: ${Object.keys(config.destinations).join(', ') || 'none'})`);
+      }
+    });
+  });
+
+  config.kit.legacy.routes.forEach((route, i) => {
+    const spec = legacyEventSpecByAnyName(route.event);
+    if (!spec) {
+      errors.push(`  config.kit.legacy.routes[${i}].event: "${route.event}" is not a legacy Kit webhook event (e.g. subscriber.tag_add)`);
+      return;
+    }
+    if (spec.scopeParam && route[spec.scopeParam] === undefined) errors.push(`  config.kit.legacy.routes[${i}]: ${spec.legacyName} needs ${spec.scopeParam}`);
+  });
+
+  const names = new Set<string>();
+  config.kit.signed.endpoints.forEach((endpoint, i) => {
+    if (names.has(endpoint.name)) errors.push(`  config.kit.signed.endpoints[${i}].name: "${endpoint.name}" is used twice`);
+    names.add(endpoint.name);
+    endpoint.secrets.forEach(checkEnv);
+  });
+
+  for (const destination of Object.values(config.destinations)) {
+    if (typeof destination.url === 'object') checkEnv(destination.url);
+    for (const value of Object.values(destination.headers)) if (typeof value === 'object') checkEnv(value);
+    if (destination.signing) checkEnv(destination.signing.secret);
+  }
+  return { errors, warnings, missingEnv: [...missingEnv] };
+}
+
+const LEGACY_BY_CANONICAL = new Map(LEGACY_EVENTS.map((spec) => [spec.canonical, spec]));
+
+/** A legacy route may name its event by the legacy name or the canonical one. */
+export function legacyEventSpecByAnyName(name: string): LegacyEventSpec | undefined {
+  return legacyEventSpec(name) ?? LEGACY_BY_CANONICAL.get(canonicalEventType(name));
+}
+
+/** Environment variables a destination needs that are unset: the sandbox fills webhook URLs. */
+export function requiredEnvMissing(loaded: LoadedConfig, env: LoadConfigOptions['env']): string[] {
+  const missing: string[] = [];
+  const need = (ref: EnvRef) => {
+    if (!ref.optional && (env[ref.$env] === undefined || env[ref.$env] === '')) missing.push(ref.$env);
+  };
+  for (const destination of Object.values(loaded.config.destinations)) {
+    if (typeof destination.url === 'object') need(destination.url);
+    for (const value of Object.values(destination.headers)) if (typeof value === 'object') need(value);
+    if (destination.signing) need(destination.signing.secret);
+  }
+  return [...new Set(missing)];
+}

@@ -1,0 +1,103 @@
+/**
+ * The commit step: parsed events → routed events → one store transaction → an outcome. Shared by
+ * both webhook systems and by quarantine re-ingest, so every path into the store routes and
+ * dedupes the same way.
+ */
+import type { Config } from '../config/schema.js';
+import { oppositeTypes } from '../kit/events.js';
+import { legacyFingerprint, type NormalizedEvent } from '../kit/normalize.js';
+import { routeEvent, type CompiledRule } from '../rules/route.js';
+import { StoreUnavailableError } from '../lib/errors.js';
+import type { CommitDeliveryInput, DeliveryInput, EventInput, EventSource, QuarantineInput, Store } from '../store/types.js';
+import type { IngestOutcome } from './outcome.js';
+
+export interface CommitDeps {
+  readonly store: Store;
+  readonly config: Config;
+  readonly rules: readonly CompiledRule[];
+}
+
+export interface ParsedEvent {
+  readonly event: NormalizedEvent;
+  readonly source: EventSource;
+  /** Legacy only: the route the body came in on (fingerprint dedupe). */
+  readonly legacyRouteId?: string;
+}
+
+const HOUR = 3_600_000;
+
+export function toEventInput(parsed: ParsedEvent, deps: CommitDeps, receivedAt: number): EventInput {
+  const { event } = parsed;
+  const routed = routeEvent(event.kitEvent, deps.rules, deps.config);
+  const scope = event.scope ? `${event.scope.param}=${event.scope.value}` : undefined;
+  const dedupe = event.kitEventId
+    ? // Kit's 2.0 event ids are stable across retries and re-emits: remember them past the
+      // ~41 h retry span (reference/kit.md §7B "Idempotency").
+      { key: `kit:${event.kitEventId}`, expiresAt: receivedAt + deps.config.kit.signed.dedupeHours * HOUR }
+    : parsed.legacyRouteId
+      ? {
+          key: `legacy:${legacyFingerprint(parsed.legacyRouteId, event.payload)}`,
+          expiresAt: receivedAt + deps.config.kit.legacy.dedupeWindowSeconds * 1000,
+          ...(event.subscriberKey ? { subscriberKey: event.subscriberKey } : {}),
+          type: event.type,
+          ...(scope ? { scope } : {}),
+        }
+      : undefined;
+  const opposites = oppositeTypes(event.type);
+  return {
+    source: parsed.source,
+    type: event.type,
+    kitType: event.kitType,
+    payload: event.payload,
+    ...(event.kitEventId ? { kitEventId: event.kitEventId } : {}),
+    ...(event.scope ? { scope: event.scope } : {}),
+    ...(event.subscriberId ? { subscriberId: event.subscriberId } : {}),
+    ...(event.email ? { email: event.email } : {}),
+    ...(event.subscriberKey ? { subscriberKey: event.subscriberKey } : {}),
+    ...(event.occurredAt !== undefined ? { occurredAt: event.occurredAt } : {}),
+    ...(dedupe ? { dedupe } : {}),
+    ...(opposites.length > 0 && event.subscriberKey ? { clearsDedupeTypes: opposites } : {}),
+    jobs: routed.jobs,
+    decisions: routed.decisions,
+  };
+}
+
+/**
+ * Commits a delivery. Store faults become `unavailable` (Kit retries later); anything else
+ * thrown here is a bug and propagates.
+ */
+export async function commit(
+  deps: CommitDeps,
+  delivery: DeliveryInput,
+  events: readonly ParsedEvent[],
+  quarantine: readonly QuarantineInput[],
+  reingestOf?: number,
+): Promise<IngestOutcome> {
+  const input: CommitDeliveryInput = {
+    delivery,
+    events: events.map((parsed) => toEventInput(parsed, deps, delivery.receivedAt)),
+    quarantine,
+    ...(reingestOf !== undefined ? { reingestOf } : {}),
+  };
+  try {
+    const result = await deps.store.commitDelivery(input);
+    if (events.length === 0) {
+      const first = quarantine[0];
+      return { kind: 'quarantined', deliveryId: result.deliveryId, quarantineIds: result.quarantineIds, reason: first?.reason ?? 'invalid_payload', detail: first?.detail ?? 'no events' };
+    }
+    const accepted = result.events.filter((e) => e.status === 'accepted');
+    return {
+      kind: 'accepted',
+      deliveryId: result.deliveryId,
+      accepted: accepted.length,
+      duplicates: result.events.length - accepted.length,
+      quarantined: result.quarantineIds.length,
+      eventIds: result.events.map((e) => e.eventId),
+      jobs: accepted.reduce((n, e) => n + (e.status === 'accepted' ? e.jobIds.length : 0), 0),
+    };
+  } catch (error) {
+    if (error instanceof StoreUnavailableError) return { kind: 'unavailable', retryAfterSeconds: error.retryAfterSeconds, message: error.message };
+    // Any other store failure also means "not stored": Kit must retry, never get a 2xx.
+    return { kind: 'unavailable', retryAfterSeconds: 5, message: `store error: ${error instanceof Error ? error.message : String(error)}` };
+  }
+}

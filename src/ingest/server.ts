@@ -1,0 +1,121 @@
+/**
+ * The HTTP edge: inbound webhook routes, `/healthz` and `/metrics`. Bodies are read as raw bytes
+ * (signatures are computed over them, quarantine keeps them) and parsed by kit/normalize.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import type { SecretResolver } from '../connectors/types.js';
+import type { Config } from '../config/schema.js';
+import type { Clock } from '../lib/clock.js';
+import type { Log } from '../lib/log.js';
+import type { Metrics } from '../lib/metrics.js';
+import type { Store } from '../store/types.js';
+import type { CompiledRule } from '../rules/route.js';
+import { ingestLegacy, ingestSigned } from './handlers.js';
+import { toHttp, type IngestOutcome, type RejectReason } from './outcome.js';
+import { LEGACY_PATH_PREFIX, SIGNED_PATH_PREFIX, type RouteTable } from './routes.js';
+
+export interface IngestServerDeps {
+  readonly config: Config;
+  readonly routes: RouteTable;
+  readonly rules: readonly CompiledRule[];
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly log: Log;
+  readonly metrics: Metrics;
+  readonly secrets: SecretResolver;
+  /** Called after a commit that made jobs (the worker wakes up). */
+  readonly onJobs?: () => void;
+}
+
+export function createIngestServer(deps: IngestServerDeps): FastifyInstance {
+  const { config, routes, store, clock, log, metrics } = deps;
+  const commitDeps = { store, config, rules: deps.rules };
+  const app = Fastify({ logger: false, bodyLimit: config.server.bodyLimitBytes, return503OnClosing: true, forceCloseConnections: 'idle' });
+
+  // Raw bytes only: signature verification and quarantine both need the body exactly as sent.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
+  const send = (reply: FastifyReply, outcome: IngestOutcome, system: string, startedAt: number) => {
+    record(outcome, system, startedAt);
+    const answer = toHttp(outcome);
+    return reply.code(answer.status).headers(answer.headers).send(answer.body);
+  };
+
+  const record = (outcome: IngestOutcome, system: string, startedAt: number) => {
+    switch (outcome.kind) {
+      case 'accepted':
+        metrics.events.inc({ outcome: 'accepted' }, outcome.accepted);
+        metrics.events.inc({ outcome: 'duplicate' }, outcome.duplicates);
+        metrics.events.inc({ outcome: 'quarantined' }, outcome.quarantined);
+        metrics.ingestDuration.observe({ system }, (performance.now() - startedAt) / 1000);
+        if (outcome.jobs > 0) deps.onJobs?.();
+        if (outcome.quarantined > 0) log.warn({ system, deliveryId: outcome.deliveryId, quarantined: outcome.quarantined }, 'some events quarantined');
+        return;
+      case 'quarantined':
+        metrics.events.inc({ outcome: 'quarantined' }, outcome.quarantineIds.length);
+        log.warn({ system, deliveryId: outcome.deliveryId, reason: outcome.reason, detail: outcome.detail, quarantineIds: outcome.quarantineIds }, 'delivery quarantined');
+        return;
+      case 'rejected':
+        metrics.rejected.inc({ reason: outcome.reason });
+        log.info({ system, reason: outcome.reason }, 'delivery rejected');
+        return;
+      case 'unavailable':
+        metrics.rejected.inc({ reason: 'unavailable' });
+        log.error({ system, message: outcome.message }, 'delivery not stored: answering 503');
+        return;
+    }
+  };
+
+  const reject = (reply: FastifyReply, reason: RejectReason, message: string) =>
+    send(reply, { kind: 'rejected', reason, message }, 'none', performance.now());
+
+  app.post<{ Params: { route: string; token: string } }>(`${LEGACY_PATH_PREFIX}/:route/:token`, async (request, reply) => {
+    const startedAt = performance.now();
+    metrics.deliveriesReceived.inc({ system: 'legacy' });
+    const route = routes.legacy.get(request.params.route);
+    if (!route) return send(reply, { kind: 'rejected', reason: 'unknown_route', message: `No legacy route "${request.params.route}". List routes with \`kitrelay routes\`.` }, 'legacy', startedAt);
+    const body = request.body;
+    if (!Buffer.isBuffer(body)) return reject(reply, 'unsupported_media_type', 'Send the body as application/json.');
+    const outcome = await ingestLegacy(commitDeps, route, request.params.token, { body, headers: request.headers, receivedAt: clock.now() });
+    return send(reply, outcome, 'legacy', startedAt);
+  });
+
+  app.post<{ Params: { name: string } }>(`${SIGNED_PATH_PREFIX}/:name`, async (request, reply) => {
+    const startedAt = performance.now();
+    metrics.deliveriesReceived.inc({ system: 'signed' });
+    const endpoint = config.kit.signed.endpoints.find((e) => e.name === request.params.name);
+    if (!endpoint) return send(reply, { kind: 'rejected', reason: 'unknown_route', message: `No signed endpoint "${request.params.name}".` }, 'signed', startedAt);
+    const body = request.body;
+    if (!Buffer.isBuffer(body)) return reject(reply, 'unsupported_media_type', 'Send the body as application/json.');
+    const outcome = await ingestSigned(commitDeps, endpoint, deps.secrets, { body, headers: request.headers, receivedAt: clock.now() });
+    return send(reply, outcome, 'signed', startedAt);
+  });
+
+  app.get('/healthz', async (_request, reply) => {
+    try {
+      await store.ping();
+      return reply.send({ status: 'ok', store: store.dialect });
+    } catch (error) {
+      return reply.code(503).send({ status: 'unavailable', error: error instanceof Error ? error.message : String(error) });
+    }
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    metrics.jobs.reset();
+    for (const row of await store.countJobs()) metrics.jobs.set({ destination: row.destination, status: row.status }, row.count);
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  app.setNotFoundHandler((request, reply) => reject(reply, 'unknown_route', `No route ${request.method} ${request.url.replace(/\/[A-Za-z0-9_-]{20,}$/, '/…')}`));
+
+  app.setErrorHandler((error: { code?: string; statusCode?: number; message: string }, _request, reply) => {
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reject(reply, 'payload_too_large', `Body is larger than ${config.server.bodyLimitBytes} bytes.`);
+    if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return reject(reply, 'unsupported_media_type', 'Send the body as application/json.');
+    if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) return reject(reply, 'bad_request', error.message);
+    log.error({ err: error }, 'unhandled error in request');
+    return reply.code(500).send({ error: { code: 'internal', message: 'internal error' } });
+  });
+
+  return app;
+}

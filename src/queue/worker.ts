@@ -1,0 +1,349 @@
+/**
+ * The worker: claims due jobs destination by destination, runs their attempts, and keeps each
+ * destination within its concurrency, rate limit, pause switch and circuit breaker.
+ *
+ * Two ways to drive it:
+ * - `tick()`: one pass, awaited to completion — for tests with a TestClock and for "run once".
+ * - `start()` / `stop()`: the background loop. It claims again as soon as capacity frees up (an
+ *   attempt finishing wakes it), so a destination's concurrency stays full; when nothing is due
+ *   it sleeps `pollIntervalMs`, or until `nudge()` (ingest calls it after committing jobs).
+ *
+ * Ordering (per-subscriber FIFO) and reclaiming crashed workers' jobs are the store's job
+ * (`claimJobs`); the worker adds what only a running process knows: what is in flight here.
+ */
+import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import { hostname } from 'node:os';
+import type { DestinationConfig } from '../config/schema.js';
+import type { Connector, SecretResolver } from '../connectors/index.js';
+import { ConfigError } from '../lib/errors.js';
+import type { Clock } from '../lib/clock.js';
+import type { Log } from '../lib/log.js';
+import type { Metrics } from '../lib/metrics.js';
+import type { ClaimedJob, DestinationState, Store } from '../store/types.js';
+import { logAttempt, runAttempt, type AttemptDeps, type AttemptReport } from './attempt.js';
+import { Breakers } from './breaker.js';
+import { InFlight, LeaseKeeper } from './in-flight.js';
+import { RateLimiter } from './rate-limit.js';
+import { Sleeper } from './sleep.js';
+
+export interface QueueSettings {
+  /** How long an idle loop sleeps before looking for due jobs again. */
+  readonly pollIntervalMs: number;
+  /** A claimed job's lease. */
+  readonly leaseMs: number;
+  /** How often leases of in-flight jobs are renewed. */
+  readonly heartbeatMs: number;
+}
+
+export interface WorkerDeps {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly log: Log;
+  readonly metrics?: Metrics;
+  /** Connectors by destination type (`createConnectors`). */
+  readonly connectors: ReadonlyMap<string, Connector>;
+  readonly destinations: Readonly<Record<string, DestinationConfig>>;
+  readonly queue: QueueSettings;
+  readonly secrets: SecretResolver;
+  /** Names this worker's leases. @default `<hostname>-<pid>-<random>` */
+  readonly workerId?: string;
+  /** Backoff jitter source, in [0, 1). @default Math.random */
+  readonly random?: () => number;
+}
+
+/** What one `tick()` did. */
+export interface TickResult {
+  /** Jobs leased this pass. */
+  claimed: number;
+  succeeded: number;
+  /** Attempts failed and the job was set to run again later. */
+  retried: number;
+  /** Jobs that ended dead (permanent failure or out of attempts). */
+  dead: number;
+  /** Attempts aborted by a forced stop: the job runs again. */
+  unknown: number;
+  /** Jobs handed back unattempted because their sub-key (or destination) bucket was empty. */
+  deferred: number;
+}
+
+export interface StopOptions {
+  /** How long in-flight attempts may take to finish before they are aborted. @default 10_000 */
+  readonly graceMs?: number;
+}
+
+export interface Worker {
+  readonly id: string;
+  /** One pass over every destination, attempts awaited. Not while the loop runs. */
+  tick(): Promise<TickResult>;
+  /** Starts the background loop (no-op if running). */
+  start(): void;
+  /**
+   * Stops claiming, lets in-flight attempts finish for up to `graceMs`, then aborts the rest and
+   * records them as outcome `unknown` with the job pending again, so nothing is lost.
+   */
+  stop(options?: StopOptions): Promise<void>;
+  /** Wakes the loop early: new jobs were committed. */
+  nudge(): void;
+  /** Attempts in flight now. */
+  readonly inFlight: number;
+}
+
+/** Longest pause after repeated store faults in the loop. */
+const MAX_FAULT_PAUSE_MS = 30_000;
+/** How often jobs of destinations removed from the config are looked for. */
+const ORPHAN_SWEEP_MS = 60_000;
+/** Orphaned jobs claimed per sweep (the rest go at the next sweep). */
+const ORPHAN_BATCH = 100;
+
+export function createWorker(deps: WorkerDeps): Worker {
+  for (const [name, destination] of Object.entries(deps.destinations)) {
+    if (!deps.connectors.has(destination.type)) {
+      throw new ConfigError(`destination "${name}" has type "${destination.type}", for which no connector is registered`);
+    }
+  }
+  return new QueueWorker(deps);
+}
+
+class QueueWorker implements Worker {
+  readonly id: string;
+  readonly #deps: WorkerDeps;
+  readonly #log: Log;
+  readonly #attemptDeps: AttemptDeps;
+  readonly #limiter: RateLimiter;
+  readonly #breakers: Breakers;
+  readonly #flights = new InFlight();
+  readonly #leases: LeaseKeeper;
+  readonly #sleeper = new Sleeper();
+  #stopController = stopController();
+  #loop: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
+  #isStopping = false;
+  #isTicking = false;
+  #nextOrphanSweepAt = Number.NEGATIVE_INFINITY;
+  /** What the loop has done since start (the loop has no caller to return counts to). */
+  readonly #totals: TickResult = emptyCounts();
+
+  constructor(deps: WorkerDeps) {
+    this.#deps = deps;
+    this.id = deps.workerId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+    this.#log = deps.log.child({ component: 'worker', workerId: this.id });
+    this.#limiter = new RateLimiter(deps.destinations);
+    this.#breakers = new Breakers(deps.destinations, deps.store, this.#log);
+    this.#leases = new LeaseKeeper({
+      store: deps.store, clock: deps.clock, log: this.#log, workerId: this.id,
+      leaseMs: deps.queue.leaseMs, heartbeatMs: deps.queue.heartbeatMs, inFlight: this.#flights,
+    });
+    this.#attemptDeps = {
+      store: deps.store, clock: deps.clock, connectors: deps.connectors, destinations: deps.destinations,
+      secrets: deps.secrets, workerId: this.id, random: deps.random ?? Math.random,
+      ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    };
+  }
+
+  get inFlight(): number {
+    return this.#flights.size;
+  }
+
+  async tick(): Promise<TickResult> {
+    if (this.#loop) throw new Error('tick() runs passes by hand; this worker is running its loop (stop it first)');
+    // Two passes at once would each see the other's claims as free capacity.
+    if (this.#isTicking) throw new Error('tick() is already running: await it first');
+    this.#isTicking = true;
+    const counts = emptyCounts();
+    const launched: Promise<void>[] = [];
+    this.#leases.start();
+    try {
+      await this.#pass(counts, launched);
+    } finally {
+      // Attempts never reject (see #launch), so this settles even when the pass threw.
+      await Promise.all(launched);
+      await this.#leases.stop();
+      this.#isTicking = false;
+    }
+    return counts;
+  }
+
+  start(): void {
+    if (this.#isStopping) throw new Error('start() while stop() is under way: await stop() first');
+    if (this.#isTicking) throw new Error('start() while tick() is running: await it first');
+    if (this.#loop) return;
+    this.#leases.start();
+    this.#loop = this.#run();
+    this.#log.info({ destinations: Object.keys(this.#deps.destinations) }, 'worker started');
+  }
+
+  stop(options: StopOptions = {}): Promise<void> {
+    // Concurrent calls share one stop: a second caller must not abort what the first lets drain.
+    this.#stopping ??= this.#stop(options.graceMs ?? 10_000).finally(() => {
+      this.#stopping = undefined;
+    });
+    return this.#stopping;
+  }
+
+  async #stop(graceMs: number): Promise<void> {
+    const loop = this.#loop;
+    if (!loop) return;
+    this.#isStopping = true;
+    this.#sleeper.interrupt();
+    await loop;
+    if (this.#flights.size > 0 && !(await this.#flights.drain(graceMs))) {
+      this.#log.warn({ inFlight: this.#flights.size, graceMs }, 'aborting attempts still in flight after the grace period');
+      this.#stopController.abort(new Error(`worker stopped: attempt aborted after a ${graceMs} ms grace period`));
+      await this.#flights.settled();
+    }
+    await this.#leases.stop();
+    // Ready for tick() or another start().
+    this.#loop = undefined;
+    this.#isStopping = false;
+    this.#stopController = stopController();
+    this.#log.info({ totals: this.#totals }, 'worker stopped');
+  }
+
+  nudge(): void {
+    this.#sleeper.wake();
+  }
+
+  /** The loop: a pass, then sleep until woken or the poll interval. A fault pauses, never ends it. */
+  async #run(): Promise<void> {
+    let faults = 0;
+    while (!this.#isStopping) {
+      try {
+        await this.#pass(this.#totals, undefined);
+        faults = 0;
+        if (this.#isStopping) break;
+        await this.#sleeper.sleep(this.#deps.queue.pollIntervalMs);
+      } catch (err) {
+        faults += 1;
+        // Doubling pause, and one that wakes only for stop(): a failing store under a stream of
+        // nudges must not turn into a tight loop of failing passes.
+        const pauseMs = Math.min(MAX_FAULT_PAUSE_MS, Math.max(1_000, this.#deps.queue.pollIntervalMs) * 2 ** (faults - 1));
+        this.#log.error({ err, faults, pauseMs }, 'queue pass failed; trying again after a pause');
+        if (this.#isStopping) break;
+        await this.#sleeper.sleep(pauseMs, { isWakeable: false });
+      }
+    }
+  }
+
+  /** One pass: persist breaker changes, read destination states, claim and launch per destination. */
+  async #pass(counts: TickResult, launched: Promise<void>[] | undefined): Promise<void> {
+    await this.#breakers.persist(this.#deps.clock.now());
+    const states = await this.#breakers.readStates();
+    for (const name of Object.keys(this.#deps.destinations)) {
+      if (this.#isStopping) return;
+      const limit = this.#claimLimit(name, states.get(name));
+      if (limit <= 0) continue;
+      const now = this.#deps.clock.now();
+      const claimed = await this.#deps.store.claimJobs({ workerId: this.id, destination: name, limit, now, leaseMs: this.#deps.queue.leaseMs });
+      await this.#dispatch(claimed, counts, launched);
+    }
+    await this.#sweepOrphans(counts, launched);
+  }
+
+  /** How many jobs to claim: concurrency left, whole tokens left, and the breaker's allowance. */
+  #claimLimit(name: string, state: DestinationState | undefined): number {
+    if (state?.pausedAt != null) return 0;
+    const destination = this.#deps.destinations[name];
+    const breaker = this.#breakers.get(name);
+    if (!destination || !breaker) return 0;
+    const now = this.#deps.clock.now();
+    return Math.min(destination.concurrency - this.#flights.count(name), this.#limiter.available(name, now), breaker.allowance(now));
+  }
+
+  /** Starts an attempt for each claimed job that gets its tokens; hands the others back unspent. */
+  async #dispatch(claimed: readonly ClaimedJob[], counts: TickResult, launched: Promise<void>[] | undefined): Promise<void> {
+    counts.claimed += claimed.length;
+    const now = this.#deps.clock.now();
+    const deferred: { id: number; runAt: number }[] = [];
+    for (const item of claimed) {
+      const { job } = item;
+      // Claimed while stop() began: hand back at once, no attempt spent.
+      if (this.#isStopping) {
+        deferred.push({ id: job.id, runAt: now });
+        continue;
+      }
+      const tokens = this.#limiter.tryAcquire(job.destination, job.subKey, now);
+      if (!tokens.isAcquired) {
+        deferred.push({ id: job.id, runAt: now + tokens.waitMs });
+        counts.deferred += 1;
+        continue;
+      }
+      const done = this.#launch(item, counts);
+      launched?.push(done);
+    }
+    // Launch first, release after: a store fault while releasing must not strand runnable jobs.
+    for (const { id, runAt } of deferred) await this.#deps.store.releaseJobs(this.id, [id], runAt, now);
+  }
+
+  /** Runs one attempt in the background. The returned promise never rejects. */
+  #launch(claimed: ClaimedJob, counts: TickResult): Promise<void> {
+    const { job } = claimed;
+    const breaker = this.#breakers.get(job.destination);
+    const isProbe = breaker?.beginAttempt(this.#deps.clock.now()) ?? false;
+    const done = (async () => {
+      try {
+        const report = await runAttempt(this.#attemptDeps, claimed, this.#stopController.signal);
+        this.#count(counts, report);
+        logAttempt(this.#log, claimed, report, isProbe);
+        breaker?.record(report.breakerSignal, isProbe, this.#deps.clock.now());
+      } catch (err) {
+        // The store could not record the attempt. The job keeps its lease until it expires; the
+        // store then reclaims it, records the attempt as unknown, and it runs again.
+        this.#log.error({ err, jobId: job.id, destination: job.destination }, 'could not record an attempt; the job runs again when its lease expires');
+      }
+      try {
+        await this.#breakers.persist(this.#deps.clock.now());
+      } catch (err) {
+        // The breaker holds its state here meanwhile; the next pass writes it again.
+        this.#log.warn({ err, destination: job.destination }, 'could not write the circuit breaker state; trying again at the next pass');
+      } finally {
+        this.#flights.delete(job.id);
+        this.#sleeper.wake();
+      }
+    })();
+    this.#flights.add(job.id, job.destination, done);
+    return done;
+  }
+
+  #count(counts: TickResult, report: AttemptReport): void {
+    for (const target of counts === this.#totals ? [counts] : [counts, this.#totals]) {
+      if (report.outcome === 'unknown') target.unknown += 1;
+      else if (report.next === 'succeeded') target.succeeded += 1;
+      else if (report.next === 'dead') target.dead += 1;
+      else target.retried += 1;
+    }
+  }
+
+  /**
+   * Jobs whose destination is no longer in the config would wait forever: claim them now and then
+   * so the attempt marks them dead with an error naming the cause (replayable once it is back).
+   */
+  async #sweepOrphans(counts: TickResult, launched: Promise<void>[] | undefined): Promise<void> {
+    const now = this.#deps.clock.now();
+    if (now < this.#nextOrphanSweepAt || this.#isStopping) return;
+    this.#nextOrphanSweepAt = now + ORPHAN_SWEEP_MS;
+    const orphans = new Set(
+      (await this.#deps.store.countJobs())
+        .filter((c) => (c.status === 'pending' || c.status === 'running') && c.count > 0 && !(c.destination in this.#deps.destinations))
+        .map((c) => c.destination),
+    );
+    for (const destination of orphans) {
+      const claimed = await this.#deps.store.claimJobs({ workerId: this.id, destination, limit: ORPHAN_BATCH, now, leaseMs: this.#deps.queue.leaseMs });
+      await this.#dispatch(claimed, counts, launched);
+    }
+  }
+}
+
+function emptyCounts(): TickResult {
+  return { claimed: 0, succeeded: 0, retried: 0, dead: 0, unknown: 0, deferred: 0 };
+}
+
+/**
+ * The signal stop() aborts. Every attempt in flight listens to it, and Node warns past 10 listeners
+ * on one AbortSignal ("possible memory leak"); attempts remove theirs when done, so lift the cap.
+ */
+function stopController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
+}

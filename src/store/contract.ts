@@ -1,0 +1,60 @@
+/**
+ * The store contract: what every Store implementation must do, proved only through the Store
+ * interface. SQLite runs it today (sqlite/store.test.ts); PostgreSQL will run the same suite.
+ *
+ * Each test gets a fresh, empty store from `open` and gives it back through `cleanup`. A backend
+ * that can close and reopen the same database passes `reopen`; one that cannot leaves it out and
+ * the reopen test is reported as skipped, by name.
+ */
+import { afterEach, beforeEach, describe } from 'vitest';
+import type { ContractContext } from './fixtures.contract.js';
+import { ingestContract } from './ingest.contract.js';
+import { operationsContract } from './operations.contract.js';
+import { queueContract } from './queue.contract.js';
+import type { Store } from './types.js';
+
+export interface OpenedStore {
+  readonly store: Store;
+  /** Closes the store (whichever `reopen` returned last) and deletes its data. */
+  readonly cleanup: () => Promise<void>;
+  /** Closes the store and opens the same database again. */
+  readonly reopen?: () => Promise<Store>;
+}
+
+export function storeContract(name: string, open: () => Promise<OpenedStore>): void {
+  describe(`store contract: ${name}`, () => {
+    let opened: OpenedStore | undefined;
+    let current: Store | undefined;
+    const ctx: ContractContext = {
+      get store(): Store {
+        if (current === undefined) throw new Error('the store is not open');
+        return current;
+      },
+      get reopen(): (() => Promise<Store>) | undefined {
+        const reopen = opened?.reopen;
+        return (
+          reopen &&
+          (async () => {
+            current = await reopen();
+            return current;
+          })
+        );
+      },
+    };
+
+    beforeEach(async () => {
+      opened = await open();
+      current = opened.store;
+    });
+
+    afterEach(async () => {
+      await opened?.cleanup();
+      opened = undefined;
+      current = undefined;
+    });
+
+    describe('ingest', () => ingestContract(ctx));
+    describe('queue', () => queueContract(ctx));
+    describe('operations', () => operationsContract(ctx));
+  });
+}

@@ -1,0 +1,3 @@
+/** The store: every durable fact kitrelay keeps. Glossary and ports in types.ts. */
+export * from './types.js';
+export { openSqliteStore, type SqliteStore, type SqliteStoreOptions, type SqliteStoreStats } from './sqlite/index.js';

@@ -1,0 +1,176 @@
+/**
+ * Reads: records by id and filtered listings, newest first with `beforeId` paging. Listing SQL is
+ * assembled from fixed fragments (values are always bound) and its statements are cached by text.
+ */
+import type { Database, Statement } from 'better-sqlite3';
+import type {
+  AttemptFilter,
+  AttemptRecord,
+  DeliveryRecord,
+  EventFilter,
+  EventRecord,
+  JobFilter,
+  JobRecord,
+  Page,
+  QuarantineFilter,
+  QuarantineRecord,
+  SubscriberFilter,
+  TimeRange,
+} from '../types.js';
+import {
+  attemptFromRow,
+  deliveryFromRow,
+  eventFromRow,
+  jobFromRow,
+  quarantineFromRow,
+  type AttemptRow,
+  type DeliveryRow,
+  type EventRow,
+  type JobRow,
+  type QuarantineRow,
+} from './core-rows.js';
+
+const DEFAULT_LIMIT = 100;
+const MAX_LIMIT = 1000;
+
+/** A WHERE clause under construction: fragments joined with AND, values bound by name. */
+class Where {
+  readonly clauses: string[] = [];
+  readonly params: Record<string, unknown> = {};
+
+  add(clause: string, name: string, value: unknown): this {
+    if (value !== undefined) {
+      this.clauses.push(clause);
+      this.params[name] = value;
+    }
+    return this;
+  }
+
+  range(column: string, range: TimeRange): this {
+    return this.add(`${column} >= @since`, 'since', range.since).add(`${column} < @until`, 'until', range.until);
+  }
+
+  subscriber(filter: SubscriberFilter): this {
+    return this.add('subscriber_id = @subscriberId', 'subscriberId', filter.subscriberId).add('email = @email', 'email', filter.email?.toLowerCase());
+  }
+
+  before(page: Page): this {
+    return this.add('id < @beforeId', 'beforeId', page.beforeId);
+  }
+
+  toSql(): string {
+    return this.clauses.length === 0 ? '' : `WHERE ${this.clauses.join(' AND ')}`;
+  }
+}
+
+export function pageLimit(page: Page): number {
+  return Math.min(Math.max(Math.trunc(page.limit ?? DEFAULT_LIMIT), 1), MAX_LIMIT);
+}
+
+export class QueryOps {
+  readonly #db: Database;
+  readonly #cache = new Map<string, Statement>();
+  readonly #getDelivery: Statement<[number], DeliveryRow>;
+  readonly #getEvent: Statement<[number], EventRow>;
+  readonly #getJob: Statement<[number], JobRow>;
+  readonly #getQuarantine: Statement<[number], QuarantineRow>;
+
+  constructor(db: Database) {
+    this.#db = db;
+    this.#getDelivery = db.prepare('SELECT * FROM deliveries WHERE id = ?');
+    this.#getEvent = db.prepare('SELECT * FROM events WHERE id = ?');
+    this.#getJob = db.prepare('SELECT * FROM jobs WHERE id = ?');
+    this.#getQuarantine = db.prepare('SELECT * FROM quarantine WHERE id = ?');
+  }
+
+  getDelivery(id: number): DeliveryRecord | undefined {
+    const row = this.#getDelivery.get(id);
+    return row && deliveryFromRow(row);
+  }
+
+  getEvent(id: number): EventRecord | undefined {
+    const row = this.#getEvent.get(id);
+    return row && eventFromRow(row);
+  }
+
+  getJob(id: number): JobRecord | undefined {
+    const row = this.#getJob.get(id);
+    return row && jobFromRow(row);
+  }
+
+  getQuarantine(id: number): QuarantineRecord | undefined {
+    const row = this.#getQuarantine.get(id);
+    return row && quarantineFromRow(row);
+  }
+
+  listEvents(filter: EventFilter): EventRecord[] {
+    const where = new Where()
+      .add('status = @status', 'status', filter.status)
+      .add('type = @type', 'type', filter.type)
+      .subscriber(filter)
+      .range('received_at', filter)
+      .before(filter);
+    return this.#list<EventRow>('events', where, filter).map(eventFromRow);
+  }
+
+  listJobs(filter: JobFilter): JobRecord[] {
+    return this.#list<JobRow>('jobs', this.#jobWhere(filter), filter).map(jobFromRow);
+  }
+
+  listAttempts(filter: AttemptFilter): AttemptRecord[] {
+    const where = new Where()
+      .add('job_id = @jobId', 'jobId', filter.jobId)
+      .add('destination = @destination', 'destination', filter.destination)
+      .add('outcome = @outcome', 'outcome', filter.outcome)
+      .subscriber(filter)
+      .range('started_at', filter)
+      .before(filter);
+    return this.#list<AttemptRow>('attempts', where, filter).map(attemptFromRow);
+  }
+
+  listQuarantine(filter: QuarantineFilter): QuarantineRecord[] {
+    const where = new Where()
+      .add('status = @status', 'status', filter.status)
+      .add('route = @route', 'route', filter.route)
+      .range('received_at', filter)
+      .before(filter);
+    return this.#list<QuarantineRow>('quarantine', where, filter).map(quarantineFromRow);
+  }
+
+  /**
+   * Ids of the terminal jobs matching a filter, oldest first: what replayJobs acts on. Without a
+   * `limit`, every match (the filter names what to replay; paging it would replay a sample).
+   */
+  terminalJobIds(filter: JobFilter): number[] {
+    const where = this.#jobWhere(filter);
+    where.clauses.push(`status IN ('succeeded', 'dead', 'cancelled')`);
+    const limit = filter.limit === undefined ? '' : `LIMIT ${pageLimit(filter)}`;
+    const sql = `SELECT id FROM jobs ${where.toSql()} ORDER BY id ${limit}`;
+    return this.#statement(sql).pluck().all(where.params) as number[];
+  }
+
+  #jobWhere(filter: JobFilter): Where {
+    return new Where()
+      .add('status = @status', 'status', filter.status)
+      .add('destination = @destination', 'destination', filter.destination)
+      .add('event_id = @eventId', 'eventId', filter.eventId)
+      .add('rule = @rule', 'rule', filter.rule)
+      .subscriber(filter)
+      .range('created_at', filter)
+      .before(filter);
+  }
+
+  #list<Row>(table: string, where: Where, page: Page): Row[] {
+    const sql = `SELECT * FROM ${table} ${where.toSql()} ORDER BY id DESC LIMIT ${pageLimit(page)}`;
+    return this.#statement(sql).all(where.params) as Row[];
+  }
+
+  #statement(sql: string): Statement {
+    let statement = this.#cache.get(sql);
+    if (statement === undefined) {
+      statement = this.#db.prepare(sql);
+      this.#cache.set(sql, statement);
+    }
+    return statement;
+  }
+}

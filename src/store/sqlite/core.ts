@@ -1,0 +1,245 @@
+/**
+ * The synchronous SQLite store: one better-sqlite3 connection, prepared statements, the migration
+ * runner, and group commit. It runs in the writer thread (writer.ts); store.ts is its async face.
+ *
+ * Group commit: `executeBatch` runs every write of a batch in one `BEGIN IMMEDIATE … COMMIT` (one
+ * fsync for all of them), each inside its own savepoint so a failing operation rolls back alone.
+ * Reads run after the commit, outside any transaction: a read sees every write issued before it or
+ * in the same batch. An infrastructure fault (I/O error, disk full, a lock held past busy_timeout)
+ * loses the whole transaction, so every write of the batch fails as unavailable.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import type {
+  AttemptFilter,
+  ClaimInput,
+  CommitDeliveryInput,
+  EventFilter,
+  FinishAttemptInput,
+  JobFilter,
+  PurgeInput,
+  QuarantineFilter,
+} from '../types.js';
+import { IngestOps } from './core-ingest.js';
+import { QueryOps } from './core-query.js';
+import { QueueOps } from './core-queue.js';
+import { RetentionOps } from './core-retention.js';
+import { WRITE_OPS, serializeError, type Call, type CallResult, type SerializedError, type SyncOps, type WriterOptions } from './protocol.js';
+
+/** Where the numbered `NNN_name.sql` migrations are; the build copies them next to dist/store/. */
+export const MIGRATIONS_DIR = new URL('../migrations/sqlite/', import.meta.url);
+
+/**
+ * Opens the file with kitrelay's pragmas. WAL lets readers (a CLI) work beside the writer;
+ * synchronous=FULL makes a commit durable before its promise resolves; busy_timeout makes a write
+ * wait for another process's lock instead of failing at once.
+ */
+export function openDatabase(path: string, busyTimeoutMs: number): Database.Database {
+  const db = new Database(path);
+  try {
+    db.pragma(`busy_timeout = ${Math.trunc(busyTimeoutMs)}`);
+    const mode = db.pragma('journal_mode = WAL', { simple: true }) as string;
+    if (mode !== 'wal') throw new Error(`${path}: SQLite refused WAL mode (journal_mode is ${mode})`);
+    db.pragma('synchronous = FULL');
+    // No foreign keys: retention deletes events and jobs that dedupe keys, audit records and the
+    // ledger still name by id (see 001_init.sql).
+    db.pragma('foreign_keys = OFF');
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+/**
+ * Applies the migrations not yet recorded in `schema_migrations`, in order, each in its own
+ * transaction. Safe to run from two processes at once: each migration re-checks inside its
+ * IMMEDIATE transaction. Returns the versions it applied.
+ */
+export function migrate(db: Database.Database, dir: URL = MIGRATIONS_DIR): number[] {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+  const isApplied = db.prepare<[number], number>('SELECT 1 FROM schema_migrations WHERE version = ?').pluck();
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  const files = readdirSync(dir)
+    .filter((name) => /^\d+_[\w-]+\.sql$/.test(name))
+    .map((name) => ({ name, version: Number.parseInt(name, 10) }))
+    .sort((a, b) => a.version - b.version);
+  const applied: number[] = [];
+  for (const file of files) {
+    const apply = db.transaction(() => {
+      if (isApplied.get(file.version) !== undefined) return;
+      db.exec(readFileSync(new URL(file.name, dir), 'utf8'));
+      record.run(file.version, file.name, Date.now());
+      applied.push(file.version);
+    });
+    apply.immediate();
+  }
+  return applied;
+}
+
+export class SqliteCore implements SyncOps {
+  readonly #db: Database.Database;
+  readonly #ingest: IngestOps;
+  readonly #query: QueryOps;
+  readonly #queue: QueueOps;
+  readonly #retention: RetentionOps;
+  readonly #tx: Record<'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollbackTo', Database.Statement>;
+  readonly #getSetting: Database.Statement<[string], string>;
+  readonly #initSetting: Database.Statement<[string, string]>;
+  readonly #setSetting: Database.Statement<[string, string]>;
+  readonly #selectOne: Database.Statement;
+  /** The last infrastructure fault, until a write transaction commits again. */
+  #fault: SerializedError | undefined;
+
+  static open(options: WriterOptions): SqliteCore {
+    const db = openDatabase(options.path, options.busyTimeoutMs);
+    try {
+      migrate(db);
+      return new SqliteCore(db);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+
+  /** `db` must be open with openDatabase's pragmas and migrated. */
+  constructor(db: Database.Database) {
+    this.#db = db;
+    this.#tx = {
+      begin: db.prepare('BEGIN IMMEDIATE'),
+      commit: db.prepare('COMMIT'),
+      rollback: db.prepare('ROLLBACK'),
+      savepoint: db.prepare('SAVEPOINT op'),
+      release: db.prepare('RELEASE op'),
+      rollbackTo: db.prepare('ROLLBACK TO op'),
+    };
+    this.#getSetting = db.prepare<[string], string>('SELECT value FROM settings WHERE key = ?').pluck();
+    this.#initSetting = db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING');
+    this.#setSetting = db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
+    this.#selectOne = db.prepare('SELECT 1');
+    const storeId = this.getSetting('store_id');
+    if (storeId === undefined) throw new Error('settings has no store_id: the database was not migrated');
+    this.#query = new QueryOps(db);
+    this.#ingest = new IngestOps(db, storeId);
+    this.#queue = new QueueOps(db, this.#query);
+    this.#retention = new RetentionOps(db);
+  }
+
+  /** Runs one batch: writes in one transaction (a savepoint each), then reads. Never throws. */
+  executeBatch(calls: readonly Call[]): CallResult[] {
+    const results: CallResult[] = [];
+    const writes: number[] = [];
+    const reads: number[] = [];
+    calls.forEach((call, index) => (WRITE_OPS.has(call.op) ? writes : reads).push(index));
+    if (writes.length > 0) this.#runWrites(calls, writes, results);
+    for (const index of reads) results[index] = this.#runRead(calls[index]!);
+    return results;
+  }
+
+  /** An online copy of the database; batches keep running between its steps. */
+  async backup(destPath: string): Promise<void> {
+    await this.#db.backup(destPath);
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+
+  #runWrites(calls: readonly Call[], indexes: readonly number[], results: CallResult[]): void {
+    try {
+      this.#tx.begin.run();
+      for (const index of indexes) results[index] = this.#runInSavepoint(calls[index]!);
+      this.#tx.commit.run();
+      this.#fault = undefined;
+    } catch (error) {
+      if (this.#db.inTransaction) this.#tx.rollback.run();
+      const fault: SerializedError = { ...serializeError(error), isUnavailable: true };
+      this.#fault = fault;
+      for (const index of indexes) results[index] = { ok: false, error: fault };
+    }
+  }
+
+  /** A failing operation is rolled back alone, unless the fault took the transaction with it. */
+  #runInSavepoint(call: Call): CallResult {
+    this.#tx.savepoint.run();
+    try {
+      const value = this.#dispatch(call);
+      this.#tx.release.run();
+      return { ok: true, value };
+    } catch (error) {
+      const serialized = serializeError(error);
+      if (serialized.isUnavailable || !this.#db.inTransaction) throw error;
+      this.#tx.rollbackTo.run();
+      this.#tx.release.run();
+      return { ok: false, error: serialized };
+    }
+  }
+
+  #runRead(call: Call): CallResult {
+    try {
+      return { ok: true, value: this.#dispatch(call) };
+    } catch (error) {
+      return { ok: false, error: serializeError(error) };
+    }
+  }
+
+  #dispatch(call: Call): unknown {
+    // Operations are arrow-function fields, so they need no `this` binding.
+    const operation = this[call.op] as (...args: readonly unknown[]) => unknown;
+    return operation(...call.args);
+  }
+
+  // ---------------------------------------------------------------- operations
+
+  commitDelivery = (input: CommitDeliveryInput) => this.#ingest.commitDelivery(input);
+  discardQuarantine = (id: number, now: number) => this.#ingest.discardQuarantine(id, now);
+  hasLedgerKey = (key: string) => this.#ingest.hasLedgerKey(key);
+
+  getDelivery = (id: number) => this.#query.getDelivery(id);
+  getEvent = (id: number) => this.#query.getEvent(id);
+  listEvents = (filter: EventFilter) => this.#query.listEvents(filter);
+  getJob = (id: number) => this.#query.getJob(id);
+  listJobs = (filter: JobFilter) => this.#query.listJobs(filter);
+  listAttempts = (filter: AttemptFilter) => this.#query.listAttempts(filter);
+  getQuarantine = (id: number) => this.#query.getQuarantine(id);
+  listQuarantine = (filter: QuarantineFilter) => this.#query.listQuarantine(filter);
+
+  claimJobs = (input: ClaimInput) => this.#queue.claimJobs(input);
+  extendLeases = (workerId: string, jobIds: readonly number[], leaseExpiresAt: number) =>
+    this.#queue.extendLeases(workerId, jobIds, leaseExpiresAt);
+  finishAttempt = (input: FinishAttemptInput) => this.#queue.finishAttempt(input);
+  releaseJobs = (workerId: string, jobIds: readonly number[], runAt: number, now: number) =>
+    this.#queue.releaseJobs(workerId, jobIds, runAt, now);
+  replayJob = (id: number, extraAttempts: number, now: number) => this.#queue.replayJob(id, extraAttempts, now);
+  replayJobs = (filter: JobFilter, extraAttempts: number, now: number) => this.#queue.replayJobs(filter, extraAttempts, now);
+  cancelJob = (id: number, now: number) => this.#queue.cancelJob(id, now);
+  getDestinationStates = () => this.#queue.getDestinationStates();
+  pauseDestination = (destination: string, reason: string, now: number) => this.#queue.pauseDestination(destination, reason, now);
+  resumeDestination = (destination: string, now: number) => this.#queue.resumeDestination(destination, now);
+  setBreaker = (destination: string, openUntil: number | null, now: number) => this.#queue.setBreaker(destination, openUntil, now);
+  countJobs = () => this.#queue.countJobs();
+
+  purge = (input: PurgeInput) => this.#retention.purge(input);
+
+  getSetting = (key: string): string | undefined => this.#getSetting.get(key);
+  initSetting = (key: string, value: string): string => {
+    this.#initSetting.run(key, value);
+    return this.#getSetting.get(key) ?? value;
+  };
+  setSetting = (key: string, value: string): void => {
+    this.#setSetting.run(key, value);
+  };
+
+  /**
+   * Answers while the database takes writes. After a fault, a small write transaction (one fsync)
+   * probes whether it has cleared, so a health check sees recovery without waiting for traffic.
+   */
+  ping = (): void => {
+    if (this.#fault === undefined) {
+      this.#selectOne.get();
+      return;
+    }
+    this.#db.transaction(() => this.#setSetting.run('health_probe', new Date().toISOString())).immediate();
+    this.#fault = undefined;
+  };
+}

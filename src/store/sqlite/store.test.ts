@@ -1,0 +1,205 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { StoreUnavailableError } from '../../lib/errors.js';
+import { storeContract } from '../contract.js';
+import { T0, asAccepted, commit, eventInput, plannedJob } from '../fixtures.contract.js';
+import { migrate, openDatabase } from './core.js';
+import { SqliteStoreClient, openSqliteStore, startWriter, type SqliteStore, type SqliteStoreOptions } from './store.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'kitrelay-store-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A store on a fresh file, closed after the test. */
+async function openTemp(options: Partial<SqliteStoreOptions> = {}): Promise<{ store: SqliteStore; path: string; dir: string }> {
+  const dir = await tempDir();
+  const path = join(dir, 'kitrelay.db');
+  const store = await openSqliteStore({ path, ...options });
+  cleanups.push(() => store.close());
+  return { store, path, dir };
+}
+
+storeContract('sqlite', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'kitrelay-contract-'));
+  const path = join(dir, 'kitrelay.db');
+  let store = await openSqliteStore({ path });
+  return {
+    store,
+    reopen: async () => {
+      await store.close();
+      store = await openSqliteStore({ path });
+      return store;
+    },
+    cleanup: async () => {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe('sqlite store', () => {
+  it('opens the file in WAL mode with synchronous=FULL and a busy timeout', async () => {
+    const path = join(await tempDir(), 'pragmas.db');
+    const db = openDatabase(path, 5000);
+    try {
+      expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+      expect(db.pragma('synchronous', { simple: true })).toBe(2); // FULL
+      expect(db.pragma('busy_timeout', { simple: true })).toBe(5000);
+    } finally {
+      db.close();
+    }
+    const { path: storePath } = await openTemp();
+    const reader = new Database(storePath, { readonly: true });
+    expect(reader.pragma('journal_mode', { simple: true })).toBe('wal');
+    reader.close();
+  });
+
+  it('applies migrations once, however often it runs', async () => {
+    const db = openDatabase(join(await tempDir(), 'migrate.db'), 5000);
+    try {
+      expect(migrate(db)).toEqual([1]);
+      const storeId = db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get('store_id');
+      expect(storeId).toMatch(/^[0-9a-f]{16}$/);
+      expect(migrate(db)).toEqual([]);
+      expect(db.prepare('SELECT version, name FROM schema_migrations').all()).toEqual([{ version: 1, name: '001_init.sql' }]);
+      expect(db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get('store_id')).toBe(storeId);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('keeps data when the file is opened again', async () => {
+    const { store, path } = await openTemp();
+    const { eventId } = asAccepted((await commit(store, [eventInput({ jobs: [plannedJob()] })])).events[0]);
+    await store.close();
+    const again = await openSqliteStore({ path });
+    cleanups.push(() => again.close());
+    expect(await again.getEvent(eventId)).toMatchObject({ id: eventId, status: 'accepted' });
+    expect(await again.listJobs({ eventId })).toHaveLength(1);
+  });
+
+  it('commits 500 concurrent deliveries in one batch, and all of them are there', async () => {
+    const { store } = await openTemp();
+    const before = store.stats().batches;
+    const results = await Promise.all(
+      Array.from({ length: 500 }, (_, i) => commit(store, [eventInput({ subscriberId: String(i), jobs: [plannedJob()] })], T0 + i)),
+    );
+    expect(store.stats().batches - before).toBe(1);
+    expect(new Set(results.map((r) => asAccepted(r.events[0]).eventId)).size).toBe(500);
+    expect(await store.listEvents({ limit: 1000 })).toHaveLength(500);
+    expect(await store.countJobs()).toEqual([{ destination: 'crm', status: 'pending', count: 500 }]);
+    expect(store.stats().writeBacklog).toBe(0);
+  });
+
+  it('rolls back only the failing operation of a batch', async () => {
+    const { store } = await openTemp();
+    const broken = plannedJob({ maxAttempts: null as unknown as number }); // violates NOT NULL
+    const [good, bad] = await Promise.allSettled([
+      commit(store, [eventInput({ subscriberId: '1', jobs: [plannedJob()] })]),
+      commit(store, [eventInput({ subscriberId: '2', jobs: [broken] })]),
+    ]);
+    expect(good.status).toBe('fulfilled');
+    expect(bad.status).toBe('rejected');
+    expect((bad as PromiseRejectedResult).reason).not.toBeInstanceOf(StoreUnavailableError);
+    expect((bad as PromiseRejectedResult).reason).toMatchObject({ code: 'SQLITE_CONSTRAINT_NOTNULL' });
+    expect((await store.listEvents({})).map((e) => e.subscriberId)).toEqual(['1']);
+  });
+
+  it('rejects only the call whose arguments cannot reach the writer thread', async () => {
+    const { store } = await openTemp();
+    const uncloneable = plannedJob({ params: { format: () => 'x' } });
+    const [bad, good] = await Promise.allSettled([commit(store, [eventInput({ jobs: [uncloneable] })]), commit(store, [eventInput({ subscriberId: '3' })])]);
+    expect(bad).toMatchObject({ status: 'rejected', reason: { name: 'DataCloneError' } });
+    expect(good.status).toBe('fulfilled');
+    expect((await store.listEvents({})).map((e) => e.subscriberId)).toEqual(['3']);
+    expect(store.stats().writeBacklog).toBe(0);
+  });
+
+  it('refuses deliveries beyond maxWriteBacklog at once with StoreUnavailableError', async () => {
+    const { store } = await openTemp({ maxWriteBacklog: 5 });
+    const outcomes = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => commit(store, [eventInput({ subscriberId: String(i) })])));
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(5);
+    const refused = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected').map((o) => o.reason as unknown);
+    expect(refused).toHaveLength(15);
+    for (const reason of refused) {
+      expect(reason).toBeInstanceOf(StoreUnavailableError);
+      expect(reason).toMatchObject({ retryAfterSeconds: 1, statusCode: 503 });
+    }
+    await expect(commit(store, [eventInput()])).resolves.toMatchObject({ events: [{ status: 'accepted' }] });
+  });
+
+  it('takes an online backup that is a readable copy while writes go on', async () => {
+    const { store, dir } = await openTemp();
+    for (let i = 0; i < 20; i++) {
+      await Promise.all(Array.from({ length: 50 }, (_, j) => commit(store, [eventInput({ payload: { filler: 'x'.repeat(2000), i, j } })])));
+    }
+    const backupPath = join(dir, 'backup.db');
+    const writes = Array.from({ length: 200 }, () => commit(store, [eventInput()]));
+    await Promise.all([store.backup(backupPath), ...writes]);
+    expect(await store.listEvents({ limit: 1000 })).toHaveLength(1000);
+
+    const copy = new Database(backupPath, { readonly: true });
+    try {
+      expect(copy.pragma('integrity_check', { simple: true })).toBe('ok');
+      expect(copy.prepare('SELECT count(*) FROM events').pluck().get()).toBeGreaterThanOrEqual(1000);
+      expect(copy.prepare('SELECT version FROM schema_migrations').pluck().all()).toEqual([1]);
+      expect(copy.prepare(`SELECT value FROM settings WHERE key = 'store_id'`).pluck().get()).toBe(await store.getSetting('store_id'));
+    } finally {
+      copy.close();
+    }
+  });
+
+  it('fails writes as unavailable while another process holds the lock past busy_timeout, then recovers', async () => {
+    const { store, path } = await openTemp({ busyTimeoutMs: 100 });
+    const cli = new Database(path);
+    cli.pragma('busy_timeout = 100');
+    cli.prepare('BEGIN IMMEDIATE').run();
+    try {
+      const refused = commit(store, [eventInput()]);
+      await expect(refused).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(refused).rejects.toMatchObject({ retryAfterSeconds: 5 });
+      await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
+      expect(await store.listEvents({})).toEqual([]); // reads still answer from the WAL snapshot
+    } finally {
+      cli.prepare('COMMIT').run();
+      cli.close();
+    }
+    await expect(store.ping()).resolves.toBeUndefined();
+    await expect(commit(store, [eventInput()])).resolves.toMatchObject({ events: [{ status: 'accepted' }] });
+  });
+
+  it('fails pending and later calls, and ping, when the writer thread dies', async () => {
+    const path = join(await tempDir(), 'dies.db');
+    const worker = startWriter({ path, busyTimeoutMs: 5000 });
+    const store = await SqliteStoreClient.attach(worker, { path, maxWriteBacklog: 100 });
+    const terminated = worker.terminate();
+    const pending = commit(store, [eventInput()]);
+    await terminated;
+    await expect(pending).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(commit(store, [eventInput()])).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
+    await store.close();
+  });
+
+  it('rejects opening a file it cannot create', async () => {
+    const path = join(await tempDir(), 'missing-dir', 'kitrelay.db');
+    await expect(openSqliteStore({ path })).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+
+  it('refuses calls after close', async () => {
+    const { store } = await openTemp();
+    await store.close();
+    await expect(store.getSetting('store_id')).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+});

@@ -1,0 +1,110 @@
+/**
+ * Durability across a crash: a relay process killed with SIGKILL mid-attempt loses nothing; after a
+ * restart the interrupted job runs again once its lease expires, and the lost attempt is recorded
+ * with outcome "unknown". Real processes, a real SQLite file, real HTTP on loopback.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startWebhookReceiver, type WebhookReceiver } from '../src/connectors/webhook/simulator.js';
+import { routeToken } from '../src/ingest/routes.js';
+import { jsonBody, legacyFixture } from '../src/kit/fixtures.js';
+import { openSqliteStore } from '../src/store/sqlite/index.js';
+import { eventually, tempDir } from './helpers.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const ROUTE_SECRET = 'crash-test-route-secret';
+
+const CONFIG = `export default {
+  kit: { legacy: { routes: [{ event: 'subscriber.tag_add', tag_id: 4242 }] } },
+  destinations: { sink: { type: 'webhook', url: { $env: 'SINK_URL' }, concurrency: 4, timeoutMs: 60000 } },
+  rules: [{ id: 'to-sink', on: 'subscriber.tag_added', actions: [{ destination: 'sink' }] }],
+  queue: { leaseMs: 1500, heartbeatMs: 300, pollIntervalMs: 50 },
+  log: { level: 'warn' },
+};
+`;
+
+interface Running {
+  readonly child: ChildProcess;
+  readonly url: string;
+}
+
+function startRelayProcess(dir: string, sinkUrl: string): Promise<Running> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/index.ts'), '--config', path.join(dir, 'kitrelay.config.mjs'), '--data-dir', dir, 'start', '--port', '0', '--no-sandbox'], {
+    cwd: dir,
+    env: { ...process.env, SINK_URL: sinkUrl, KITRELAY_ROUTE_SECRET: ROUTE_SECRET },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new Promise((resolve, reject) => {
+    let stderr = '';
+    const timer = setTimeout(() => reject(new Error(`relay did not start: ${stderr}`)), 20_000);
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      const match = /listening on (http:\/\/[\d.]+:\d+)/.exec(stderr);
+      if (match?.[1]) {
+        clearTimeout(timer);
+        resolve({ child, url: match[1] });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`relay exited with ${code}: ${stderr}`));
+    });
+  });
+}
+
+const exited = (child: ChildProcess) => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+
+let receiver: WebhookReceiver | undefined;
+let children: ChildProcess[] = [];
+let cleanup: (() => void) | undefined;
+afterEach(async () => {
+  for (const child of children) child.kill('SIGKILL');
+  await Promise.all(children.map(exited));
+  children = [];
+  await receiver?.close();
+  cleanup?.();
+});
+
+describe('crash safety', () => {
+  it('a relay killed with SIGKILL mid-attempt loses nothing and the job runs again after its lease', async () => {
+    const { dir, remove } = tempDir();
+    cleanup = remove;
+    writeFileSync(path.join(dir, 'kitrelay.config.mjs'), CONFIG);
+    receiver = await startWebhookReceiver();
+    // The first delivery hangs: the process is killed while that attempt is in flight.
+    receiver.fault({ kind: 'hang', match: (request) => request.body.includes('"id":1,') });
+
+    const first = await startRelayProcess(dir, `${receiver.url}/sink`);
+    children.push(first.child);
+    const routePath = `/hooks/kit/legacy/tag_add-4242/${routeToken(ROUTE_SECRET, 'tag_add-4242')}`;
+    for (let id = 1; id <= 5; id++) {
+      const response = await fetch(`${first.url}${routePath}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: jsonBody(legacyFixture('subscriber.tag_add', { id, email: `s${id}@example.com` }).body) });
+      expect(response.status).toBe(200);
+    }
+    await receiver.waitFor(5, 15_000); // subscriber 1's attempt is hanging, the others answered
+    first.child.kill('SIGKILL');
+    await exited(first.child);
+
+    const second = await startRelayProcess(dir, `${receiver.url}/sink`);
+    children.push(second.child);
+    const delivered = await eventually(() => receiver!.requests.filter((r) => r.body.includes('"id":1,')).length >= 2 || undefined, 20_000, 'the interrupted job to run again');
+    expect(delivered).toBe(true);
+    second.child.kill('SIGTERM');
+    await exited(second.child);
+
+    const store = await openSqliteStore({ path: path.join(dir, 'kitrelay.db') });
+    try {
+      const jobs = await store.listJobs({});
+      expect(jobs).toHaveLength(5);
+      expect(jobs.every((job) => job.status === 'succeeded')).toBe(true);
+      const interrupted = jobs.find((job) => job.subscriberId === '1')!;
+      const attempts = (await store.listAttempts({ jobId: interrupted.id })).sort((a, b) => a.attempt - b.attempt);
+      expect(attempts.map((a) => [a.attempt, a.outcome])).toEqual([[1, 'unknown'], [2, 'succeeded']]);
+      expect(await store.listEvents({})).toHaveLength(5);
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -1,0 +1,72 @@
+/**
+ * Test helpers: a relay on a real SQLite file in a fresh temp dir, listening on a free loopback
+ * port, with the webhook receiver simulator as its destination. No fakes besides simulators and
+ * the clock.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { resolveConfig } from '../src/config/load.js';
+import type { ConfigInput } from '../src/config/schema.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../src/connectors/webhook/simulator.js';
+import type { Clock } from '../src/lib/clock.js';
+import { silentLog } from '../src/lib/log.js';
+import { startRelay, type Relay } from '../src/main.js';
+
+export interface TestRelay {
+  readonly relay: Relay;
+  readonly receiver: WebhookReceiver;
+  readonly dir: string;
+  /** http://127.0.0.1:PORT of the relay */
+  readonly url: string;
+  post(pathname: string, body: Buffer | string, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+  close(): Promise<void>;
+}
+
+export function tempDir(prefix = 'kitrelay-test-'): { dir: string; remove: () => void } {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Starts a relay whose `sink` destination (if the config uses env SINK_URL) is the receiver. */
+export async function startTestRelay(input: ConfigInput, options: { clock?: Clock; env?: Record<string, string> } = {}): Promise<TestRelay> {
+  const { dir, remove } = tempDir();
+  const receiver = await startWebhookReceiver();
+  const env = { SINK_URL: `${receiver.url}/sink`, ...options.env };
+  const loaded = resolveConfig({ ...input, store: { ...input.store, dataDir: dir } }, { cwd: dir, env, source: 'test' });
+  const relay = await startRelay({ loaded, env, log: silentLog(), port: 0, ...(options.clock ? { clock: options.clock } : {}) });
+  const url = relay.listenUrl;
+  return {
+    relay,
+    receiver,
+    dir,
+    url,
+    async post(pathname, body, headers = {}) {
+      const response = await fetch(`${url}${pathname}`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+      const text = await response.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        // keep the text
+      }
+      return { status: response.status, body: parsed, headers: response.headers };
+    },
+    async close() {
+      await relay.close({ graceMs: 1000 });
+      await receiver.close();
+      remove();
+    },
+  };
+}
+
+/** Polls until the check passes or the time is up (bounded; never loops forever). */
+export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
