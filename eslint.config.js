@@ -1,6 +1,7 @@
 // @ts-check
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import globals from 'globals';
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'data/', 'coverage/', 'bench/results/', 'eslint.config.js'] },
@@ -31,5 +32,9 @@ export default tseslint.config(
   {
     files: ['**/*.mjs', 'bench/**'],
     ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    files: ['**/*.mjs', 'bench/**'],
+    languageOptions: { globals: { ...globals.node } },
   },
 );

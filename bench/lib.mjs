@@ -198,23 +198,21 @@ export function bodyFactory(template, sentinel, startId) {
 
 /**
  * One autocannon run (in this process, main thread). `body` is a factory called per request.
- * Options: url, path, connections, duration | amount, overallRate, title.
+ * Options: url (with the path), connections, duration | amount, overallRate, title.
  */
-export function cannon({ url, path: reqPath, body, connections, duration, amount, overallRate, title }) {
+export function cannon({ url, body, connections, duration, amount, overallRate, title }) {
+  const target = new URL(url);
   return new Promise((resolve, reject) => {
     const opts = {
-      url,
+      url: target.origin,
       title,
       connections,
       pipelining: 1,
       timeout: 10,
-      // Latencies as measured: autocannon's coordinated-omission correction uses 1/rate in seconds
-      // as if it were ms, which adds made-up samples; the paced generator below handles that case.
-      ignoreCoordinatedOmission: true,
       requests: [
         {
           method: 'POST',
-          path: reqPath,
+          path: `${target.pathname}${target.search}`,
           headers: { 'content-type': 'application/json' },
           setupRequest(req) {
             req.body = body();
@@ -225,7 +223,12 @@ export function cannon({ url, path: reqPath, body, connections, duration, amount
     };
     if (amount !== undefined) opts.amount = amount;
     else opts.duration = duration;
-    if (overallRate !== undefined) opts.overallRate = overallRate;
+    if (overallRate !== undefined) {
+      opts.overallRate = overallRate;
+      // Latencies as measured: autocannon's coordinated-omission correction takes 1/rate in seconds
+      // as if it were ms and adds made-up samples; the paced generator below handles that case.
+      opts.ignoreCoordinatedOmission = true;
+    }
     autocannon(opts, (err, result) => (err ? reject(err) : resolve(summarizeCannon(result))));
   });
 }

@@ -140,7 +140,8 @@ function machineInfo() {
   const cpus = os.cpus();
   let fs = 'unknown';
   try {
-    fs = execFileSync('df', ['-T', '--output=fstype,source', os.tmpdir()], { encoding: 'utf8', timeout: 5_000 }).trim().split('\n').pop().trim().replace(/\s+/, ' on ');
+    const [source, type] = execFileSync('df', ['-T', os.tmpdir()], { encoding: 'utf8', timeout: 5_000 }).trim().split('\n').pop().trim().split(/\s+/);
+    fs = `${type} on ${source}`;
   } catch {
     // df without --output (BusyBox): leave unknown
   }

@@ -32,7 +32,7 @@ interface Running {
 
 function startRelayProcess(dir: string, sinkUrl: string): Promise<Running> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/index.ts'), '--config', path.join(dir, 'kitrelay.config.mjs'), '--data-dir', dir, 'start', '--port', '0', '--no-sandbox'], {
-    cwd: dir,
+    cwd: ROOT, // where tsx resolves from
     env: { ...process.env, SINK_URL: sinkUrl, KITRELAY_ROUTE_SECRET: ROUTE_SECRET },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -35,7 +35,7 @@ export function registerSandbox(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (event: string, flags: SendFlags, command: Command) => {
       const id = parseId(flags.subscriberId, '--subscriber-id');
-      const request = await withStore(command, async (store, loaded) => {
+      const request = await withStore(command, async (store, loaded): Promise<{ url: string; body: Buffer; headers: Record<string, string> }> => {
         const base = (flags.url ?? loaded.publicBaseUrl).replace(/\/+$/, '');
         if (!flags.signed) {
           const spec = legacyEventSpec(event) ?? legacyEventSpec(`subscriber.${event}`);
@@ -43,7 +43,7 @@ export function registerSandbox(program: Command): void {
           const route = [...routes.legacy.values()].find((r) => r.spec === spec);
           if (!spec || !route) throw new KitrelayError('no_route', `No legacy route for "${event}". Routes: ${[...routes.legacy.values()].map((r) => r.spec.slug).join(', ')}`, 1);
           const fixture = legacyFixture(spec.legacyName, { id, email: flags.email, ...(route.scopeValue !== undefined ? { scopeValue: route.scopeValue } : {}) });
-          return { url: route.url, body: jsonBody(fixture.body), headers: {} as Record<string, string> };
+          return { url: route.url, body: jsonBody(fixture.body), headers: {} };
         }
         const endpoint = flags.endpoint ? loaded.config.kit.signed.endpoints.find((e) => e.name === flags.endpoint) : loaded.config.kit.signed.endpoints[0];
         if (!endpoint) throw new KitrelayError('no_endpoint', 'No signed endpoint in the config (kit.signed.endpoints)', 1);
@@ -54,7 +54,7 @@ export function registerSandbox(program: Command): void {
         const data = { subscriber: subscriberObject({ id, email: flags.email }), ...(type.includes('tag') ? { tag: { id: 4001, name: 'VIP' } } : {}) };
         const body = jsonBody(signedEnvelope([signedEvent(type, data, { eventId: randomUUID(), created: new Date().toISOString().replace(/\.\d+Z$/, 'Z') })], { deliveryId: Date.now() }));
         const header = signPayload({ secrets: [secrets(first)], body, timestamp: Math.floor(Date.now() / 1000) });
-        return { url: `${base}/hooks/kit/signed/${endpoint.name}`, body, headers: { 'x-kit-signature': header } as Record<string, string> };
+        return { url: `${base}/hooks/kit/signed/${endpoint.name}`, body, headers: { 'x-kit-signature': header } };
       });
       let response: Response;
       try {

@@ -22,7 +22,6 @@ export const exampleConfig: ConfigInput = defineConfig({
         { event: 'subscriber.course_subscribe', sequence_id: 2001 },
         { event: 'subscriber.course_complete', sequence_id: 2001 },
         { event: 'subscriber.link_click', initiator_value: 'https://example.com/offer' },
-        { event: 'subscriber.product_purchase', product_id: 3001 },
         { event: 'subscriber.tag_remove', tag_id: 4001 },
         { event: 'custom_field.field_created' },
         { event: 'custom_field.field_deleted' },
@@ -53,8 +52,14 @@ export const exampleConfig: ConfigInput = defineConfig({
     },
     {
       id: 'purchases',
-      on: ['purchase.created', 'subscriber.product_purchased'],
+      on: 'purchase.created',
       actions: [{ destination: 'example-hook', params: { purpose: 'purchase' } }],
+    },
+    {
+      id: 'product-3001',
+      on: 'subscriber.product_purchased',
+      scope: { product_id: 3001 },
+      actions: [{ destination: 'example-hook', params: { purpose: 'product-3001' } }],
     },
     {
       id: 'lifecycle',

@@ -16,7 +16,8 @@ import { createHttpClient, type HttpClient } from '../lib/http.js';
 import { silentLog } from '../lib/log.js';
 import { openSqliteStore, type SqliteStore } from '../store/sqlite/index.js';
 import type { AttemptRecord, EventInput, JobRecord } from '../store/types.js';
-import { createWorker, type Worker, type WorkerDeps } from './worker.js';
+import type { Worker, WorkerDeps } from './types.js';
+import { createWorker } from './worker.js';
 
 /** A destination as a config file writes it, minus the URL (it points at the receiver). */
 export type DestinationOptions = Record<string, unknown>;

@@ -14,80 +14,15 @@
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
-import type { DestinationConfig } from '../config/schema.js';
-import type { Connector, SecretResolver } from '../connectors/index.js';
 import { ConfigError } from '../lib/errors.js';
-import type { Clock } from '../lib/clock.js';
 import type { Log } from '../lib/log.js';
-import type { Metrics } from '../lib/metrics.js';
-import type { ClaimedJob, DestinationState, Store } from '../store/types.js';
+import type { ClaimedJob, DestinationState } from '../store/types.js';
 import { logAttempt, runAttempt, type AttemptDeps, type AttemptReport } from './attempt.js';
 import { Breakers } from './breaker.js';
 import { InFlight, LeaseKeeper } from './in-flight.js';
 import { RateLimiter } from './rate-limit.js';
 import { Sleeper } from './sleep.js';
-
-export interface QueueSettings {
-  /** How long an idle loop sleeps before looking for due jobs again. */
-  readonly pollIntervalMs: number;
-  /** A claimed job's lease. */
-  readonly leaseMs: number;
-  /** How often leases of in-flight jobs are renewed. */
-  readonly heartbeatMs: number;
-}
-
-export interface WorkerDeps {
-  readonly store: Store;
-  readonly clock: Clock;
-  readonly log: Log;
-  readonly metrics?: Metrics;
-  /** Connectors by destination type (`createConnectors`). */
-  readonly connectors: ReadonlyMap<string, Connector>;
-  readonly destinations: Readonly<Record<string, DestinationConfig>>;
-  readonly queue: QueueSettings;
-  readonly secrets: SecretResolver;
-  /** Names this worker's leases. @default `<hostname>-<pid>-<random>` */
-  readonly workerId?: string;
-  /** Backoff jitter source, in [0, 1). @default Math.random */
-  readonly random?: () => number;
-}
-
-/** What one `tick()` did. */
-export interface TickResult {
-  /** Jobs leased this pass. */
-  claimed: number;
-  succeeded: number;
-  /** Attempts failed and the job was set to run again later. */
-  retried: number;
-  /** Jobs that ended dead (permanent failure or out of attempts). */
-  dead: number;
-  /** Attempts aborted by a forced stop: the job runs again. */
-  unknown: number;
-  /** Jobs handed back unattempted because their sub-key (or destination) bucket was empty. */
-  deferred: number;
-}
-
-export interface StopOptions {
-  /** How long in-flight attempts may take to finish before they are aborted. @default 10_000 */
-  readonly graceMs?: number;
-}
-
-export interface Worker {
-  readonly id: string;
-  /** One pass over every destination, attempts awaited. Not while the loop runs. */
-  tick(): Promise<TickResult>;
-  /** Starts the background loop (no-op if running). */
-  start(): void;
-  /**
-   * Stops claiming, lets in-flight attempts finish for up to `graceMs`, then aborts the rest and
-   * records them as outcome `unknown` with the job pending again, so nothing is lost.
-   */
-  stop(options?: StopOptions): Promise<void>;
-  /** Wakes the loop early: new jobs were committed. */
-  nudge(): void;
-  /** Attempts in flight now. */
-  readonly inFlight: number;
-}
+import type { StopOptions, TickResult, Worker, WorkerDeps } from './types.js';
 
 /** Longest pause after repeated store faults in the loop. */
 const MAX_FAULT_PAUSE_MS = 30_000;

@@ -135,6 +135,10 @@ export function queueContract(ctx: ContractContext): void {
       durationMs: 250,
       scrubbedAt: null,
     });
+    expect((await ctx.store.listAttempts({ email: job.email!.toUpperCase() })).map((a) => a.id)).toEqual([record!.id]);
+    expect((await ctx.store.listAttempts({ subscriberId: job.subscriberId!, destination: 'crm' })).map((a) => a.id)).toEqual([record!.id]);
+    expect(await ctx.store.listAttempts({ destination: 'slack' })).toEqual([]);
+    expect(await ctx.store.listAttempts({ since: T0 + 11 })).toEqual([]);
   });
 
   it('finishes a failed attempt as a retry at runAt, or as dead', async () => {

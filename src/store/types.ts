@@ -429,9 +429,16 @@ export interface Store {
   /** Hands leased jobs back without spending an attempt (shutdown, rate-limit deferral). */
   releaseJobs(workerId: string, jobIds: readonly number[], runAt: number, now: number): Promise<void>;
 
-  /** Sets dead / cancelled / succeeded jobs pending again with a fresh attempt budget. */
+  /**
+   * Sets a dead / cancelled / succeeded job pending again (runAt = now) with a fresh attempt budget
+   * (maxAttempts = attempts + extraAttempts). A job that is not terminal is returned unchanged;
+   * undefined when there is no such job.
+   */
   replayJob(id: number, extraAttempts: number, now: number): Promise<JobRecord | undefined>;
-  /** Replays every job matching the filter (typically status dead + destination). Returns ids. */
+  /**
+   * Replays every terminal job matching the filter (typically status dead + destination); the
+   * filter's `limit` applies only when given. Returns the replayed ids, oldest first.
+   */
   replayJobs(filter: JobFilter, extraAttempts: number, now: number): Promise<number[]>;
   /** Cancels a job that is not terminal. Returns the job, or undefined if it was already terminal. */
   cancelJob(id: number, now: number): Promise<JobRecord | undefined>;

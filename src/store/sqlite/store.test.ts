@@ -1,13 +1,16 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../lib/errors.js';
 import { storeContract } from '../contract.js';
 import { T0, asAccepted, commit, eventInput, plannedJob } from '../fixtures.contract.js';
 import { migrate, openDatabase } from './core.js';
-import { SqliteStoreClient, openSqliteStore, startWriter, type SqliteStore, type SqliteStoreOptions } from './store.js';
+import { SqliteStoreClient } from './client.js';
+import { openSqliteStore, startWriter, type SqliteStore, type SqliteStoreOptions } from './store.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 
@@ -77,6 +80,15 @@ describe('sqlite store', () => {
     } finally {
       db.close();
     }
+  });
+
+  it('gives each new database its own store id, so job idempotency keys never repeat across databases', async () => {
+    const [a, b] = [await openTemp(), await openTemp()];
+    const jobOf = async (store: SqliteStore) => store.getJob(asAccepted((await commit(store, [eventInput({ jobs: [plannedJob()] })])).events[0]).jobIds[0]!);
+    const [jobA, jobB] = [await jobOf(a.store), await jobOf(b.store)];
+    expect(jobA?.id).toBe(jobB?.id);
+    expect(jobA?.idempotencyKey).toBe(`${await a.store.getSetting('store_id')}-${jobA?.id}`);
+    expect(jobA?.idempotencyKey).not.toBe(jobB?.idempotencyKey);
   });
 
   it('keeps data when the file is opened again', async () => {
@@ -190,6 +202,18 @@ describe('sqlite store', () => {
     await expect(commit(store, [eventInput()])).rejects.toBeInstanceOf(StoreUnavailableError);
     await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
     await store.close();
+  });
+
+  it('lets a process that never closes the store exit, after its awaited write committed', async () => {
+    const path = join(await tempDir(), 'cli.db');
+    const script = `
+      import { openSqliteStore } from ${JSON.stringify(new URL('./index.ts', import.meta.url).href)};
+      const store = await openSqliteStore({ path: ${JSON.stringify(path)} });
+      await store.setSetting('written-by', 'cli');`;
+    await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { timeout: 20_000 });
+    const db = new Database(path, { readonly: true });
+    expect(db.prepare(`SELECT value FROM settings WHERE key = 'written-by'`).pluck().get()).toBe('cli');
+    db.close();
   });
 
   it('rejects opening a file it cannot create', async () => {

@@ -1,0 +1,305 @@
+/**
+ * The async proxy in front of the writer thread: batching, back-pressure, and what happens when
+ * the thread stops. store.ts describes the behaviour; this is its machinery.
+ */
+import type { Worker } from 'node:worker_threads';
+import { StoreUnavailableError } from '../../lib/errors.js';
+import type { QuarantineRecord, Store } from '../types.js';
+import type { CallResult, FromWriter, OpName, SerializedError, ToWriter } from './protocol.js';
+import type { SqliteStore, SqliteStoreStats } from './store.js';
+
+/** Ingest's Retry-After when the backlog is full: it drains within a batch or two. */
+const BACKLOG_RETRY_AFTER_SECONDS = 1;
+/** … after an I/O fault or a lock held past busy_timeout. */
+const FAULT_RETRY_AFTER_SECONDS = 5;
+/** … once the writer thread is gone: only a restart helps. */
+const STOPPED_RETRY_AFTER_SECONDS = 30;
+
+interface PendingCall {
+  readonly op: OpName;
+  readonly args: readonly unknown[];
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface Waiter {
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
+export class SqliteStoreClient implements SqliteStore {
+  readonly dialect = 'sqlite';
+  readonly path: string;
+  readonly #worker: Worker;
+  readonly #maxWriteBacklog: number;
+  #queue: PendingCall[] = [];
+  #inFlight: PendingCall[] | undefined;
+  #isFlushScheduled = false;
+  #writeBacklog = 0;
+  #batches = 0;
+  #calls = 0;
+  readonly #backups = new Map<number, Waiter>();
+  #nextBackupId = 1;
+  #ready: Waiter | undefined;
+  readonly #idleWaiters: (() => void)[] = [];
+  readonly #exited: Promise<void>;
+  /** Why calls are refused: the store was closed, or the writer thread died. */
+  #stopReason: { readonly message: string; readonly cause?: unknown } | undefined;
+  #closing: Promise<void> | undefined;
+
+  /** Wraps a started writer thread; resolves once it has opened and migrated the database. */
+  static async attach(worker: Worker, options: { path: string; maxWriteBacklog: number }): Promise<SqliteStoreClient> {
+    const client = new SqliteStoreClient(worker, options);
+    await new Promise<void>((resolve, reject) => {
+      client.#ready = { resolve, reject };
+    });
+    client.#updateRef();
+    return client;
+  }
+
+  private constructor(worker: Worker, options: { path: string; maxWriteBacklog: number }) {
+    this.path = options.path;
+    this.#worker = worker;
+    this.#maxWriteBacklog = options.maxWriteBacklog;
+    this.#exited = new Promise((resolve) => worker.once('exit', () => resolve()));
+    worker.on('message', (message: FromWriter) => this.#onMessage(message));
+    worker.on('error', (error) => this.#stop(`the SQLite writer thread failed: ${error.message}`, error));
+    worker.on('exit', (code) => this.#stop(`the SQLite writer thread stopped (exit code ${code})`));
+  }
+
+  commitDelivery = this.#op('commitDelivery');
+  getDelivery = this.#op('getDelivery');
+  getEvent = this.#op('getEvent');
+  listEvents = this.#op('listEvents');
+  getJob = this.#op('getJob');
+  listJobs = this.#op('listJobs');
+  listAttempts = this.#op('listAttempts');
+  discardQuarantine = this.#op('discardQuarantine');
+  hasLedgerKey = this.#op('hasLedgerKey');
+  claimJobs = this.#op('claimJobs');
+  extendLeases = this.#op('extendLeases');
+  finishAttempt = this.#op('finishAttempt');
+  releaseJobs = this.#op('releaseJobs');
+  replayJob = this.#op('replayJob');
+  replayJobs = this.#op('replayJobs');
+  cancelJob = this.#op('cancelJob');
+  getDestinationStates = this.#op('getDestinationStates');
+  pauseDestination = this.#op('pauseDestination');
+  resumeDestination = this.#op('resumeDestination');
+  setBreaker = this.#op('setBreaker');
+  countJobs = this.#op('countJobs');
+  purge = this.#op('purge');
+  getSetting = this.#op('getSetting');
+  initSetting = this.#op('initSetting');
+  setSetting = this.#op('setSetting');
+  ping = this.#op('ping');
+
+  async getQuarantine(id: number): Promise<QuarantineRecord | undefined> {
+    const record = await this.#call('getQuarantine', [id]);
+    return record && withBufferBody(record);
+  }
+
+  async listQuarantine(...args: Parameters<Store['listQuarantine']>): Promise<QuarantineRecord[]> {
+    const records = await this.#call('listQuarantine', args);
+    return records.map(withBufferBody);
+  }
+
+  backup(destPath: string): Promise<void> {
+    if (this.#stopReason) return Promise.reject(this.#stoppedError());
+    const id = this.#nextBackupId++;
+    return new Promise((resolve, reject) => {
+      this.#backups.set(id, { resolve, reject });
+      this.#post({ kind: 'backup', id, destPath });
+    });
+  }
+
+  stats(): SqliteStoreStats {
+    return { batches: this.#batches, calls: this.#calls, writeBacklog: this.#writeBacklog };
+  }
+
+  /** Lets queued calls and backups finish, then closes the database and ends the thread. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#stopReason ??= { message: 'the store is closed' };
+    await new Promise<void>((resolve) => {
+      this.#idleWaiters.push(resolve);
+      this.#checkIdle();
+    });
+    this.#worker.ref();
+    this.#worker.postMessage({ kind: 'close' } satisfies ToWriter);
+    await this.#exited;
+  }
+
+  #op<K extends OpName>(op: K): (...args: Parameters<Store[K]>) => Promise<Awaited<ReturnType<Store[K]>>> {
+    return (...args) => this.#call(op, args);
+  }
+
+  #call<K extends OpName>(op: K, args: Parameters<Store[K]>): Promise<Awaited<ReturnType<Store[K]>>> {
+    if (this.#stopReason) return Promise.reject(this.#stoppedError());
+    if (op === 'commitDelivery') {
+      if (this.#writeBacklog >= this.#maxWriteBacklog) {
+        const message = `the write backlog is full: ${this.#writeBacklog} deliveries are waiting to commit`;
+        return Promise.reject(new StoreUnavailableError(message, BACKLOG_RETRY_AFTER_SECONDS));
+      }
+      this.#writeBacklog++;
+    }
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ op, args, resolve: resolve as (value: unknown) => void, reject });
+      this.#scheduleFlush();
+    });
+  }
+
+  /** Waits for the end of the turn so every call made in it joins the batch. */
+  #scheduleFlush(): void {
+    if (this.#isFlushScheduled || this.#inFlight !== undefined || this.#queue.length === 0) return;
+    this.#isFlushScheduled = true;
+    this.#updateRef();
+    setImmediate(() => {
+      this.#isFlushScheduled = false;
+      this.#flush();
+    });
+  }
+
+  #flush(): void {
+    if (this.#inFlight !== undefined || this.#queue.length === 0) return;
+    const batch = this.#queue;
+    this.#queue = [];
+    this.#inFlight = batch;
+    try {
+      this.#post({ kind: 'batch', calls: batch.map(({ op, args }) => ({ op, args })) });
+    } catch (error) {
+      this.#inFlight = undefined;
+      this.#rejectUncloneable(batch, error);
+      return;
+    }
+    this.#batches++;
+    this.#calls += batch.length;
+  }
+
+  /**
+   * A call whose arguments cannot cross the thread boundary (a function in `params`…) is a bug in
+   * that caller: it alone is rejected, and the rest of its batch goes out again.
+   */
+  #rejectUncloneable(batch: readonly PendingCall[], error: unknown): void {
+    const sendable: PendingCall[] = [];
+    for (const pending of batch) {
+      try {
+        structuredClone(pending.args);
+        sendable.push(pending);
+      } catch (cloneError) {
+        if (pending.op === 'commitDelivery') this.#writeBacklog--;
+        pending.reject(cloneError instanceof Error ? cloneError : new Error(String(cloneError)));
+      }
+    }
+    if (sendable.length === batch.length) {
+      // Not a cloning problem after all: the thread cannot be reached.
+      this.#queue.unshift(...sendable);
+      this.#stop('the SQLite writer thread cannot be reached', error);
+      return;
+    }
+    this.#queue.unshift(...sendable);
+    this.#scheduleFlush();
+  }
+
+  #post(message: ToWriter): void {
+    this.#worker.postMessage(message);
+    this.#updateRef();
+  }
+
+  #onMessage(message: FromWriter): void {
+    switch (message.kind) {
+      case 'ready':
+        this.#ready?.resolve();
+        this.#ready = undefined;
+        break;
+      case 'failed':
+        this.#stop(`the SQLite store could not open ${this.path}: ${message.error.message}`, message.error);
+        break;
+      case 'batch':
+        this.#settleBatch(message.results);
+        break;
+      case 'backup': {
+        const waiter = this.#backups.get(message.id);
+        this.#backups.delete(message.id);
+        if (message.error) waiter?.reject(toError(message.error));
+        else waiter?.resolve();
+        break;
+      }
+      case 'closed':
+        break;
+    }
+    this.#checkIdle();
+    this.#updateRef();
+  }
+
+  #settleBatch(results: readonly CallResult[]): void {
+    const batch = this.#inFlight ?? [];
+    this.#inFlight = undefined;
+    batch.forEach((pending, index) => {
+      if (pending.op === 'commitDelivery') this.#writeBacklog--;
+      const result = results[index];
+      if (result === undefined) pending.reject(new Error(`the writer returned no result for ${pending.op}`));
+      else if (result.ok) pending.resolve(result.value);
+      // A failed ping means the store is not answering, whatever the cause.
+      else if (pending.op === 'ping') pending.reject(toError({ ...result.error, isUnavailable: true }));
+      else pending.reject(toError(result.error));
+    });
+    this.#scheduleFlush();
+  }
+
+  /** The thread is gone or closing: refuse new calls and fail every pending one. */
+  #stop(message: string, cause?: unknown): void {
+    this.#stopReason ??= { message, cause };
+    const error = (): StoreUnavailableError => new StoreUnavailableError(message, STOPPED_RETRY_AFTER_SECONDS, { cause });
+    const pending = [...(this.#inFlight ?? []), ...this.#queue];
+    this.#inFlight = undefined;
+    this.#queue = [];
+    this.#writeBacklog = 0;
+    for (const call of pending) call.reject(error());
+    for (const waiter of this.#backups.values()) waiter.reject(error());
+    this.#backups.clear();
+    this.#ready?.reject(error());
+    this.#ready = undefined;
+    this.#checkIdle();
+  }
+
+  #stoppedError(): StoreUnavailableError {
+    const reason = this.#stopReason ?? { message: 'the store is stopped' };
+    return new StoreUnavailableError(reason.message, STOPPED_RETRY_AFTER_SECONDS, { cause: reason.cause });
+  }
+
+  #isIdle(): boolean {
+    return this.#queue.length === 0 && this.#inFlight === undefined && this.#backups.size === 0 && !this.#isFlushScheduled;
+  }
+
+  #checkIdle(): void {
+    if (!this.#isIdle()) return;
+    for (const resolve of this.#idleWaiters.splice(0)) resolve();
+  }
+
+  /**
+   * The thread keeps the process alive only while it has work: a CLI that forgets close() still
+   * exits, and one awaiting a write does not exit before it commits.
+   */
+  #updateRef(): void {
+    if (this.#isIdle() && this.#closing === undefined && this.#ready === undefined) this.#worker.unref();
+    else this.#worker.ref();
+  }
+}
+
+function toError(error: SerializedError): Error {
+  if (error.isUnavailable) {
+    return new StoreUnavailableError(`the store is unavailable: ${error.message}`, FAULT_RETRY_AFTER_SECONDS, { cause: error });
+  }
+  return Object.assign(new Error(error.message, { cause: error }), { name: error.name, code: error.code });
+}
+
+/** Buffers cross the thread boundary as Uint8Array. */
+function withBufferBody(record: QuarantineRecord): QuarantineRecord {
+  const body = record.body as Uint8Array;
+  return { ...record, body: Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength) };
+}
