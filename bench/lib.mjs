@@ -156,21 +156,57 @@ export function cpuSeconds(pid) {
   }
 }
 
-/** Snapshot the CPU time of several processes; `.since()` gives the seconds each used since. */
+/** CPU seconds the whole machine has been busy (all cores; /proc/stat); undefined off Linux. */
+export function machineBusySeconds() {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1, 9).map(Number);
+    const idle = f[3] + (f[4] ?? 0);
+    return (f.reduce((a, b) => a + b, 0) - idle) / clkTck;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Snapshot the CPU time of several processes; `.since()` gives the seconds each used since, and
+ * `others`: CPU seconds the rest of the machine used meanwhile (other people's work on a shared
+ * box), so a reader can tell a quiet measurement from a crowded one.
+ */
 export function cpuMeter(procs) {
   const start = Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, cpuSeconds(pid)]));
+  const machine0 = machineBusySeconds();
   const t0 = performance.now();
   return {
     since() {
       const wall = (performance.now() - t0) / 1000;
       const out = { wallSeconds: wall };
+      let ours = 0;
       for (const [k, pid] of Object.entries(procs)) {
         const now = cpuSeconds(pid);
         out[k] = now === undefined || start[k] === undefined ? undefined : now - start[k];
+        ours += out[k] ?? 0;
       }
+      const machine1 = machineBusySeconds();
+      out.others = machine0 === undefined || machine1 === undefined ? undefined : Math.max(0, machine1 - machine0 - ours);
       return out;
     },
   };
+}
+
+/**
+ * Waits (at most `maxWaitMs`) until the processes outside `ownPids` use less than `thresholdCores`
+ * over one second. Returns how long it waited and how busy the machine was at the end.
+ */
+export async function waitForQuiet({ ownPids, maxWaitMs, thresholdCores }) {
+  const t0 = performance.now();
+  for (;;) {
+    const meter = cpuMeter(ownPids);
+    await sleep(1_000);
+    const s = meter.since();
+    const otherCores = s.others === undefined ? 0 : s.others / s.wallSeconds;
+    const waitedMs = performance.now() - t0;
+    if (otherCores < thresholdCores || waitedMs + 1_000 > maxWaitMs) return { waitedMs, otherCores, quiet: otherCores < thresholdCores };
+  }
 }
 
 // ------------------------------------------------------------------ request bodies

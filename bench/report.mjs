@@ -43,6 +43,12 @@ function cpuShare(cpu, who) {
   return `${((cpu[who] / cpu.wallSeconds) * 100).toFixed(0)}%`;
 }
 
+/** Cores other processes on the machine used during a measurement. */
+function others(cpu) {
+  if (!cpu || cpu.others === undefined) return '—';
+  return (cpu.others / cpu.wallSeconds).toFixed(2);
+}
+
 /** Server CPU time per 1,000 acknowledged requests, in ms. */
 function cpuPer1k(load) {
   if (!load?.cpu || load.cpu.server === undefined || !load.ok) return '—';
@@ -55,11 +61,11 @@ export function renderConsole(r) {
   lines.push('== kitrelay benchmark ==');
   lines.push(`${r.machine.cores} × ${r.machine.cpuModel}, ${r.machine.memoryGiB} GiB, Node ${r.machine.node}; generator autocannon in the bench process (${r.options.connections} connections, ${r.options.duration} s after ${r.options.warmup} s warm-up)`);
   lines.push('');
-  lines.push('server                      req/s     × bare   p50 ms  p99 ms  non-2xx  errors  server CPU');
+  lines.push('server                      req/s     × bare   p50 ms  p99 ms  non-2xx  errors  server CPU  other procs (cores)');
   const row = (name, p, ratio) => {
     if (!p) return;
     const th = p.throughput;
-    lines.push(`${name.padEnd(26)}${int(th.reqPerSecMean).padStart(7)}  ${(ratio === undefined ? '' : ratio.toFixed(2)).padStart(7)}  ${String(th.latencyMs.p50).padStart(6)}  ${String(th.latencyMs.p99).padStart(6)}  ${String(th.non2xx).padStart(7)}  ${String(th.errors).padStart(6)}  ${cpuShare(th.cpu, 'server').padStart(10)}`);
+    lines.push(`${name.padEnd(26)}${int(th.reqPerSecMean).padStart(7)}  ${(ratio === undefined ? '' : ratio.toFixed(2)).padStart(7)}  ${String(th.latencyMs.p50).padStart(6)}  ${String(th.latencyMs.p99).padStart(6)}  ${String(th.non2xx).padStart(7)}  ${String(th.errors).padStart(6)}  ${cpuShare(th.cpu, 'server').padStart(10)}  ${others(th.cpu).padStart(8)}`);
   };
   row('bare node:http (before)', r.bare);
   row('bare node:http (after)', r.bare2);
@@ -110,25 +116,29 @@ export function renderMarkdown(r) {
   L.push(`- **Load generator:** autocannon 8 (programmatic API) in the benchmark process, on the same ${m.cores} cores as the server under test and the receiver; the same generator, connection count (${o.connections}), duration (${o.duration} s after a ${o.warmup} s warm-up) and body for every server. Fixed rate: autocannon \`overallRate: ${o.rate}\` with ${o.rateConnections} connections, and a paced open-loop generator (node:http, up to ${o.pacedSockets} keep-alive sockets), ${o.rateDuration} s each.`);
   L.push(`- **Body:** legacy \`subscriber.tag_add\` (\`legacyFixture\` from \`src/kit/fixtures.ts\`), ${r.body.bytes} bytes, POSTed to \`${r.body.route}\`; every request carries a new subscriber id and email, so no request is a legacy-dedupe duplicate (checked: duplicates on disk below).`);
   L.push(`- **kitrelay config:** one rule (\`subscriber.tag_add\`, tag 4242) → one job per event for a \`webhook\` destination \`sink\` (concurrency ${o.sinkConcurrency}, no rate limit) pointing at \`bench/receiver.mjs\` (separate process, answers 200 \`{}\`); \`queue.enabled: false\` for "paused".`);
+  if (r.quiet) {
+    const q = Object.entries(r.quiet).map(([k, x]) => `${k} ${x.waitedSeconds} s${x.quiet ? '' : ` (still ${x.otherCores} cores busy)`}`).join(', ');
+    L.push(`- **Shared machine:** before each phase the run waited for other processes to use < ${o.quietCores} cores (at most ${o.quietWait} s per phase, ${o.quietTotal} s in all): ${q}.`);
+  }
   L.push(`- **fdatasync** of a 4 KiB write on that filesystem: p50 ${ms(r.fsync.p50, 2)} ms, p99 ${ms(r.fsync.p99, 2)} ms (what each group commit waits for).`);
   L.push('');
   if (r.bare || r.paused || r.delivering) {
     L.push(`#### Throughput (${o.connections} connections, ${o.duration} s)`);
     L.push('');
-    L.push('| server | req/s (mean) | × bare | p50 ms | p99 ms | non-2xx | errors | server CPU | generator CPU | server CPU ms / 1k req |');
-    L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    L.push('| server | req/s (mean) | × bare | p50 ms | p99 ms | non-2xx | errors | server CPU | generator CPU | server CPU ms / 1k req | other processes (cores) |');
+    L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     const row = (name, p, ratio) => {
       if (!p) return;
       const th = p.throughput;
-      L.push(`| ${name} | ${int(th.reqPerSecMean)} | ${ratio === undefined ? '' : ratio.toFixed(2)} | ${th.latencyMs.p50} | ${th.latencyMs.p99} | ${th.non2xx} | ${th.errors} | ${cpuShare(th.cpu, 'server')} | ${cpuShare(th.cpu, 'generator')} | ${cpuPer1k(th)} |`);
+      L.push(`| ${name} | ${int(th.reqPerSecMean)} | ${ratio === undefined ? '' : ratio.toFixed(2)} | ${th.latencyMs.p50} | ${th.latencyMs.p99} | ${th.non2xx} | ${th.errors} | ${cpuShare(th.cpu, 'server')} | ${cpuShare(th.cpu, 'generator')} | ${cpuPer1k(th)} | ${others(th.cpu)} |`);
     };
     row('bare node:http (before)', r.bare);
     row('bare node:http (after)', r.bare2);
-    if (v.baselineReqPerSec) L.push(`| **baseline** (mean of the bare runs) | **${int(v.baselineReqPerSec)}** | 1.00 | | | | | | | |`);
+    if (v.baselineReqPerSec) L.push(`| **baseline** (mean of the bare runs) | **${int(v.baselineReqPerSec)}** | 1.00 | | | | | | | | |`);
     row('kitrelay, workers paused', r.paused, v.pausedRatio);
     row('kitrelay, workers delivering', r.delivering, v.deliveringRatio);
     L.push('');
-    L.push('CPU columns: share of one core over the measurement (200% = both cores); latencies from autocannon (1 ms resolution).');
+    L.push('CPU columns: share of one core over the measurement (200% = both cores); "other processes": cores used meanwhile by processes outside the benchmark (the machine is shared). Latencies from autocannon (1 ms resolution).');
     if (r.delivering) L.push(`While ingesting, the delivering instance also delivered ${int(r.delivering.deliveredPerSecond)} jobs/s to the receiver (${int(r.delivering.deliveredDuringMeasurement)} in ${o.duration} s).`);
     L.push('');
   }
@@ -151,7 +161,7 @@ export function renderMarkdown(r) {
       L.push(`| bare, paced open loop (from due time) | ${int(bp.achievedRate)} | ${ms(bp.latencyFromDueMs.p50)} | ${ms(bp.latencyFromDueMs.p90)} | ${ms(bp.latencyFromDueMs.p99)} | ${ms(bp.latencyFromDueMs.p999)} | ${ms(bp.latencyFromDueMs.max)} | ${bp.non2xx} | ${bp.errors} |`);
     }
     L.push('');
-    L.push(`Meanwhile the workers delivered ${int(c.deliveredPerSecond)} jobs/s (autocannon part) and ${int(p.deliveredPerSecond)} jobs/s (paced part); kitrelay used ${cpuShare(c.cpu, 'server')} / ${cpuShare(p.cpu, 'server')} of a core. The paced generator's largest scheduling lag was ${ms(p.maxGeneratorLagMs)} ms (included in "from due time").`);
+    L.push(`Meanwhile the workers delivered ${int(c.deliveredPerSecond)} jobs/s (autocannon part) and ${int(p.deliveredPerSecond)} jobs/s (paced part); kitrelay used ${cpuShare(c.cpu, 'server')} / ${cpuShare(p.cpu, 'server')} of a core, other processes ${others(c.cpu)} / ${others(p.cpu)} cores. The paced generator's largest scheduling lag was ${ms(p.maxGeneratorLagMs)} ms (included in "from due time").`);
     L.push('');
   }
   if (r.e2e) {
@@ -168,7 +178,7 @@ export function renderMarkdown(r) {
     L.push(`| jobs/s, including process start-up | ${int(e.jobsPerSecondFromSpawn)} (${ms(e.wall.fromSpawnSeconds, 2)} s) |`);
     L.push(`| receiver requests / distinct idempotency keys | ${int(e.receiver.requests)} / ${int(e.receiver.uniqueKeys)} |`);
     L.push(`| attempts recorded | ${Object.entries(e.deliverDb.attempts).map(([k, n]) => `${k}: ${int(n)}`).join(', ') || '—'} |`);
-    L.push(`| CPU during the drain: kitrelay / receiver | ${cpuShare(e.cpu, 'server')} / ${cpuShare(e.cpu, 'receiver')} |`);
+    L.push(`| CPU during the drain: kitrelay / receiver / other processes (cores) | ${cpuShare(e.cpu, 'server')} / ${cpuShare(e.cpu, 'receiver')} / ${others(e.cpu)} |`);
     L.push('');
   }
   const durable = [['workers paused', r.paused], ['workers delivering', r.delivering], ['fixed rate', r.rate], ['end-to-end ingest', r.e2e]].filter(([, p]) => p);

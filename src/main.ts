@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { createConnectors } from './connectors/index.js';
 import { startWebhookReceiver } from './connectors/webhook/simulator.js';
 import type { LoadedConfig } from './config/load.js';
+import type { Config } from './config/schema.js';
 import { createSecretResolver } from './config/secrets.js';
 import { buildRouteTable, type RouteTable } from './ingest/routes.js';
 import { createIngestServer } from './ingest/server.js';
@@ -34,6 +35,7 @@ export interface RelayOptions {
 
 export interface Relay {
   readonly app: FastifyInstance;
+  readonly config: Config;
   readonly store: SqliteStore;
   readonly worker: Worker | undefined;
   readonly routes: RouteTable;
@@ -105,6 +107,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     let closed: Promise<void> | undefined;
     return {
       app,
+      config,
       store,
       worker,
       routes,

@@ -1,8 +1,7 @@
 /** `kitrelay audit`: the audit log, one record per outbound attempt. */
 import type { Command } from 'commander';
-import { KitrelayError } from '../lib/errors.js';
 import type { AttemptOutcome } from '../store/types.js';
-import { addListOptions, iso, parseId, printJson, printTable, timeAndSubscriberFilter, withStore, type ListFlags } from './context.js';
+import { CliError, addListOptions, iso, parseId, printJson, printTable, timeAndSubscriberFilter, withStore, type ListFlags } from './context.js';
 
 const OUTCOMES: readonly AttemptOutcome[] = ['succeeded', 'retry', 'failed', 'unknown'];
 
@@ -15,7 +14,7 @@ export function registerAudit(program: Command): void {
       .option('--destination <name>', 'destination name')
       .option('--outcome <outcome>', OUTCOMES.join('|')),
   ).action(async (flags: ListFlags & { job?: string; outcome?: string }, command: Command) => {
-    if (flags.outcome && !OUTCOMES.includes(flags.outcome as AttemptOutcome)) throw new KitrelayError('bad_option', `--outcome must be one of ${OUTCOMES.join(', ')}`, 2);
+    if (flags.outcome && !OUTCOMES.includes(flags.outcome as AttemptOutcome)) throw new CliError('bad_option', `--outcome must be one of ${OUTCOMES.join(', ')}`, 2);
     await withStore(command, async (store) => {
       const rows = await store.listAttempts({
         ...timeAndSubscriberFilter(flags, Date.now()),

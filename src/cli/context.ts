@@ -8,6 +8,14 @@ import { KitrelayError } from '../lib/errors.js';
 import { openStore } from '../main.js';
 import type { SqliteStore } from '../store/sqlite/index.js';
 
+/** A command's expected failure: printed as `error: <message>`, exit code 2 for usage, 1 otherwise. */
+export class CliError extends KitrelayError {
+  override name = 'CliError';
+  constructor(code: string, message: string, readonly exitCode: 1 | 2) {
+    super(code, message, 400);
+  }
+}
+
 export interface GlobalOptions {
   config?: string;
   dataDir?: string;
@@ -20,7 +28,7 @@ export interface GlobalOptions {
 
 export function overridesFrom(options: GlobalOptions): ConfigOverrides {
   const port = options.port === undefined ? undefined : Number(options.port);
-  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new KitrelayError('bad_option', `--port must be a whole number from 0 to 65535, not "${options.port}"`, 2);
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new CliError('bad_option', `--port must be a whole number from 0 to 65535, not "${options.port}"`, 2);
   return {
     ...(options.config ? { config: options.config } : {}),
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),
@@ -59,13 +67,13 @@ export function parseTime(value: string, now: number, flag: string): number {
   const relative = RELATIVE.exec(value.trim());
   if (relative) return now - Number(relative[1]) * UNIT_MS[relative[2] as keyof typeof UNIT_MS];
   const parsed = Date.parse(value);
-  if (Number.isNaN(parsed)) throw new KitrelayError('bad_option', `${flag} takes a date (2026-01-31, 2026-01-31T10:00:00Z) or an age (15m, 24h, 7d), not "${value}"`, 2);
+  if (Number.isNaN(parsed)) throw new CliError('bad_option', `${flag} takes a date (2026-01-31, 2026-01-31T10:00:00Z) or an age (15m, 24h, 7d), not "${value}"`, 2);
   return parsed;
 }
 
 export function parseId(value: string, what: string): number {
   const id = Number(value);
-  if (!Number.isSafeInteger(id) || id <= 0) throw new KitrelayError('bad_option', `${what} must be a positive whole number, not "${value}"`, 2);
+  if (!Number.isSafeInteger(id) || id <= 0) throw new CliError('bad_option', `${what} must be a positive whole number, not "${value}"`, 2);
   return id;
 }
 

@@ -1,7 +1,6 @@
 /** `kitrelay destinations list|pause|resume`: hold a destination's jobs by hand (no attempts spent). */
 import type { Command } from 'commander';
-import { KitrelayError } from '../lib/errors.js';
-import { iso, printJson, printTable, withStore } from './context.js';
+import { CliError, iso, printJson, printTable, withStore } from './context.js';
 
 export function registerDestinations(program: Command): void {
   const destinations = program.command('destinations').description('configured destinations, their pause switch and circuit breaker');
@@ -38,7 +37,7 @@ export function registerDestinations(program: Command): void {
     .option('--reason <text>', 'why (shown in destinations list)', 'paused by hand')
     .action(async (name: string, flags: { reason: string }, command: Command) => {
       await withStore(command, async (store, loaded) => {
-        if (!(name in loaded.config.destinations)) throw new KitrelayError('not_found', `No destination "${name}" in the config`, 1);
+        if (!(name in loaded.config.destinations)) throw new CliError('not_found', `No destination "${name}" in the config`, 1);
         await store.pauseDestination(name, flags.reason, Date.now());
         process.stdout.write(`${name} paused\n`);
       });
@@ -49,7 +48,7 @@ export function registerDestinations(program: Command): void {
     .description('let a paused destination\'s held jobs run')
     .action(async (name: string, _flags: unknown, command: Command) => {
       await withStore(command, async (store, loaded) => {
-        if (!(name in loaded.config.destinations)) throw new KitrelayError('not_found', `No destination "${name}" in the config`, 1);
+        if (!(name in loaded.config.destinations)) throw new CliError('not_found', `No destination "${name}" in the config`, 1);
         await store.resumeDestination(name, Date.now());
         process.stdout.write(`${name} resumed\n`);
       });

@@ -1,10 +1,9 @@
 /** `kitrelay events list|show`: what arrived from Kit, and what the rules made of it. */
 import type { Command } from 'commander';
-import { KitrelayError } from '../lib/errors.js';
 import { canonicalEventType } from '../kit/events.js';
 import type { EventStatus } from '../store/types.js';
 import { showEvent } from '../triage/index.js';
-import { addListOptions, iso, parseId, printJson, printTable, timeAndSubscriberFilter, withStore, type ListFlags } from './context.js';
+import { CliError, addListOptions, iso, parseId, printJson, printTable, timeAndSubscriberFilter, withStore, type ListFlags } from './context.js';
 
 const STATUSES: readonly EventStatus[] = ['accepted', 'duplicate'];
 
@@ -17,7 +16,7 @@ export function registerEvents(program: Command): void {
       .option('--status <status>', `one of ${STATUSES.join(', ')}`)
       .option('--type <type>', 'event type (canonical or legacy name)'),
   ).action(async (flags: ListFlags & { type?: string }, command: Command) => {
-    if (flags.status && !STATUSES.includes(flags.status as EventStatus)) throw new KitrelayError('bad_option', `--status must be one of ${STATUSES.join(', ')}`, 2);
+    if (flags.status && !STATUSES.includes(flags.status as EventStatus)) throw new CliError('bad_option', `--status must be one of ${STATUSES.join(', ')}`, 2);
     await withStore(command, async (store) => {
       const rows = await store.listEvents({
         ...timeAndSubscriberFilter(flags, Date.now()),
@@ -47,7 +46,7 @@ export function registerEvents(program: Command): void {
     .action(async (id: string, flags: { json?: boolean }, command: Command) => {
       await withStore(command, async (store) => {
         const detail = await showEvent(store, parseId(id, 'event id'));
-        if (!detail) throw new KitrelayError('not_found', `No event ${id}`, 1);
+        if (!detail) throw new CliError('not_found', `No event ${id}`, 1);
         if (flags.json) return printJson(detail);
         const { event, jobs } = detail;
         const out = [

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { ConfigError, KitrelayError } from '../lib/errors.js';
 import { registerAudit } from './audit.js';
+import { CliError } from './context.js';
 import { registerConfig } from './config.js';
 import { registerDestinations } from './destinations.js';
 import { registerEvents } from './events.js';
@@ -37,9 +38,13 @@ try {
     process.stderr.write(`${error.message}\n`);
     process.exit(2);
   }
+  if (error instanceof CliError) {
+    process.stderr.write(`error: ${error.message}\n`);
+    process.exit(error.exitCode);
+  }
   if (error instanceof KitrelayError) {
     process.stderr.write(`error: ${error.message}\n`);
-    process.exit(error.statusCode < 100 ? error.statusCode : 1);
+    process.exit(1);
   }
   throw error;
 }

@@ -1,14 +1,13 @@
 /** `kitrelay jobs list|show|replay|replay-dead|cancel`: the queue, and the dead-letter triage. */
 import type { Command } from 'commander';
-import { KitrelayError } from '../lib/errors.js';
 import type { JobFilter, JobStatus } from '../store/types.js';
 import { cancelJob, replayJob, replayJobs, showJob } from '../triage/index.js';
-import { addListOptions, iso, parseId, printJson, printTable, timeAndSubscriberFilter, withStore, type ListFlags } from './context.js';
+import { CliError, addListOptions, iso, parseId, printJson, printTable, timeAndSubscriberFilter, withStore, type ListFlags } from './context.js';
 
 const STATUSES: readonly JobStatus[] = ['pending', 'running', 'succeeded', 'dead', 'cancelled'];
 
 function jobFilter(flags: ListFlags & { rule?: string }, now: number): JobFilter {
-  if (flags.status && !STATUSES.includes(flags.status as JobStatus)) throw new KitrelayError('bad_option', `--status must be one of ${STATUSES.join(', ')}`, 2);
+  if (flags.status && !STATUSES.includes(flags.status as JobStatus)) throw new CliError('bad_option', `--status must be one of ${STATUSES.join(', ')}`, 2);
   return {
     ...timeAndSubscriberFilter(flags, now),
     ...(flags.status ? { status: flags.status as JobStatus } : {}),
@@ -55,7 +54,7 @@ export function registerJobs(program: Command): void {
     .action(async (id: string, flags: { json?: boolean }, command: Command) => {
       await withStore(command, async (store) => {
         const detail = await showJob(store, parseId(id, 'job id'));
-        if (!detail) throw new KitrelayError('not_found', `No job ${id}`, 1);
+        if (!detail) throw new CliError('not_found', `No job ${id}`, 1);
         if (flags.json) return printJson(detail);
         const { job, event, attempts } = detail;
         const out = [
@@ -79,8 +78,8 @@ export function registerJobs(program: Command): void {
     .action(async (id: string, flags: { attempts: string }, command: Command) => {
       await withStore(command, async (store) => {
         const result = await replayJob(store, parseId(id, 'job id'), parseId(flags.attempts, '--attempts'), Date.now());
-        if (result.kind === 'not_found') throw new KitrelayError('not_found', `No job ${id}`, 1);
-        if (result.kind === 'not_finished') throw new KitrelayError('not_finished', `Job ${id} is ${result.job.status}: only finished jobs can be replayed`, 1);
+        if (result.kind === 'not_found') throw new CliError('not_found', `No job ${id}`, 1);
+        if (result.kind === 'not_finished') throw new CliError('not_finished', `Job ${id} is ${result.job.status}: only finished jobs can be replayed`, 1);
         process.stdout.write(`job ${id} replayed: pending, up to ${result.job.maxAttempts - result.job.attempts} more attempts\n`);
       });
     });
@@ -108,8 +107,8 @@ export function registerJobs(program: Command): void {
     .action(async (id: string, _flags: unknown, command: Command) => {
       await withStore(command, async (store) => {
         const result = await cancelJob(store, parseId(id, 'job id'), Date.now());
-        if (result.kind === 'not_found') throw new KitrelayError('not_found', `No job ${id}`, 1);
-        if (result.kind === 'already_finished') throw new KitrelayError('already_finished', `Job ${id} is already ${result.job.status}`, 1);
+        if (result.kind === 'not_found') throw new CliError('not_found', `No job ${id}`, 1);
+        if (result.kind === 'already_finished') throw new CliError('already_finished', `Job ${id} is already ${result.job.status}`, 1);
         process.stdout.write(`job ${id} cancelled\n`);
       });
     });

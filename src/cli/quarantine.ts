@@ -1,13 +1,12 @@
 /** `kitrelay quarantine list|show|reingest|discard`: authenticated input that could not be used. */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { KitrelayError } from '../lib/errors.js';
 import { buildRouteTable } from '../ingest/routes.js';
 import { compileRules } from '../rules/route.js';
 import { routeSecret } from '../main.js';
 import type { QuarantineStatus } from '../store/types.js';
 import { reingestQuarantine } from '../triage/index.js';
-import { iso, parseId, parseLimit, parseTime, printJson, printTable, withStore } from './context.js';
+import { CliError, iso, parseId, parseLimit, parseTime, printJson, printTable, withStore } from './context.js';
 
 const STATUSES: readonly QuarantineStatus[] = ['open', 'reingested', 'discarded'];
 
@@ -23,7 +22,7 @@ export function registerQuarantine(program: Command): void {
     .option('--limit <n>', 'how many (default 100)')
     .option('--json', 'print JSON')
     .action(async (flags: { status?: string; route?: string; since?: string; until?: string; limit?: string; json?: boolean }, command: Command) => {
-      if (flags.status && !STATUSES.includes(flags.status as QuarantineStatus)) throw new KitrelayError('bad_option', `--status must be one of ${STATUSES.join(', ')}`, 2);
+      if (flags.status && !STATUSES.includes(flags.status as QuarantineStatus)) throw new CliError('bad_option', `--status must be one of ${STATUSES.join(', ')}`, 2);
       await withStore(command, async (store) => {
         const now = Date.now();
         const limit = parseLimit(flags.limit);
@@ -46,7 +45,7 @@ export function registerQuarantine(program: Command): void {
     .action(async (id: string, flags: { json?: boolean }, command: Command) => {
       await withStore(command, async (store) => {
         const entry = await store.getQuarantine(parseId(id, 'quarantine id'));
-        if (!entry) throw new KitrelayError('not_found', `No quarantine entry ${id}`, 1);
+        if (!entry) throw new CliError('not_found', `No quarantine entry ${id}`, 1);
         if (flags.json) return printJson(entry);
         const out = [
           `quarantine ${entry.id}  ${entry.system} ${entry.route}  ${entry.status}  received ${iso(entry.receivedAt)}`,
@@ -73,17 +72,17 @@ export function registerQuarantine(program: Command): void {
         if (flags.json) return printJson(result);
         switch (result.kind) {
           case 'not_found':
-            throw new KitrelayError('not_found', `No quarantine entry ${id}`, 1);
+            throw new CliError('not_found', `No quarantine entry ${id}`, 1);
           case 'not_open':
-            throw new KitrelayError('not_open', `Quarantine entry ${id} is already ${result.entry.status}`, 1);
+            throw new CliError('not_open', `Quarantine entry ${id} is already ${result.entry.status}`, 1);
           case 'route_gone':
-            throw new KitrelayError('route_gone', `Route ${result.entry.route} is no longer in the config; restore it or re-ingest with a config that has it`, 1);
+            throw new CliError('route_gone', `Route ${result.entry.route} is no longer in the config; restore it or re-ingest with a config that has it`, 1);
           case 'still_invalid':
-            throw new KitrelayError('still_invalid', `Still invalid (${result.reason}): ${result.detail}. Fix the body and pass it with --body <file>.`, 1);
+            throw new CliError('still_invalid', `Still invalid (${result.reason}): ${result.detail}. Fix the body and pass it with --body <file>.`, 1);
           case 'done': {
             const outcome = result.outcome;
             if (outcome.kind === 'accepted') process.stdout.write(`re-ingested: ${outcome.accepted} event(s) accepted, ${outcome.duplicates} duplicate(s), ${outcome.jobs} job(s) made\n`);
-            else throw new KitrelayError('reingest_failed', `Not stored: ${JSON.stringify(outcome)}`, 1);
+            else throw new CliError('reingest_failed', `Not stored: ${JSON.stringify(outcome)}`, 1);
           }
         }
       });
@@ -94,7 +93,7 @@ export function registerQuarantine(program: Command): void {
     .description('mark a quarantined body as not worth re-ingesting (it is kept until retention)')
     .action(async (id: string, _flags: unknown, command: Command) => {
       await withStore(command, async (store) => {
-        if (!(await store.discardQuarantine(parseId(id, 'quarantine id'), Date.now()))) throw new KitrelayError('not_open', `Quarantine entry ${id} is not open`, 1);
+        if (!(await store.discardQuarantine(parseId(id, 'quarantine id'), Date.now()))) throw new CliError('not_open', `Quarantine entry ${id} is not open`, 1);
         process.stdout.write(`quarantine ${id} discarded\n`);
       });
     });

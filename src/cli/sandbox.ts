@@ -9,9 +9,8 @@ import { buildRouteTable } from '../ingest/routes.js';
 import { canonicalEventType, legacyEventSpec } from '../kit/events.js';
 import { jsonBody, legacyFixture, signedEnvelope, signedEvent, subscriberObject } from '../kit/fixtures.js';
 import { signPayload } from '../kit/signature.js';
-import { KitrelayError } from '../lib/errors.js';
 import { routeSecret, sandboxOverlay } from '../main.js';
-import { parseId, printJson, withStore } from './context.js';
+import { CliError, parseId, printJson, withStore } from './context.js';
 
 interface SendFlags {
   email: string;
@@ -41,15 +40,15 @@ export function registerSandbox(program: Command): void {
           const spec = legacyEventSpec(event) ?? legacyEventSpec(`subscriber.${event}`);
           const routes = buildRouteTable(loaded.config, await routeSecret(store, process.env), base);
           const route = [...routes.legacy.values()].find((r) => r.spec === spec);
-          if (!spec || !route) throw new KitrelayError('no_route', `No legacy route for "${event}". Routes: ${[...routes.legacy.values()].map((r) => r.spec.slug).join(', ')}`, 1);
+          if (!spec || !route) throw new CliError('no_route', `No legacy route for "${event}". Routes: ${[...routes.legacy.values()].map((r) => r.spec.slug).join(', ')}`, 1);
           const fixture = legacyFixture(spec.legacyName, { id, email: flags.email, ...(route.scopeValue !== undefined ? { scopeValue: route.scopeValue } : {}) });
           return { url: route.url, body: jsonBody(fixture.body), headers: {} };
         }
         const endpoint = flags.endpoint ? loaded.config.kit.signed.endpoints.find((e) => e.name === flags.endpoint) : loaded.config.kit.signed.endpoints[0];
-        if (!endpoint) throw new KitrelayError('no_endpoint', 'No signed endpoint in the config (kit.signed.endpoints)', 1);
+        if (!endpoint) throw new CliError('no_endpoint', 'No signed endpoint in the config (kit.signed.endpoints)', 1);
         const secrets = createSecretResolver(process.env, await sandboxOverlay(store, loaded, process.env));
         const first = endpoint.secrets[0];
-        if (!first) throw new KitrelayError('no_secret', `Signed endpoint ${endpoint.name} has no secret`, 1);
+        if (!first) throw new CliError('no_secret', `Signed endpoint ${endpoint.name} has no secret`, 1);
         const type = canonicalEventType(event);
         const data = { subscriber: subscriberObject({ id, email: flags.email }), ...(type.includes('tag') ? { tag: { id: 4001, name: 'VIP' } } : {}) };
         const body = jsonBody(signedEnvelope([signedEvent(type, data, { eventId: randomUUID(), created: new Date().toISOString().replace(/\.\d+Z$/, 'Z') })], { deliveryId: Date.now() }));
@@ -60,7 +59,7 @@ export function registerSandbox(program: Command): void {
       try {
         response = await fetch(request.url, { method: 'POST', body: request.body, headers: { 'content-type': 'application/json', ...request.headers } });
       } catch (error) {
-        throw new KitrelayError('not_running', `Could not reach the relay at ${request.url.replace(/\/[^/]{20,}$/, '/…')}: is \`npm start\` running? (${error instanceof Error ? error.message : String(error)})`, 1);
+        throw new CliError('not_running', `Could not reach the relay at ${request.url.replace(/\/[^/]{20,}$/, '/…')}: is \`npm start\` running? (${error instanceof Error ? error.message : String(error)})`, 1);
       }
       const answer: unknown = await response.json().catch(() => undefined);
       if (flags.json) return printJson({ status: response.status, answer });

@@ -63,7 +63,7 @@ export function toEventInput(parsed: ParsedEvent, deps: CommitDeps, receivedAt: 
 }
 
 /**
- * Commits a delivery. Store faults become `unavailable` (Kit retries later); anything else
+ * Commits a delivery (or, when `isWholeBodyBad`, only its quarantine entry). Store faults become `unavailable` (Kit retries later); anything else
  * thrown here is a bug and propagates.
  */
 export async function commit(
@@ -71,8 +71,9 @@ export async function commit(
   delivery: DeliveryInput,
   events: readonly ParsedEvent[],
   quarantine: readonly QuarantineInput[],
-  reingestOf?: number,
+  options: { readonly reingestOf?: number; readonly isWholeBodyBad?: boolean } = {},
 ): Promise<IngestOutcome> {
+  const { reingestOf } = options;
   const input: CommitDeliveryInput = {
     delivery,
     events: events.map((parsed) => toEventInput(parsed, deps, delivery.receivedAt)),
@@ -81,7 +82,9 @@ export async function commit(
   };
   try {
     const result = await deps.store.commitDelivery(input);
-    if (events.length === 0) {
+    // A body that could not be used at all is answered 400. A signed batch whose events were all
+    // bad is still a well-formed delivery: 2xx with them quarantined, or Kit retries it for 41 h.
+    if (options.isWholeBodyBad) {
       const first = quarantine[0];
       return { kind: 'quarantined', deliveryId: result.deliveryId, quarantineIds: result.quarantineIds, reason: first?.reason ?? 'invalid_payload', detail: first?.detail ?? 'no events' };
     }

@@ -52,7 +52,7 @@ export async function ingestLegacy(deps: CommitDeps, route: LegacyRoute, token: 
   const parsed = parseLegacyDelivery({ spec: route.spec, ...(route.scopeValue !== undefined ? { scopeValue: route.scopeValue } : {}), body: request.body });
   if (!parsed.ok) {
     const entry: QuarantineInput = { system: 'legacy', route: route.id, reason: parsed.reason, detail: parsed.detail, headers: keptHeaders(request.headers), body: request.body, receivedAt: request.receivedAt };
-    return commit(deps, delivery, [], [entry]);
+    return commit(deps, delivery, [], [entry], { isWholeBodyBad: true });
   }
   return commit(deps, delivery, [{ event: parsed.event, source: 'legacy', legacyRouteId: route.id }], []);
 }
@@ -84,7 +84,7 @@ export async function ingestSigned(
   const headers = keptHeaders(request.headers);
   const parsed = parseSignedDelivery(request.body);
   if (!parsed.ok) {
-    return commit(deps, delivery, [], [{ system: 'signed', route: endpoint.name, reason: parsed.reason, detail: parsed.detail, headers, body: request.body, receivedAt: request.receivedAt }]);
+    return commit(deps, delivery, [], [{ system: 'signed', route: endpoint.name, reason: parsed.reason, detail: parsed.detail, headers, body: request.body, receivedAt: request.receivedAt }], { isWholeBodyBad: true });
   }
   const events: ParsedEvent[] = [];
   const quarantine: QuarantineInput[] = [];

@@ -123,7 +123,7 @@ describe('signed webhooks end to end', () => {
     expect(response.status).toBe(200);
   });
 
-  it('commits the good events of a batch and quarantines the bad one, which can be re-ingested once fixed', async () => {
+  it('commits the good events of a batch and quarantines the bad one alone', async () => {
     t = await start();
     const bad = { id: 'evt-bad', type: 'subscriber.tag_added', created: '2026-07-29T14:32:10Z', data: { tag: { id: 4242 } } };
     const body = jsonBody(signedEnvelope([signedTagAddedEvent({ id: 1 }), bad, signedTagAddedEvent({ id: 2, email: 'two@example.com' })]));
@@ -133,6 +133,16 @@ describe('signed webhooks end to end', () => {
     const [entry] = await t.relay.store.listQuarantine({});
     expect(entry).toMatchObject({ system: 'signed', route: 'main', reason: 'invalid_event', status: 'open' });
     expect(JSON.parse(entry!.body.toString())).toEqual(bad);
+  });
+
+  it('answers 2xx to a well-formed signed batch whose events are all bad, so Kit does not retry it for 41 hours', async () => {
+    t = await start();
+    const bad = { id: 'evt-x', type: 'subscriber.tag_added', data: 'not an object' };
+    const body = jsonBody(signedEnvelope([bad, { ...bad, id: 'evt-y' }]));
+    const response = await t.post('/hooks/kit/signed/main', body, signedHeaders(body));
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ status: 'partial', accepted: 0, quarantined: 2 });
+    expect(await t.relay.store.listQuarantine({})).toHaveLength(2);
   });
 });
 

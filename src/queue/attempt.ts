@@ -64,7 +64,7 @@ export async function runAttempt(deps: AttemptDeps, claimed: ClaimedJob, stopSig
   const started = performance.now();
   const end = await callConnector(deps, claimed, stopSignal, startedAt);
   const finishedAt = deps.clock.now();
-  const decision = decide(job, end, deps.destinations[job.destination]?.retry, finishedAt, deps.random);
+  const decision = decide(job, end, destinationOf(deps, job.destination)?.retry, finishedAt, deps.random);
   const call = end.kind === 'result' ? end.result.call : undefined;
   const attempt: AttemptInput = {
     jobId: job.id,
@@ -110,7 +110,7 @@ export function logAttempt(log: Log, claimed: ClaimedJob, report: AttemptReport,
 /** Calls the connector with a signal that aborts on `timeoutMs` or on a forced stop. Never rejects. */
 async function callConnector(deps: AttemptDeps, claimed: ClaimedJob, stopSignal: AbortSignal, now: number): Promise<CallEnd> {
   const { job, event: eventRecord } = claimed;
-  const destination = deps.destinations[job.destination];
+  const destination = destinationOf(deps, job.destination);
   if (!destination) {
     return failed(`destination "${job.destination}" is not in the config (was it removed or renamed?); replay the job once it is back`);
   }
@@ -203,6 +203,11 @@ function afterAbort(signal: AbortSignal, settleMs: number): { promise: Promise<t
       if (arm) signal.removeEventListener('abort', arm);
     },
   };
+}
+
+/** Own keys only: a job for a destination named `constructor` must not find Object's. */
+function destinationOf(deps: AttemptDeps, name: string): DestinationConfig | undefined {
+  return Object.hasOwn(deps.destinations, name) ? deps.destinations[name] : undefined;
 }
 
 function failed(error: string): CallEnd {

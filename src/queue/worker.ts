@@ -259,7 +259,7 @@ class QueueWorker implements Worker {
     this.#nextOrphanSweepAt = now + ORPHAN_SWEEP_MS;
     const orphans = new Set(
       (await this.#deps.store.countJobs())
-        .filter((c) => (c.status === 'pending' || c.status === 'running') && c.count > 0 && !(c.destination in this.#deps.destinations))
+        .filter((c) => (c.status === 'pending' || c.status === 'running') && c.count > 0 && !Object.hasOwn(this.#deps.destinations, c.destination))
         .map((c) => c.destination),
     );
     for (const destination of orphans) {

@@ -91,7 +91,7 @@ export async function reingestQuarantine(deps: CommitDeps & { routes: RouteTable
     if (!route) return { kind: 'route_gone', entry };
     const parsed = parseLegacyDelivery({ spec: route.spec, ...(route.scopeValue !== undefined ? { scopeValue: route.scopeValue } : {}), body });
     if (!parsed.ok) return { kind: 'still_invalid', reason: parsed.reason, detail: parsed.detail };
-    return { kind: 'done', outcome: await commit(deps, delivery, [{ event: parsed.event, source: 'reingest', legacyRouteId: route.id }], [], id) };
+    return { kind: 'done', outcome: await commit(deps, delivery, [{ event: parsed.event, source: 'reingest', legacyRouteId: route.id }], [], { reingestOf: id }) };
   }
 
   // Signed: the entry is a whole envelope (it failed as a whole) or one event cut from a batch.
@@ -102,7 +102,7 @@ export async function reingestQuarantine(deps: CommitDeps & { routes: RouteTable
   const bad = parsed.events.find((item) => !item.ok);
   if (bad && !bad.ok) return { kind: 'still_invalid', reason: bad.reason, detail: bad.detail };
   const events = parsed.events.flatMap((item) => (item.ok ? [{ event: item.event, source: 'reingest' as const }] : []));
-  return { kind: 'done', outcome: await commit(deps, delivery, events, [], id) };
+  return { kind: 'done', outcome: await commit(deps, delivery, events, [], { reingestOf: id }) };
 }
 
 function wrapEvent(body: Buffer): Buffer | undefined {

@@ -125,7 +125,11 @@ export class SqliteCore implements SyncOps {
     this.#retention = new RetentionOps(db);
   }
 
-  /** Runs one batch: writes in one transaction (a savepoint each), then reads. Never throws. */
+  /**
+   * Runs one batch: writes in one transaction (a savepoint each), then reads. Failures come back as
+   * results; it throws only when even a rollback fails, and then the thread should die (the store
+   * turns that into StoreUnavailableError for everyone).
+   */
   executeBatch(calls: readonly Call[]): CallResult[] {
     const results: CallResult[] = [];
     const writes: number[] = [];

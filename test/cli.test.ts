@@ -1,0 +1,76 @@
+/**
+ * The `kitrelay` command as a user runs it: real processes, a real SQLite file, a real relay on
+ * loopback for `sandbox send`.
+ */
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from './helpers.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const run = promisify(execFile);
+
+let dir: string;
+let remove: () => void;
+
+async function kitrelay(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/index.ts'), '--data-dir', dir, ...args], { cwd: ROOT, env: { ...process.env, KITRELAY_ROUTE_SECRET: 'cli-test', ...env } });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+beforeAll(() => {
+  ({ dir, remove } = tempDir());
+});
+afterAll(() => remove());
+
+describe('kitrelay CLI', () => {
+  it('routes --json lists every legacy route of the built-in example with a stable URL', async () => {
+    const first = await kitrelay(['routes', '--json']);
+    expect(first.code).toBe(0);
+    const parsed = JSON.parse(first.stdout) as { legacy: Array<{ event: string; url: string; scope: string }>; signed: Array<{ url: string }> };
+    expect(parsed.legacy.find((r) => r.event === 'subscriber.tag_add')).toMatchObject({ scope: 'tag_id=4001' });
+    expect(parsed.signed[0]!.url).toBe('http://127.0.0.1:8787/hooks/kit/signed/main');
+    const again = JSON.parse((await kitrelay(['routes', '--json'])).stdout) as typeof parsed;
+    expect(again.legacy.map((r) => r.url)).toEqual(parsed.legacy.map((r) => r.url));
+  });
+
+  it('config check exits 2 and names the field when the config is wrong', async () => {
+    const file = path.join(dir, 'bad.config.mjs');
+    writeFileSync(file, "export default { destinations: { crm: { type: 'webhook', url: 'http://127.0.0.1:1' } }, rules: [{ id: 'r', on: 'subscriber.tag_added', actions: [{ destination: 'nope' }] }] };\n");
+    const result = await kitrelay(['--config', file, 'config', 'check']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('config.rules[0].actions[0].destination: "nope" is not defined');
+  });
+
+  it('refuses bad options with a clear message', async () => {
+    const result = await kitrelay(['jobs', 'list', '--status', 'exploded']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--status must be one of pending, running, succeeded, dead, cancelled');
+    const since = await kitrelay(['events', 'list', '--since', 'yesterday-ish']);
+    expect(since.stderr).toContain('--since takes a date');
+  });
+
+  it('pauses and resumes a destination, and lists empty queues', async () => {
+    expect((await kitrelay(['destinations', 'pause', 'example-hook', '--reason', 'maintenance'])).stdout).toContain('example-hook paused');
+    const listed = JSON.parse((await kitrelay(['destinations', 'list', '--json'])).stdout) as Array<{ name: string; paused: string }>;
+    expect(listed[0]!.paused).toContain('maintenance');
+    expect((await kitrelay(['destinations', 'resume', 'example-hook'])).code).toBe(0);
+    expect((await kitrelay(['destinations', 'pause', 'nowhere'])).stderr).toContain('No destination "nowhere"');
+    expect((await kitrelay(['jobs', 'list'])).stdout).toContain('(none)');
+  });
+
+  it('backs up the database to a readable copy', async () => {
+    const target = path.join(dir, 'backup.db');
+    const result = await kitrelay(['backup', target]);
+    expect(result.code).toBe(0);
+    const copy = await kitrelay(['--db', target, 'destinations', 'list', '--json']);
+    expect(copy.code).toBe(0);
+  });
+});
