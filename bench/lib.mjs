@@ -265,11 +265,11 @@ export function cannon({ url, body, connections, duration, amount, overallRate, 
       // as if it were ms and adds made-up samples; the paced generator below handles that case.
       opts.ignoreCoordinatedOmission = true;
     }
-    autocannon(opts, (err, result) => (err ? reject(err) : resolve(summarizeCannon(result))));
+    autocannon(opts, (err, result) => (err ? reject(err) : resolve(summarizeCannon(result, connections))));
   });
 }
 
-function summarizeCannon(r) {
+function summarizeCannon(r, connections) {
   const completed = r['1xx'] + r['2xx'] + r['3xx'] + r['4xx'] + r['5xx'];
   return {
     durationSeconds: r.duration,
@@ -283,8 +283,9 @@ function summarizeCannon(r) {
     sent: r.requests.sent,
     completed,
     // Requests written but not answered when autocannon stopped (it closes the sockets): the
-    // server may have committed them without the 2xx ever being counted here.
-    unanswered: Math.max(0, r.requests.sent - completed),
+    // server may have committed them without the 2xx ever being counted here. At most one per
+    // connection (no pipelining); with a rate limit autocannon's `sent` over-counts, hence the cap.
+    unanswered: Math.min(connections, Math.max(0, r.requests.sent - completed)),
     latencyMs: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max, mean: r.latency.average },
   };
 }

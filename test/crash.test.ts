@@ -89,10 +89,18 @@ describe('crash safety', () => {
 
     const second = await startRelayProcess(dir, `${receiver.url}/sink`);
     children.push(second.child);
-    const delivered = await eventually(() => receiver!.requests.filter((r) => r.body.includes('"id":1,')).length >= 2 || undefined, 20_000, 'the interrupted job to run again');
-    expect(delivered).toBe(true);
+    // The store is shared with the running relay (WAL allows a second connection): wait until
+    // every job is done, including any whose answer the first process never got to record.
+    const watcher = await openSqliteStore({ path: path.join(dir, 'kitrelay.db') });
+    try {
+      await eventually(async () => (await watcher.listJobs({ status: 'succeeded' })).length === 5 || undefined, 30_000, 'all five jobs to succeed');
+    } finally {
+      await watcher.close();
+    }
+    expect(receiver.requests.filter((r) => r.body.includes('"id":1,')).length).toBe(2);
     second.child.kill('SIGTERM');
     await exited(second.child);
+    expect(second.child.exitCode).toBe(0);
 
     const store = await openSqliteStore({ path: path.join(dir, 'kitrelay.db') });
     try {
