@@ -4,9 +4,9 @@
 import { createServer } from 'node:http';
 
 const server = createServer((req, res) => {
-  let bytes = 0;
+  let _bytes = 0;
   req.on('data', (chunk) => {
-    bytes += chunk.length;
+    _bytes += chunk.length;
   });
   req.on('end', () => {
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': '2' });
