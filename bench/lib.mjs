@@ -2,7 +2,8 @@
 // the two load generators (autocannon, and a paced open-loop one for fixed-rate latency), and
 // small statistics. Everything here is bounded: every wait has a deadline, every loop an end.
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, createWriteStream, fsyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, createWriteStream, fsyncSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -156,6 +157,26 @@ export function cpuSeconds(pid) {
   }
 }
 
+/** CPU seconds per thread of a process: Map tid → { name, seconds }; empty off Linux. */
+export function threadCpuSeconds(pid) {
+  const out = new Map();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        out.set(Number(tid), { name, seconds: (Number(fields[11]) + Number(fields[12])) / clkTck });
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+  } catch {
+    // not Linux, or the process is gone
+  }
+  return out;
+}
+
 /** CPU seconds the whole machine has been busy (all cores; /proc/stat); undefined off Linux. */
 export function machineBusySeconds() {
   try {
@@ -174,12 +195,21 @@ export function machineBusySeconds() {
  */
 export function cpuMeter(procs) {
   const start = Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, cpuSeconds(pid)]));
+  const serverThreads0 = procs.server === undefined ? undefined : threadCpuSeconds(procs.server);
   const machine0 = machineBusySeconds();
   const t0 = performance.now();
   return {
     since() {
       const wall = (performance.now() - t0) / 1000;
       const out = { wallSeconds: wall };
+      if (serverThreads0) {
+        // The server's busiest threads: for kitrelay the main (HTTP) thread and the SQLite writer.
+        const now = threadCpuSeconds(procs.server);
+        out.serverThreads = [...now]
+          .map(([tid, t]) => ({ tid, name: tid === procs.server ? 'main' : t.name, seconds: t.seconds - (serverThreads0.get(tid)?.seconds ?? 0) }))
+          .sort((a, b) => b.seconds - a.seconds)
+          .slice(0, 3);
+      }
       let ours = 0;
       for (const [k, pid] of Object.entries(procs)) {
         const now = cpuSeconds(pid);
@@ -415,6 +445,25 @@ export function fsyncProbe(dir, iterations = 200) {
     rmSync(file, { force: true });
   }
   return percentiles(times);
+}
+
+/**
+ * A fixed CPU-bound workload (SHA-256 of 1 KiB) run for `ms` in this process: hashes per ms. On a
+ * shared VM the host's contention is invisible from inside (no steal time), but it shows up as a
+ * slower CPU; comparing this figure across phases tells a slow phase from a slow machine.
+ */
+export function cpuCalibration(ms = 300) {
+  const buf = Buffer.alloc(1024, 1);
+  for (let i = 0; i < 2_000; i++) createHash('sha256').update(buf).digest(); // warm-up, not counted
+  let n = 0;
+  const t0 = performance.now();
+  let t = t0;
+  while (t - t0 < ms) {
+    for (let i = 0; i < 100; i++) createHash('sha256').update(buf).digest();
+    n += 100;
+    t = performance.now();
+  }
+  return n / (t - t0);
 }
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

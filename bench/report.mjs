@@ -43,6 +43,16 @@ function cpuShare(cpu, who) {
   return `${((cpu[who] / cpu.wallSeconds) * 100).toFixed(0)}%`;
 }
 
+/** The server's main thread and its busiest other thread (kitrelay: the SQLite writer), % of a core. */
+function threads(cpu) {
+  const t = cpu?.serverThreads;
+  if (!t?.length) return '—';
+  const share = (x) => `${((x.seconds / cpu.wallSeconds) * 100).toFixed(0)}%`;
+  const main = t.find((x) => x.name === 'main');
+  const other = t.find((x) => x.name !== 'main');
+  return `${main ? share(main) : '—'} / ${other ? share(other) : '—'}`;
+}
+
 /** Cores other processes on the machine used during a measurement. */
 function others(cpu) {
   if (!cpu || cpu.others === undefined) return '—';
@@ -65,7 +75,7 @@ export function renderConsole(r) {
   const row = (name, p, ratio) => {
     if (!p) return;
     const th = p.throughput;
-    lines.push(`${name.padEnd(26)}${int(th.reqPerSecMean).padStart(7)}  ${(ratio === undefined ? '' : ratio.toFixed(2)).padStart(7)}  ${String(th.latencyMs.p50).padStart(6)}  ${String(th.latencyMs.p99).padStart(6)}  ${String(th.non2xx).padStart(7)}  ${String(th.errors).padStart(6)}  ${cpuShare(th.cpu, 'server').padStart(10)}  ${others(th.cpu).padStart(8)}`);
+    lines.push(`${name.padEnd(26)}${int(th.reqPerSecMean).padStart(7)}  ${(ratio === undefined ? '' : ratio.toFixed(2)).padStart(7)}  ${String(th.latencyMs.p50).padStart(6)}  ${String(th.latencyMs.p99).padStart(6)}  ${String(th.non2xx).padStart(7)}  ${String(th.errors).padStart(6)}  ${cpuShare(th.cpu, 'server').padStart(10)}  ${others(th.cpu).padStart(8)}   threads ${threads(th.cpu)}`);
   };
   row('bare node:http (before)', r.bare);
   row('bare node:http (after)', r.bare2);
@@ -119,26 +129,28 @@ export function renderMarkdown(r) {
   if (r.quiet) {
     const q = Object.entries(r.quiet).map(([k, x]) => `${k} ${x.waitedSeconds} s${x.quiet ? '' : ` (still ${x.otherCores} cores busy)`}`).join(', ');
     L.push(`- **Shared machine:** before each phase the run waited for other processes to use < ${o.quietCores} cores (at most ${o.quietWait} s per phase, ${o.quietTotal} s in all): ${q}.`);
+    const fastest = Math.max(...Object.values(r.quiet).map((x) => x.hashesPerMs ?? 0));
+    if (fastest > 0) L.push(`- **CPU speed** before each phase (SHA-256 of 1 KiB for 0.3 s in the benchmark process, relative to the fastest phase; a rough, noisy sample, but the VM shows no steal time, so a contended host only shows up as a slower CPU): ${Object.entries(r.quiet).map(([k, x]) => `${k} ${(x.hashesPerMs / fastest).toFixed(2)}`).join(', ')}.`);
   }
   L.push(`- **fdatasync** of a 4 KiB write on that filesystem: p50 ${ms(r.fsync.p50, 2)} ms, p99 ${ms(r.fsync.p99, 2)} ms (what each group commit waits for).`);
   L.push('');
   if (r.bare || r.paused || r.delivering) {
     L.push(`#### Throughput (${o.connections} connections, ${o.duration} s)`);
     L.push('');
-    L.push('| server | req/s (mean) | × bare | p50 ms | p99 ms | non-2xx | errors | server CPU | generator CPU | server CPU ms / 1k req | other processes (cores) |');
-    L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    L.push('| server | req/s (mean) | × bare | p50 ms | p99 ms | non-2xx | errors | server CPU | main / busiest other thread | generator CPU | server CPU ms / 1k req | other processes (cores) |');
+    L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     const row = (name, p, ratio) => {
       if (!p) return;
       const th = p.throughput;
-      L.push(`| ${name} | ${int(th.reqPerSecMean)} | ${ratio === undefined ? '' : ratio.toFixed(2)} | ${th.latencyMs.p50} | ${th.latencyMs.p99} | ${th.non2xx} | ${th.errors} | ${cpuShare(th.cpu, 'server')} | ${cpuShare(th.cpu, 'generator')} | ${cpuPer1k(th)} | ${others(th.cpu)} |`);
+      L.push(`| ${name} | ${int(th.reqPerSecMean)} | ${ratio === undefined ? '' : ratio.toFixed(2)} | ${th.latencyMs.p50} | ${th.latencyMs.p99} | ${th.non2xx} | ${th.errors} | ${cpuShare(th.cpu, 'server')} | ${threads(th.cpu)} | ${cpuShare(th.cpu, 'generator')} | ${cpuPer1k(th)} | ${others(th.cpu)} |`);
     };
     row('bare node:http (before)', r.bare);
     row('bare node:http (after)', r.bare2);
-    if (v.baselineReqPerSec) L.push(`| **baseline** (mean of the bare runs) | **${int(v.baselineReqPerSec)}** | 1.00 | | | | | | | | |`);
+    if (v.baselineReqPerSec) L.push(`| **baseline** (mean of the bare runs) | **${int(v.baselineReqPerSec)}** | 1.00 | | | | | | | | | |`);
     row('kitrelay, workers paused', r.paused, v.pausedRatio);
     row('kitrelay, workers delivering', r.delivering, v.deliveringRatio);
     L.push('');
-    L.push('CPU columns: share of one core over the measurement (200% = both cores); "other processes": cores used meanwhile by processes outside the benchmark (the machine is shared). Latencies from autocannon (1 ms resolution).');
+    L.push('CPU columns: share of one core over the measurement (200% = both cores); for kitrelay the busiest thread besides the main one is the SQLite writer thread; "other processes": cores used meanwhile by processes outside the benchmark (the machine is shared). Latencies from autocannon (1 ms resolution).');
     if (r.delivering) L.push(`While ingesting, the delivering instance also delivered ${int(r.delivering.deliveredPerSecond)} jobs/s to the receiver (${int(r.delivering.deliveredDuringMeasurement)} in ${o.duration} s).`);
     L.push('');
   }
@@ -178,7 +190,8 @@ export function renderMarkdown(r) {
     L.push(`| jobs/s, including process start-up | ${int(e.jobsPerSecondFromSpawn)} (${ms(e.wall.fromSpawnSeconds, 2)} s) |`);
     L.push(`| receiver requests / distinct idempotency keys | ${int(e.receiver.requests)} / ${int(e.receiver.uniqueKeys)} |`);
     L.push(`| attempts recorded | ${Object.entries(e.deliverDb.attempts).map(([k, n]) => `${k}: ${int(n)}`).join(', ') || '—'} |`);
-    L.push(`| CPU during the drain: kitrelay / receiver / other processes (cores) | ${cpuShare(e.cpu, 'server')} / ${cpuShare(e.cpu, 'receiver')} / ${others(e.cpu)} |`);
+    L.push(`| kitrelay CPU per job during the drain | ${ms(e.kitrelayCpuMsPerJob, 3)} ms |`);
+    L.push(`| CPU during the drain: kitrelay (main / writer thread) / receiver / other processes (cores) | ${cpuShare(e.cpu, 'server')} (${threads(e.cpu)}) / ${cpuShare(e.cpu, 'receiver')} / ${others(e.cpu)} |`);
     L.push('');
   }
   const durable = [['workers paused', r.paused], ['workers delivering', r.delivering], ['fixed rate', r.rate], ['end-to-end ingest', r.e2e]].filter(([, p]) => p);

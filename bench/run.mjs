@@ -56,6 +56,7 @@ import {
   ROOT,
   bodyFactory,
   cannon,
+  cpuCalibration,
   cpuMeter,
   fsyncProbe,
   getJson,
@@ -448,6 +449,7 @@ async function phaseE2e(label, { receiverUrl }) {
   out.jobsPerSecond = out.serviceSpanSeconds ? out.succeeded / out.serviceSpanSeconds : undefined;
   out.jobsPerSecondFromReady = out.wall.fromReadySeconds ? out.succeeded / out.wall.fromReadySeconds : undefined;
   out.jobsPerSecondFromSpawn = out.wall.fromSpawnSeconds ? out.succeeded / out.wall.fromSpawnSeconds : undefined;
+  out.kitrelayCpuMsPerJob = out.cpu.server !== undefined && out.succeeded ? (out.cpu.server * 1000) / out.succeeded : undefined;
   log(`  delivered ${fmtInt(out.succeeded)}/${fmtInt(pending)} jobs: ${fmtInt(out.jobsPerSecond)} jobs/s (first attempt → last success), ${fmtInt(out.jobsPerSecondFromSpawn)} jobs/s including process start; receiver got ${fmtInt(out.receiver.requests)} requests (${fmtInt(out.receiver.uniqueKeys)} distinct keys)`);
   if (!out.completed) log(`  ! not every job succeeded within ${opt.drainTimeout} s (succeeded ${succeeded}, dead/cancelled ${stuck})`);
   return out;
@@ -484,7 +486,8 @@ try {
     // A shared machine: give other people's bursts a chance to pass before measuring.
     const q = await waitForQuiet({ ownPids: { generator: process.pid, receiver: receiver.pid }, maxWaitMs: Math.min(opt.quietWait * 1000, quietBudgetMs), thresholdCores: opt.quietCores });
     quietBudgetMs = Math.max(0, quietBudgetMs - q.waitedMs);
-    results.quiet[name] = { waitedSeconds: Math.round(q.waitedMs / 100) / 10, otherCores: Math.round(q.otherCores * 100) / 100, quiet: q.quiet };
+    const hashesPerMs = cpuCalibration();
+    results.quiet[name] = { waitedSeconds: Math.round(q.waitedMs / 100) / 10, otherCores: Math.round(q.otherCores * 100) / 100, quiet: q.quiet, hashesPerMs: Math.round(hashesPerMs) };
     if (!q.quiet) log(`\n(other processes are using ${q.otherCores.toFixed(2)} cores; measuring ${name} anyway)`);
     results[name] = await phases[name]();
   }
