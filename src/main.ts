@@ -20,6 +20,11 @@ import { createMetrics, type Metrics } from './lib/metrics.js';
 import { createWorker, type Worker } from './queue/index.js';
 import { compileRules } from './rules/route.js';
 import { openSqliteStore, type SqliteStore } from './store/sqlite/index.js';
+import { findCredentials, openKitClient } from './sync/kit-access.js';
+import { startSandboxKit, type SandboxKit } from './sync/sandbox.js';
+import { syncWebhooks } from './sync/webhooks.js';
+import { BACKFILL_CHECKPOINT } from './sync/backfill.js';
+import { reconcileLegacyTags, recoverSignedDeliveries } from './sync/recover.js';
 
 export interface RelayOptions {
   readonly loaded: LoadedConfig;
@@ -31,6 +36,8 @@ export interface RelayOptions {
   readonly metrics?: Metrics;
   /** Listen on this port instead of the config's (0 = any free port; tests). */
   readonly port?: number;
+  /** Port of the sandbox's Kit simulator. @default 0 (any free port) */
+  readonly sandboxKitPort?: number;
 }
 
 export interface Relay {
@@ -44,6 +51,8 @@ export interface Relay {
   readonly listenUrl: string;
   /** The sandbox's local webhook receiver, if started. */
   readonly sandboxReceiverUrl: string | undefined;
+  /** The sandbox's Kit simulator, when there are no Kit credentials. */
+  readonly sandboxKit: SandboxKit | undefined;
   /** Stops taking requests, lets in-flight jobs finish (up to graceMs) or releases them, closes the store. */
   close(options?: { graceMs?: number }): Promise<void>;
 }
@@ -92,7 +101,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       }
     }
     const secrets = createSecretResolver(env, overlay);
-    const routes = buildRouteTable(config, await routeSecret(store, env), loaded.publicBaseUrl);
+    const secret = await routeSecret(store, env);
+    const routes = buildRouteTable(config, secret, loaded.publicBaseUrl);
     const http = createHttpClient();
     cleanups.unshift(() => http.close());
     const worker = config.queue.enabled
@@ -102,7 +112,18 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     const address = await app.listen({ port: options.port ?? config.server.port, host: config.server.host });
     cleanups.unshift(() => app.close());
     worker?.start();
+    const listenUrl = address.replace('[::1]', '127.0.0.1');
+    const credentials = await findCredentials(config, store, env);
+    let sandboxKit: SandboxKit | undefined;
+    if (options.sandbox && (credentials.kind === 'none' || credentials.kind === 'sandbox')) {
+      sandboxKit = await startSandboxKit({ config, store, log, env, routeSecret: secret, relayUrl: listenUrl, ...(options.sandboxKitPort !== undefined ? { port: options.sandboxKitPort } : {}) });
+      const kit = sandboxKit;
+      cleanups.splice(1, 0, () => kit.close());
+    } else if (config.kit.sync.registerWebhooksOnStart && credentials.kind !== 'none') {
+      await registerOnStart(loaded, store, env, secret, log);
+    }
     const retention = startRetention(store, loaded, clock, log);
+    const recovery = config.kit.sync.recoverIntervalMs > 0 && (sandboxKit || credentials.kind !== 'none') ? startRecovery({ loaded, store, env, secret, log, clock }) : undefined;
     log.info({ listen: address, database: loaded.databasePath, config: loaded.source, legacyRoutes: routes.legacy.size, signedEndpoints: routes.signed.size }, 'kitrelay is running');
     let closed: Promise<void> | undefined;
     return {
@@ -112,11 +133,13 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       worker,
       routes,
       metrics,
-      listenUrl: address.replace('[::1]', '127.0.0.1'),
+      listenUrl,
       sandboxReceiverUrl,
+      sandboxKit,
       close: (closeOptions = {}) =>
         (closed ??= (async () => {
           clearInterval(retention);
+          if (recovery) clearInterval(recovery);
           await app.close(); // stop taking webhooks first: nothing new is acknowledged
           await worker?.stop({ graceMs: closeOptions.graceMs ?? 10_000 });
           for (const cleanup of cleanups.slice(1)) await cleanup();
@@ -127,6 +150,46 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     for (const cleanup of cleanups) await cleanup().catch(() => undefined);
     throw error;
   }
+}
+
+/** `kit.sync.registerWebhooksOnStart`: a failure is logged, not fatal: the relay still receives. */
+async function registerOnStart(loaded: LoadedConfig, store: SqliteStore, env: RelayOptions['env'], secret: string, log: Log): Promise<void> {
+  try {
+    const client = await openKitClient(loaded.config, store, env);
+    try {
+      const routes = buildRouteTable(loaded.config, secret, loaded.publicBaseUrl);
+      const result = await syncWebhooks({ client, store, config: loaded.config, routes, publicBaseUrl: loaded.publicBaseUrl, now: () => Date.now() });
+      log.info({ changed: result.changed }, 'Kit webhooks registered');
+    } finally {
+      await client.close();
+    }
+  } catch (error) {
+    log.error({ err: error }, 'could not register Kit webhooks on start; run `kitrelay kit webhooks sync`');
+  }
+}
+
+/** `kit.sync.recoverIntervalMs`: recover missed webhooks periodically; failures wait for the next run. */
+function startRecovery(deps: { loaded: LoadedConfig; store: SqliteStore; env: RelayOptions['env']; secret: string; log: Log; clock: Clock }): NodeJS.Timeout {
+  const { loaded, store, log } = deps;
+  const run = async () => {
+    try {
+      const client = await openKitClient(loaded.config, store, deps.env);
+      try {
+        const recoverDeps = { client, store, config: loaded.config, rules: compileRules(loaded.config), routes: buildRouteTable(loaded.config, deps.secret, loaded.publicBaseUrl), now: () => deps.clock.now() };
+        const signed = await recoverSignedDeliveries(recoverDeps);
+        const backfill = await store.getCheckpoint(BACKFILL_CHECKPOINT);
+        const legacy = backfill?.completedAt ? await reconcileLegacyTags(recoverDeps) : undefined;
+        log.info({ signed, legacy: legacy ?? 'skipped: no completed backfill yet' }, 'recovery ran');
+      } finally {
+        await client.close();
+      }
+    } catch (error) {
+      log.error({ err: error }, 'recovery failed; will retry at the next interval');
+    }
+  };
+  const timer = setInterval(() => void run(), loaded.config.kit.sync.recoverIntervalMs);
+  timer.unref();
+  return timer;
 }
 
 function startRetention(store: SqliteStore, loaded: LoadedConfig, clock: Clock, log: Log): NodeJS.Timeout {

@@ -35,7 +35,7 @@ describe('kitrelay CLI', () => {
     const first = await kitrelay(['routes', '--json']);
     expect(first.code).toBe(0);
     const parsed = JSON.parse(first.stdout) as { legacy: Array<{ event: string; url: string; scope: string }>; signed: Array<{ url: string }> };
-    expect(parsed.legacy.find((r) => r.event === 'subscriber.tag_add')).toMatchObject({ scope: 'tag_id=4001' });
+    expect(parsed.legacy.find((r) => r.event === 'subscriber.tag_add')).toMatchObject({ scope: 'tag_id=7' });
     expect(parsed.signed[0]!.url).toBe('http://127.0.0.1:8787/hooks/kit/signed/main');
     const again = JSON.parse((await kitrelay(['routes', '--json'])).stdout) as typeof parsed;
     expect(again.legacy.map((r) => r.url)).toEqual(parsed.legacy.map((r) => r.url));

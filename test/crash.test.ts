@@ -11,6 +11,9 @@ import { startWebhookReceiver, type WebhookReceiver } from '../src/connectors/we
 import { routeToken } from '../src/ingest/routes.js';
 import { jsonBody, legacyFixture } from '../src/kit/fixtures.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
+import { startKitSimulator, type KitSimulator } from '../src/kit/simulator/index.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { eventually, tempDir } from './helpers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -111,6 +114,60 @@ describe('crash safety', () => {
       const attempts = (await store.listAttempts({ jobId: interrupted.id })).sort((a, b) => a.attempt - b.attempt);
       expect(attempts.map((a) => [a.attempt, a.outcome])).toEqual([[1, 'unknown'], [2, 'succeeded']]);
       expect(await store.listEvents({})).toHaveLength(5);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('backfill crash safety', () => {
+  let sim: KitSimulator | undefined;
+  afterEach(async () => {
+    await sim?.close();
+    sim = undefined;
+  });
+
+  it('a backfill killed with SIGKILL resumes from its checkpoint with no subscriber missed or doubled', async () => {
+    const { dir, remove } = tempDir();
+    cleanup = remove;
+    sim = await startKitSimulator({ seed: { subscribers: 600 }, rateLimit: false });
+    // Slow pages, so the process is surely mid-run when it is killed.
+    sim.faults.fault({ kind: 'delay', ms: 150, times: Infinity, path: '/v4/subscribers' });
+    writeFileSync(path.join(dir, 'kitrelay.config.mjs'), `export default { kit: { api: { baseUrl: '${sim.url}', apiKey: { $env: 'KIT_API_KEY' } } } };\n`);
+    const args = ['--import', 'tsx', path.join(ROOT, 'src/cli/index.ts'), '--config', path.join(dir, 'kitrelay.config.mjs'), '--data-dir', dir, 'kit', 'backfill', '--page-size', '25'];
+    const env = { ...process.env, KIT_API_KEY: 'kit_sim_key' };
+
+    const first = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(first);
+    await new Promise<void>((resolve, reject) => {
+      let progress = '';
+      const timer = setTimeout(() => reject(new Error(`no progress: ${progress}`)), 30_000);
+      first.stderr.on('data', (chunk: Buffer) => {
+        progress += chunk.toString();
+        if ((progress.match(/subscribers, \d+ pages/g) ?? []).length >= 4) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    first.kill('SIGKILL');
+    await exited(first);
+
+    const before = sim.requests.length;
+    sim.faults.clear();
+    const second = await promisify(execFile)(process.execPath, args, { cwd: ROOT, env });
+    expect(second.stdout).toContain('backfill complete');
+    const resumed = sim.requests.slice(before).find((r) => r.path === '/v4/subscribers')!;
+    expect(resumed.query.after).toBeTruthy(); // it did not start over
+
+    const store = await openSqliteStore({ path: path.join(dir, 'kitrelay.db') });
+    try {
+      const mirrored = (await store.listSubscribers({ limit: 1000 })).map((s) => s.kitId);
+      expect(mirrored).toHaveLength(600);
+      expect(new Set(mirrored).size).toBe(600);
+      expect(await store.countSubscribers()).toBe(600);
+      const checkpoint = await store.getCheckpoint('kit-backfill');
+      expect(checkpoint?.completedAt).not.toBeNull();
     } finally {
       await store.close();
     }

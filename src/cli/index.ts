@@ -9,6 +9,7 @@ import { registerConfig } from './config.js';
 import { registerDestinations } from './destinations.js';
 import { registerEvents } from './events.js';
 import { registerJobs } from './jobs.js';
+import { registerKit } from './kit.js';
 import { registerMaintenance } from './maintenance.js';
 import { registerQuarantine } from './quarantine.js';
 import { registerRoutes } from './routes.js';
@@ -26,7 +27,7 @@ export function buildProgram(): Command {
     .option('--db <file>', 'SQLite database file (env KITRELAY_DATABASE, default <data-dir>/kitrelay.db)')
     .showHelpAfterError()
     .exitOverride();
-  for (const register of [registerStart, registerRoutes, registerConfig, registerEvents, registerJobs, registerQuarantine, registerAudit, registerDestinations, registerSandbox, registerMaintenance]) register(program);
+  for (const register of [registerStart, registerRoutes, registerConfig, registerEvents, registerJobs, registerQuarantine, registerAudit, registerDestinations, registerKit, registerSandbox, registerMaintenance]) register(program);
   return program;
 }
 

@@ -10,6 +10,8 @@ import { canonicalEventType, legacyEventSpec } from '../kit/events.js';
 import { jsonBody, legacyFixture, signedEnvelope, signedEvent, subscriberObject } from '../kit/fixtures.js';
 import { signPayload } from '../kit/signature.js';
 import { routeSecret, sandboxOverlay } from '../main.js';
+import type { KitClient } from '../kit/client/index.js';
+import { findCredentials, openKitClient } from '../sync/kit-access.js';
 import { CliError, parseId, printJson, withStore } from './context.js';
 
 interface SendFlags {
@@ -21,8 +23,70 @@ interface SendFlags {
   json?: boolean;
 }
 
+/** A client for the sandbox's simulated Kit (never the real one: these commands change data). */
+async function sandboxClient(store: Parameters<typeof findCredentials>[1], loaded: { config: Parameters<typeof findCredentials>[0] }) {
+  const credentials = await findCredentials(loaded.config, store, process.env);
+  if (credentials.kind !== 'sandbox') {
+    throw new CliError('not_sandbox', credentials.kind === 'none' ? 'No sandbox is running: start one with `npm start` (no Kit credentials set)' : 'Kit credentials are configured: sandbox commands only act on the simulated Kit', 1);
+  }
+  return openKitClient(loaded.config, store, process.env, credentials);
+}
+
+async function findOrCreateTag(client: KitClient, name: string) {
+  const tags = await client.listTags();
+  const byId = /^\d+$/.test(name) ? tags.find((t) => t.id === Number(name)) : undefined;
+  return byId ?? tags.find((t) => t.name.toLowerCase() === name.toLowerCase()) ?? (await client.createTag(name)).tag;
+}
+
 export function registerSandbox(program: Command): void {
   const sandbox = program.command('sandbox').description('try kitrelay without a Kit account');
+  sandbox
+    .command('tag <email> <tag>')
+    .description('in the sandbox\'s simulated Kit, tag a subscriber (created if new) by tag name or id: Kit then sends the webhook')
+    .action(async (email: string, tagName: string, _flags: unknown, command: Command) => {
+      await withStore(command, async (store, loaded) => {
+        const client = await sandboxClient(store, loaded);
+        try {
+          const tag = await findOrCreateTag(client, tagName);
+          const subscriber = (await client.createSubscriber({ email })).subscriber;
+          const result = await client.tagSubscriber(tag.id, subscriber.id);
+          process.stdout.write(`${result.isNew ? 'tagged' : 'already tagged'}: ${subscriber.email_address} (subscriber ${subscriber.id}) with "${tag.name}" (tag ${tag.id})${result.isNew ? ' — Kit sends the webhook now; watch `kitrelay events list`' : ''}\n`);
+        } finally {
+          await client.close();
+        }
+      });
+    });
+  sandbox
+    .command('untag <email> <tag>')
+    .description('in the sandbox\'s simulated Kit, remove a tag from a subscriber')
+    .action(async (email: string, tagName: string, _flags: unknown, command: Command) => {
+      await withStore(command, async (store, loaded) => {
+        const client = await sandboxClient(store, loaded);
+        try {
+          const tag = await findOrCreateTag(client, tagName);
+          await client.untagSubscriberByEmail(tag.id, email);
+          process.stdout.write(`removed "${tag.name}" from ${email}\n`);
+        } finally {
+          await client.close();
+        }
+      });
+    });
+  sandbox
+    .command('unsubscribe <email>')
+    .description('in the sandbox\'s simulated Kit, unsubscribe a subscriber')
+    .action(async (email: string, _flags: unknown, command: Command) => {
+      await withStore(command, async (store, loaded) => {
+        const client = await sandboxClient(store, loaded);
+        try {
+          const subscriber = await client.findSubscriberByEmail(email);
+          if (!subscriber) throw new CliError('not_found', `No subscriber ${email} in the sandbox's Kit`, 1);
+          await client.unsubscribe(subscriber.id);
+          process.stdout.write(`unsubscribed ${email} (subscriber ${subscriber.id})\n`);
+        } finally {
+          await client.close();
+        }
+      });
+    });
   sandbox
     .command('send <event>')
     .description('post a sample Kit webhook to the running relay: a legacy event (tag_add, subscriber.tag_add…) or, with --signed, a Webhooks 2.0 event (subscriber.tag_added…)')
@@ -50,7 +114,7 @@ export function registerSandbox(program: Command): void {
         const first = endpoint.secrets[0];
         if (!first) throw new CliError('no_secret', `Signed endpoint ${endpoint.name} has no secret`, 1);
         const type = canonicalEventType(event);
-        const data = { subscriber: subscriberObject({ id, email: flags.email }), ...(type.includes('tag') ? { tag: { id: 4001, name: 'VIP' } } : {}) };
+        const data = { subscriber: subscriberObject({ id, email: flags.email }), ...(type.includes('tag') ? { tag: { id: 7, name: 'VIP' } } : {}) };
         const body = jsonBody(signedEnvelope([signedEvent(type, data, { eventId: randomUUID(), created: new Date().toISOString().replace(/\.\d+Z$/, 'Z') })], { deliveryId: Date.now() }));
         const header = signPayload({ secrets: [secrets(first)], body, timestamp: Math.floor(Date.now() / 1000) });
         return { url: `${base}/hooks/kit/signed/${endpoint.name}`, body, headers: { 'x-kit-signature': header } };

@@ -4,7 +4,9 @@
  * that variable is unset, kitrelay points it at a local webhook receiver simulator so deliveries
  * succeed and can be watched (`kitrelay jobs list`, `kitrelay audit`).
  *
- * Copy `examples/kitrelay.config.ts` to the project root to start your own.
+ * The ids (tag 7 "VIP", form 1, sequence 1, product 1, custom field 1) are those of the sandbox's
+ * seeded Kit simulator, so the sandbox works end to end. Copy `examples/kitrelay.config.ts` to the
+ * project root to start your own.
  */
 import { defineConfig, env, type ConfigInput } from './schema.js';
 
@@ -18,14 +20,14 @@ export const exampleConfig: ConfigInput = defineConfig({
         { event: 'subscriber.subscriber_unsubscribe' },
         { event: 'subscriber.subscriber_bounce' },
         { event: 'subscriber.subscriber_complain' },
-        { event: 'subscriber.form_subscribe', form_id: 1001 },
-        { event: 'subscriber.course_subscribe', sequence_id: 2001 },
-        { event: 'subscriber.course_complete', sequence_id: 2001 },
+        { event: 'subscriber.form_subscribe', form_id: 1 },
+        { event: 'subscriber.course_subscribe', sequence_id: 1 },
+        { event: 'subscriber.course_complete', sequence_id: 1 },
         { event: 'subscriber.link_click', initiator_value: 'https://example.com/offer' },
-        { event: 'subscriber.tag_remove', tag_id: 4001 },
+        { event: 'subscriber.tag_remove', tag_id: 7 },
         { event: 'custom_field.field_created' },
         { event: 'custom_field.field_deleted' },
-        { event: 'custom_field.field_value_updated', custom_field_id: 5001 },
+        { event: 'custom_field.field_value_updated', custom_field_id: 1 },
       ],
     },
     signed: {
@@ -44,9 +46,9 @@ export const exampleConfig: ConfigInput = defineConfig({
   rules: [
     {
       id: 'vip-tagged',
-      description: 'A subscriber tagged VIP (tag 4001) is posted to the example hook, once per subscriber.',
+      description: 'A subscriber tagged VIP (tag 7) is posted to the example hook, once per subscriber.',
       on: 'subscriber.tag_added',
-      scope: { tag_id: 4001 },
+      scope: { tag_id: 7 },
       once: (event) => (event.subscriber?.id === undefined ? undefined : `vip:${event.subscriber.id}`),
       actions: [{ destination: 'example-hook', params: { purpose: 'vip-welcome' } }],
     },
@@ -56,10 +58,10 @@ export const exampleConfig: ConfigInput = defineConfig({
       actions: [{ destination: 'example-hook', params: { purpose: 'purchase' } }],
     },
     {
-      id: 'product-3001',
+      id: 'product-1',
       on: 'subscriber.product_purchased',
-      scope: { product_id: 3001 },
-      actions: [{ destination: 'example-hook', params: { purpose: 'product-3001' } }],
+      scope: { product_id: 1 },
+      actions: [{ destination: 'example-hook', params: { purpose: 'product-1' } }],
     },
     {
       id: 'lifecycle',

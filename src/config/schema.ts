@@ -168,10 +168,58 @@ export const signedEndpointSchema = z
   .object({
     /** Names the inbound URL: `/hooks/kit/signed/<name>`. */
     name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'use letters, digits, - or _ (it is part of the URL)'),
-    /** Endpoint secrets (`whsec_…`); list the previous one too while Kit rotates. */
-    secrets: z.array(envRef).min(1),
+    /**
+     * Endpoint secrets (`whsec_…`); list the previous one too while Kit rotates. May be empty when
+     * kitrelay registers the endpoint itself (`kitrelay kit webhooks sync` keeps Kit's secret).
+     */
+    secrets: z.array(envRef).default([]),
     /** Signature timestamp tolerance. @default 300 */
     toleranceSeconds: positiveInt.default(300),
+  })
+  .strict();
+
+/** Kit API v4 access (reference/kit.md §1–§2). With no credentials, the sandbox runs the Kit simulator. */
+export const kitApiSchema = z
+  .object({
+    /** @default 'https://api.kit.com' */
+    baseUrl: z.url().default('https://api.kit.com'),
+    /** A v4 API key (`X-Kit-Api-Key`): env('KIT_API_KEY'). */
+    apiKey: envRef.optional(),
+    /** OAuth app (needed for bulk and purchase endpoints); tokens come from `kitrelay kit login`. */
+    oauth: z
+      .object({
+        clientId: z.string().min(1),
+        clientSecret: envRef.optional(),
+        /** [UNC] Kit documents more than one; @default 'https://api.kit.com/v4/oauth/authorize' */
+        authorizeUrl: z.url().default('https://api.kit.com/v4/oauth/authorize'),
+        /** [UNC] @default 'https://api.kit.com/v4/oauth/token' */
+        tokenUrl: z.url().default('https://api.kit.com/v4/oauth/token'),
+        /** Loopback port of the login callback. @default 8790 */
+        redirectPort: z.number().int().min(1).max(65535).default(8790),
+      })
+      .strict()
+      .optional(),
+    /** Requests per 60 s per credential (Kit: 120 per API key, 600 per OAuth token). */
+    rateLimit: z
+      .object({ apiKey: positiveInt.default(120), oauth: positiveInt.default(600), windowMs: positiveInt.default(60_000) })
+      .strict()
+      .default({ apiKey: 120, oauth: 600, windowMs: 60_000 }),
+    /** Key that encrypts stored OAuth tokens and endpoint secrets: env('KITRELAY_ENCRYPTION_KEY'). */
+    encryptionKey: envRef.optional(),
+  })
+  .strict();
+
+/** Keeping Kit's webhooks and kitrelay's subscriber mirror in step with Kit. */
+export const kitSyncSchema = z
+  .object({
+    /** Make Kit's registered webhooks match the routes on start (`kitrelay kit webhooks sync`). @default false (true in the sandbox) */
+    registerWebhooksOnStart: z.boolean().default(false),
+    /** Which webhook systems kitrelay registers. @default 'legacy' */
+    register: z.enum(['legacy', 'signed', 'both']).default('legacy'),
+    /** Page size for backfills and reconciliations (Kit allows up to 1000). @default 500 */
+    pageSize: positiveInt.max(1000).default(500),
+    /** Periodic recovery of missed webhooks (signed history + legacy reconciliation); 0 = off. @default 0 */
+    recoverIntervalMs: z.number().int().nonnegative().default(0),
   })
   .strict();
 
@@ -222,9 +270,11 @@ export const configSchema = z
           })
           .strict()
           .default({ endpoints: [], dedupeHours: 72 }),
+        api: kitApiSchema.default(kitApiSchema.parse({})),
+        sync: kitSyncSchema.default(kitSyncSchema.parse({})),
       })
       .strict()
-      .default({ legacy: { enabled: true, routes: [], dedupeWindowSeconds: 30 }, signed: { endpoints: [], dedupeHours: 72 } }),
+      .default({ legacy: { enabled: true, routes: [], dedupeWindowSeconds: 30 }, signed: { endpoints: [], dedupeHours: 72 }, api: kitApiSchema.parse({}), sync: kitSyncSchema.parse({}) }),
     destinations: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'use letters, digits, - or _'), destinationSchema).default({}),
     rules: z.array(ruleSchema).default([]),
     queue: z
@@ -276,6 +326,8 @@ export type RateLimit = z.output<typeof rateLimitSchema>;
 export type BreakerPolicy = z.output<typeof breakerSchema>;
 export type SignedEndpointConfig = z.output<typeof signedEndpointSchema>;
 export type LegacyRouteConfig = z.output<typeof legacyRouteSchema>;
+export type KitApiConfig = z.output<typeof kitApiSchema>;
+export type KitSyncConfig = z.output<typeof kitSyncSchema>;
 
 /** Typed identity helper for `kitrelay.config.ts`. */
 export function defineConfig(config: ConfigInput): ConfigInput {

@@ -9,6 +9,7 @@ import { legacyFingerprint, type NormalizedEvent } from '../kit/normalize.js';
 import { routeEvent, type CompiledRule } from '../rules/route.js';
 import { StoreUnavailableError } from '../lib/errors.js';
 import type { CommitDeliveryInput, DeliveryInput, EventInput, EventSource, QuarantineInput, Store } from '../store/types.js';
+import { mirrorChanges } from './mirror.js';
 import type { IngestOutcome } from './outcome.js';
 
 export interface CommitDeps {
@@ -22,6 +23,10 @@ export interface ParsedEvent {
   readonly source: EventSource;
   /** Legacy only: the route the body came in on (fingerprint dedupe). */
   readonly legacyRouteId?: string;
+  /** The payload as JSON text when the caller has it (a legacy body): stored as is, not serialised again. */
+  readonly payloadJson?: string;
+  /** A dedupe key of the caller's (reconciliation's synthetic events), used instead of the above. */
+  readonly dedupe?: { readonly key: string; readonly expiresAt: number };
 }
 
 const HOUR = 3_600_000;
@@ -30,7 +35,9 @@ export function toEventInput(parsed: ParsedEvent, deps: CommitDeps, receivedAt: 
   const { event } = parsed;
   const routed = routeEvent(event.kitEvent, deps.rules, deps.config);
   const scope = event.scope ? `${event.scope.param}=${event.scope.value}` : undefined;
-  const dedupe = event.kitEventId
+  const dedupe = parsed.dedupe
+    ? parsed.dedupe
+    : event.kitEventId
     ? // Kit's 2.0 event ids are stable across retries and re-emits: remember them past the
       // ~41 h retry span (reference/kit.md §7B "Idempotency").
       { key: `kit:${event.kitEventId}`, expiresAt: receivedAt + deps.config.kit.signed.dedupeHours * HOUR }
@@ -49,6 +56,7 @@ export function toEventInput(parsed: ParsedEvent, deps: CommitDeps, receivedAt: 
     type: event.type,
     kitType: event.kitType,
     payload: event.payload,
+    ...(parsed.payloadJson !== undefined ? { payloadJson: parsed.payloadJson } : {}),
     ...(event.kitEventId ? { kitEventId: event.kitEventId } : {}),
     ...(event.scope ? { scope: event.scope } : {}),
     ...(event.subscriberId ? { subscriberId: event.subscriberId } : {}),
@@ -59,6 +67,7 @@ export function toEventInput(parsed: ParsedEvent, deps: CommitDeps, receivedAt: 
     ...(opposites.length > 0 && event.subscriberKey ? { clearsDedupeTypes: opposites } : {}),
     jobs: routed.jobs,
     decisions: routed.decisions,
+    mirror: mirrorChanges(event),
   };
 }
 

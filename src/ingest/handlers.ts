@@ -14,12 +14,12 @@
 import { timingSafeEqual } from 'node:crypto';
 import { parseLegacyDelivery, parseSignedDelivery } from '../kit/normalize.js';
 import { verifySignature } from '../kit/signature.js';
-import type { SecretResolver } from '../connectors/types.js';
 import type { SignedEndpointConfig } from '../config/schema.js';
 import type { QuarantineInput } from '../store/types.js';
 import { commit, type CommitDeps, type ParsedEvent } from './commit.js';
 import type { IngestOutcome } from './outcome.js';
 import type { LegacyRoute } from './routes.js';
+import type { EndpointSecrets } from './secrets.js';
 
 export interface InboundRequest {
   readonly body: Buffer;
@@ -54,20 +54,30 @@ export async function ingestLegacy(deps: CommitDeps, route: LegacyRoute, token: 
     const entry: QuarantineInput = { system: 'legacy', route: route.id, reason: parsed.reason, detail: parsed.detail, headers: keptHeaders(request.headers), body: request.body, receivedAt: request.receivedAt };
     return commit(deps, delivery, [], [entry], { isWholeBodyBad: true });
   }
-  return commit(deps, delivery, [{ event: parsed.event, source: 'legacy', legacyRouteId: route.id }], []);
+  return commit(deps, delivery, [{ event: parsed.event, source: 'legacy', legacyRouteId: route.id, payloadJson: bodyText(request.body) }], []);
+}
+
+/**
+ * A legacy body is its event's payload, so its text is the payload's JSON: the store keeps it as
+ * sent instead of serialising the parsed body again. Already checked to be UTF-8 JSON by the parse;
+ * a leading BOM is dropped, as the parse did.
+ */
+function bodyText(body: Buffer): string {
+  const text = body.toString('utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 export async function ingestSigned(
   deps: CommitDeps,
   endpoint: SignedEndpointConfig,
-  secrets: SecretResolver,
+  secrets: EndpointSecrets,
   request: InboundRequest,
 ): Promise<IngestOutcome> {
   const header = request.headers['x-kit-signature'];
   const verdict = verifySignature({
     header: Array.isArray(header) ? header.join(',') : header,
     body: request.body,
-    secrets: resolveSecrets(endpoint, secrets),
+    secrets: await secrets(endpoint),
     now: request.receivedAt,
     toleranceSeconds: endpoint.toleranceSeconds,
   });
@@ -105,19 +115,6 @@ export async function ingestSigned(
     }
   }
   return commit(deps, delivery, events, quarantine);
-}
-
-function resolveSecrets(endpoint: SignedEndpointConfig, secrets: SecretResolver): string[] {
-  const values: string[] = [];
-  for (const ref of endpoint.secrets) {
-    try {
-      const value = secrets(ref);
-      if (value) values.push(value);
-    } catch {
-      // An optional secret that is unset (e.g. the previous secret after rotation) is skipped.
-    }
-  }
-  return values;
 }
 
 const SIGNATURE_MESSAGES = {

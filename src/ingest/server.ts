@@ -13,6 +13,7 @@ import type { CompiledRule } from '../rules/route.js';
 import { ingestLegacy, ingestSigned } from './handlers.js';
 import { toHttp, type IngestOutcome, type RejectReason } from './outcome.js';
 import { LEGACY_PATH_PREFIX, SIGNED_PATH_PREFIX, type RouteTable } from './routes.js';
+import { createEndpointSecrets } from './secrets.js';
 
 export interface IngestServerDeps {
   readonly config: Config;
@@ -30,6 +31,7 @@ export interface IngestServerDeps {
 export function createIngestServer(deps: IngestServerDeps): FastifyInstance {
   const { config, routes, store, clock, log, metrics } = deps;
   const commitDeps = { store, config, rules: deps.rules };
+  const endpointSecrets = createEndpointSecrets({ store, secrets: deps.secrets, now: () => clock.now() });
   const app = Fastify({ logger: false, bodyLimit: config.server.bodyLimitBytes, return503OnClosing: true, forceCloseConnections: 'idle' });
 
   // Raw bytes only: signature verification and quarantine both need the body exactly as sent.
@@ -88,7 +90,7 @@ export function createIngestServer(deps: IngestServerDeps): FastifyInstance {
     if (!endpoint) return send(reply, { kind: 'rejected', reason: 'unknown_route', message: `No signed endpoint "${request.params.name}".` }, 'signed', startedAt);
     const body = request.body;
     if (!Buffer.isBuffer(body)) return reject(reply, 'unsupported_media_type', 'Send the body as application/json.');
-    const outcome = await ingestSigned(commitDeps, endpoint, deps.secrets, { body, headers: request.headers, receivedAt: clock.now() });
+    const outcome = await ingestSigned(commitDeps, endpoint, endpointSecrets, { body, headers: request.headers, receivedAt: clock.now() });
     return send(reply, outcome, 'signed', startedAt);
   });
 

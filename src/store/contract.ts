@@ -4,11 +4,12 @@
  *
  * Each test gets a fresh, empty store from `open` and gives it back through `cleanup`. A backend
  * that can close and reopen the same database passes `reopen`; one that cannot leaves it out and
- * the reopen test is reported as skipped, by name.
+ * the reopen test is reported as skipped, by name. Likewise `openPeer`, for the tests of two stores
+ * sharing one database (as two processes do).
  */
 import { afterEach, beforeEach, describe } from 'vitest';
-import type { ContractContext } from './fixtures.contract.js';
 import { ingestContract } from './ingest.contract.js';
+import { kitContract, type KitContractContext } from './kit.contract.js';
 import { operationsContract } from './operations.contract.js';
 import { queueContract } from './queue.contract.js';
 import type { Store } from './types.js';
@@ -19,13 +20,15 @@ export interface OpenedStore {
   readonly cleanup: () => Promise<void>;
   /** Closes the store and opens the same database again. */
   readonly reopen?: () => Promise<Store>;
+  /** Opens a second store on the same database, as another process would; its caller closes it. */
+  readonly openPeer?: () => Promise<Store>;
 }
 
 export function storeContract(name: string, open: () => Promise<OpenedStore>): void {
   describe(`store contract: ${name}`, () => {
     let opened: OpenedStore | undefined;
     let current: Store | undefined;
-    const ctx: ContractContext = {
+    const ctx: KitContractContext = {
       get store(): Store {
         if (current === undefined) throw new Error('the store is not open');
         return current;
@@ -39,6 +42,9 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
             return current;
           })
         );
+      },
+      get openPeer(): (() => Promise<Store>) | undefined {
+        return opened?.openPeer;
       },
     };
 
@@ -56,5 +62,6 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
     describe('ingest', () => ingestContract(ctx));
     describe('queue', () => queueContract(ctx));
     describe('operations', () => operationsContract(ctx));
+    describe('kit', () => kitContract(ctx));
   });
 }

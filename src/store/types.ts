@@ -29,7 +29,13 @@
  *   same destination and subscriber key run in order (per-subscriber FIFO).
  *
  * All times are epoch milliseconds. Ids are positive integers assigned by the store.
+ *
+ * The Kit side of the store (subscriber mirror, sync checkpoints, rate budget, webhook
+ * registrations) has its words and port in kit-types.ts.
  */
+import type { KitStore, MirrorChange } from './kit-types.js';
+
+export type * from './kit-types.js';
 
 export type WebhookSystem = 'legacy' | 'signed';
 
@@ -129,6 +135,11 @@ export interface EventInput {
   readonly occurredAt?: number;
   /** The event exactly as Kit sent it (legacy: the whole body; signed: one element of `events`). */
   readonly payload: unknown;
+  /**
+   * `payload` as JSON text, when the caller has it already (a legacy body is its own JSON): the
+   * store keeps this text instead of serialising `payload` again. Must parse to `payload`.
+   */
+  readonly payloadJson?: string;
   readonly dedupe?: DedupeInput;
   /**
    * Legacy dedupe keys of these types, for this subscriber and scope, stop counting. The subscriber
@@ -139,6 +150,11 @@ export interface EventInput {
   readonly jobs: readonly PlannedJob[];
   /** Decisions that made no job (predicate false / error), kept with the event. */
   readonly decisions: readonly RouteDecision[];
+  /**
+   * Changes to the subscriber mirror this event reports; applied in the same transaction, only if
+   * the event is accepted (not a duplicate).
+   */
+  readonly mirror?: readonly MirrorChange[];
 }
 
 export interface QuarantineInput {
@@ -392,7 +408,7 @@ export interface PurgeResult {
   readonly dedupeKeys: number;
 }
 
-export interface Store {
+export interface Store extends KitStore {
   /** Which implementation: the contract suite and the CLI use it to name backend gaps. */
   readonly dialect: 'sqlite' | 'postgres';
 

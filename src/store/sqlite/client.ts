@@ -33,7 +33,8 @@ export class SqliteStoreClient implements SqliteStore {
   readonly #worker: Worker;
   readonly #maxWriteBacklog: number;
   #queue: PendingCall[] = [];
-  #inFlight: PendingCall[] | undefined;
+  /** Batches posted to the writer and not answered yet, oldest first (it answers in order). */
+  readonly #inFlight: PendingCall[][] = [];
   #isFlushScheduled = false;
   #writeBacklog = 0;
   #batches = 0;
@@ -93,6 +94,18 @@ export class SqliteStoreClient implements SqliteStore {
   initSetting = this.#op('initSetting');
   setSetting = this.#op('setSetting');
   ping = this.#op('ping');
+  upsertSubscribers = this.#op('upsertSubscribers');
+  getSubscriber = this.#op('getSubscriber');
+  getSubscriberByEmail = this.#op('getSubscriberByEmail');
+  listSubscribers = this.#op('listSubscribers');
+  countSubscribers = this.#op('countSubscribers');
+  getCheckpoint = this.#op('getCheckpoint');
+  saveCheckpoint = this.#op('saveCheckpoint');
+  takeRateBudget = this.#op('takeRateBudget');
+  blockRateBudget = this.#op('blockRateBudget');
+  listWebhookRegistrations = this.#op('listWebhookRegistrations');
+  saveWebhookRegistration = this.#op('saveWebhookRegistration');
+  deleteWebhookRegistration = this.#op('deleteWebhookRegistration');
 
   async getQuarantine(id: number): Promise<QuarantineRecord | undefined> {
     const record = await this.#call('getQuarantine', [id]);
@@ -153,9 +166,13 @@ export class SqliteStoreClient implements SqliteStore {
     });
   }
 
-  /** Waits for the end of the turn so every call made in it joins the batch. */
+  /**
+   * Waits for the end of the turn so every call made in it joins the batch, then posts it even while
+   * earlier batches are in flight: the writer runs all the batches waiting for it as one, so it never
+   * sits idle waiting for this thread, and a busy writer still commits large groups.
+   */
   #scheduleFlush(): void {
-    if (this.#isFlushScheduled || this.#inFlight !== undefined || this.#queue.length === 0) return;
+    if (this.#isFlushScheduled || this.#queue.length === 0) return;
     this.#isFlushScheduled = true;
     this.#updateRef();
     setImmediate(() => {
@@ -165,14 +182,14 @@ export class SqliteStoreClient implements SqliteStore {
   }
 
   #flush(): void {
-    if (this.#inFlight !== undefined || this.#queue.length === 0) return;
+    if (this.#queue.length === 0) return;
     const batch = this.#queue;
     this.#queue = [];
-    this.#inFlight = batch;
+    this.#inFlight.push(batch);
     try {
       this.#post({ kind: 'batch', calls: batch.map(({ op, args }) => ({ op, args })) });
     } catch (error) {
-      this.#inFlight = undefined;
+      this.#inFlight.pop();
       this.#rejectUncloneable(batch, error);
       return;
     }
@@ -220,7 +237,7 @@ export class SqliteStoreClient implements SqliteStore {
         this.#stop(`the SQLite store could not open ${this.path}: ${message.error.message}`, message.error);
         break;
       case 'batch':
-        this.#settleBatch(message.results);
+        for (const results of message.results) this.#settleBatch(results);
         break;
       case 'backup': {
         const waiter = this.#backups.get(message.id);
@@ -237,8 +254,7 @@ export class SqliteStoreClient implements SqliteStore {
   }
 
   #settleBatch(results: readonly CallResult[]): void {
-    const batch = this.#inFlight ?? [];
-    this.#inFlight = undefined;
+    const batch = this.#inFlight.shift() ?? [];
     batch.forEach((pending, index) => {
       if (pending.op === 'commitDelivery') this.#writeBacklog--;
       const result = results[index];
@@ -255,8 +271,7 @@ export class SqliteStoreClient implements SqliteStore {
   #stop(message: string, cause?: unknown): void {
     this.#stopReason ??= { message, cause };
     const error = (): StoreUnavailableError => new StoreUnavailableError(message, STOPPED_RETRY_AFTER_SECONDS, { cause });
-    const pending = [...(this.#inFlight ?? []), ...this.#queue];
-    this.#inFlight = undefined;
+    const pending = [...this.#inFlight.splice(0).flat(), ...this.#queue];
     this.#queue = [];
     this.#writeBacklog = 0;
     for (const call of pending) call.reject(error());
@@ -273,7 +288,7 @@ export class SqliteStoreClient implements SqliteStore {
   }
 
   #isIdle(): boolean {
-    return this.#queue.length === 0 && this.#inFlight === undefined && this.#backups.size === 0 && !this.#isFlushScheduled;
+    return this.#queue.length === 0 && this.#inFlight.length === 0 && this.#backups.size === 0 && !this.#isFlushScheduled;
   }
 
   #checkIdle(): void {

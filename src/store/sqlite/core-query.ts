@@ -54,6 +54,18 @@ class Where {
     return this.add('subscriber_id = @subscriberId', 'subscriberId', filter.subscriberId).add('email = @email', 'email', filter.email?.toLowerCase());
   }
 
+  /**
+   * Jobs copy their event's subscriber but have no index of their own on it (fewer indexes to
+   * write at ingest): they are found through the events' indexes. A job never outlives its event.
+   */
+  jobSubscriber(filter: SubscriberFilter): this {
+    return this.add('event_id IN (SELECT id FROM events WHERE subscriber_id = @subscriberId)', 'subscriberId', filter.subscriberId).add(
+      'event_id IN (SELECT id FROM events WHERE email = @email)',
+      'email',
+      filter.email?.toLowerCase(),
+    );
+  }
+
   before(page: Page): this {
     return this.add('id < @beforeId', 'beforeId', page.beforeId);
   }
@@ -69,14 +81,16 @@ export function pageLimit(page: Page): number {
 
 export class QueryOps {
   readonly #db: Database;
+  readonly #storeId: string;
   readonly #cache = new Map<string, Statement>();
   readonly #getDelivery: Statement<[number], DeliveryRow>;
   readonly #getEvent: Statement<[number], EventRow>;
   readonly #getJob: Statement<[number], JobRow>;
   readonly #getQuarantine: Statement<[number], QuarantineRow>;
 
-  constructor(db: Database) {
+  constructor(db: Database, storeId: string) {
     this.#db = db;
+    this.#storeId = storeId;
     this.#getDelivery = db.prepare('SELECT * FROM deliveries WHERE id = ?');
     this.#getEvent = db.prepare('SELECT * FROM events WHERE id = ?');
     this.#getJob = db.prepare('SELECT * FROM jobs WHERE id = ?');
@@ -95,7 +109,7 @@ export class QueryOps {
 
   getJob(id: number): JobRecord | undefined {
     const row = this.#getJob.get(id);
-    return row && jobFromRow(row);
+    return row && jobFromRow(row, this.#storeId);
   }
 
   getQuarantine(id: number): QuarantineRecord | undefined {
@@ -114,7 +128,7 @@ export class QueryOps {
   }
 
   listJobs(filter: JobFilter): JobRecord[] {
-    return this.#list<JobRow>('jobs', this.#jobWhere(filter), filter).map(jobFromRow);
+    return this.#list<JobRow>('jobs', this.#jobWhere(filter), filter).map((row) => jobFromRow(row, this.#storeId));
   }
 
   listAttempts(filter: AttemptFilter): AttemptRecord[] {
@@ -155,7 +169,7 @@ export class QueryOps {
       .add('destination = @destination', 'destination', filter.destination)
       .add('event_id = @eventId', 'eventId', filter.eventId)
       .add('rule = @rule', 'rule', filter.rule)
-      .subscriber(filter)
+      .jobSubscriber(filter)
       .range('created_at', filter)
       .before(filter);
   }

@@ -14,13 +14,14 @@ import type {
   JobFilter,
   JobRecord,
 } from '../types.js';
-import { destinationStateFromRow, jobFromRow, toJson, type DestinationStateRow, type JobRow } from './core-rows.js';
+import { destinationStateFromRow, idempotencyKey, jobFromRow, toJson, type DestinationStateRow, type JobRow } from './core-rows.js';
 import type { QueryOps } from './core-query.js';
 
 const LOST_LEASE_ERROR = 'lease expired: the worker stopped mid-attempt';
 
 export class QueueOps {
   readonly #query: QueryOps;
+  readonly #storeId: string;
   readonly #selectClaimable: Statement<Record<string, unknown>, JobRow>;
   readonly #lease: Statement<Record<string, unknown>, JobRow>;
   readonly #markDeadAfterLostLease: Statement;
@@ -37,8 +38,9 @@ export class QueueOps {
   readonly #setBreaker: Statement;
   readonly #countJobs: Statement<[], JobCount>;
 
-  constructor(db: Database, query: QueryOps) {
+  constructor(db: Database, query: QueryOps, storeId: string) {
     this.#query = query;
+    this.#storeId = storeId;
     // Walks the destination's active jobs (partial index jobs_active) in id order. Per-subscriber
     // FIFO: a job waits while an earlier job of the same destination and subscriber is still
     // pending or running (jobs_active_subscriber); dead, cancelled and succeeded jobs never block.
@@ -144,7 +146,7 @@ export class QueueOps {
         if (event === undefined) throw new Error(`job ${row.id} refers to event ${row.event_id}, which does not exist`);
         events.set(row.event_id, event);
       }
-      claimed.push({ job: jobFromRow(row), event });
+      claimed.push({ job: jobFromRow(row, this.#storeId), event });
     }
     return claimed;
   }
@@ -176,7 +178,7 @@ export class QueueOps {
   /** A job that is not terminal is returned as it is; an unknown id gives undefined. */
   replayJob(id: number, extraAttempts: number, now: number): JobRecord | undefined {
     const row = this.#replay.get({ id, extraAttempts, now }) ?? this.#selectJob.get(id);
-    return row && jobFromRow(row);
+    return row && jobFromRow(row, this.#storeId);
   }
 
   replayJobs(filter: JobFilter, extraAttempts: number, now: number): number[] {
@@ -187,7 +189,7 @@ export class QueueOps {
 
   cancelJob(id: number, now: number): JobRecord | undefined {
     const row = this.#cancel.get({ id, now });
-    return row && jobFromRow(row);
+    return row && jobFromRow(row, this.#storeId);
   }
 
   getDestinationStates(): DestinationState[] {
@@ -221,7 +223,7 @@ export class QueueOps {
       finishedAt: now,
       outcome: 'unknown',
       error: LOST_LEASE_ERROR,
-      correlation: { idempotencyKey: job.idempotency_key },
+      correlation: { idempotencyKey: idempotencyKey(this.#storeId, job.id) },
     };
     this.#recordAttempt(attempt, job);
   }

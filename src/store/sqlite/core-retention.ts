@@ -25,10 +25,12 @@ export class RetentionOps {
     this.#deleteOldEvents = db.prepare(`
       DELETE FROM events
       WHERE received_at < @before AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.event_id = events.id)`);
+    // An event has its delivery's received_at, so the events that keep an old delivery are among
+    // the old events (events_received_at): no index on events.delivery_id is needed.
     this.#deleteEmptyDeliveries = db.prepare(`
       DELETE FROM deliveries
       WHERE received_at < @before
-        AND NOT EXISTS (SELECT 1 FROM events WHERE events.delivery_id = deliveries.id)
+        AND id NOT IN (SELECT delivery_id FROM events WHERE received_at < @before)
         AND NOT EXISTS (SELECT 1 FROM quarantine WHERE quarantine.delivery_id = deliveries.id)`);
     this.#deleteExpiredDedupeKeys = db.prepare('DELETE FROM dedupe_keys WHERE expires_at <= @now');
     this.#deleteResolvedQuarantine = db.prepare(`DELETE FROM quarantine WHERE status <> 'open' AND received_at < @before`);

@@ -67,7 +67,6 @@ export interface JobRow {
   lease_owner: string | null;
   lease_expires_at: number | null;
   last_error: string | null;
-  idempotency_key: string;
   created_at: number;
   updated_at: number;
   finished_at: number | null;
@@ -164,7 +163,15 @@ export function eventFromRow(row: EventRow): EventRecord {
   };
 }
 
-export function jobFromRow(row: JobRow): JobRecord {
+/**
+ * A job's idempotency key: the database's random store id and the job id. Unique by construction
+ * (job ids are never reused, and a fresh database has a fresh store id), so it is not stored.
+ */
+export function idempotencyKey(storeId: string, jobId: number): string {
+  return `${storeId}-${jobId}`;
+}
+
+export function jobFromRow(row: JobRow, storeId: string): JobRecord {
   return {
     id: row.id,
     eventId: row.event_id,
@@ -183,7 +190,7 @@ export function jobFromRow(row: JobRow): JobRecord {
     leaseOwner: row.lease_owner,
     leaseExpiresAt: row.lease_expires_at,
     lastError: row.last_error,
-    idempotencyKey: row.idempotency_key,
+    idempotencyKey: idempotencyKey(storeId, row.id),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     finishedAt: row.finished_at,

@@ -33,6 +33,14 @@ export const WRITE_OPS: ReadonlySet<OpName> = new Set<OpName>([
   'purge',
   'initSetting',
   'setSetting',
+  'upsertSubscribers',
+  'saveCheckpoint',
+  // A write so the check and the spend share the write lock: two processes sharing the file can
+  // never both take the last slot.
+  'takeRateBudget',
+  'blockRateBudget',
+  'saveWebhookRegistration',
+  'deleteWebhookRegistration',
 ]);
 
 export interface Call {
@@ -66,7 +74,8 @@ export type ToWriter =
 export type FromWriter =
   | { readonly kind: 'ready' }
   | { readonly kind: 'failed'; readonly error: SerializedError }
-  | { readonly kind: 'batch'; readonly results: readonly CallResult[] }
+  /** The results of one or more batches, in the order they were posted (the writer ran them as one). */
+  | { readonly kind: 'batch'; readonly results: readonly (readonly CallResult[])[] }
   | { readonly kind: 'backup'; readonly id: number; readonly error?: SerializedError }
   | { readonly kind: 'closed' };
 

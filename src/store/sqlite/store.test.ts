@@ -44,6 +44,7 @@ storeContract('sqlite', async () => {
       store = await openSqliteStore({ path });
       return store;
     },
+    openPeer: () => openSqliteStore({ path }),
     cleanup: async () => {
       await store.close();
       await rm(dir, { recursive: true, force: true });
@@ -71,11 +72,14 @@ describe('sqlite store', () => {
   it('applies migrations once, however often it runs', async () => {
     const db = openDatabase(join(await tempDir(), 'migrate.db'), 5000);
     try {
-      expect(migrate(db)).toEqual([1]);
+      expect(migrate(db)).toEqual([1, 2]);
       const storeId = db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get('store_id');
       expect(storeId).toMatch(/^[0-9a-f]{16}$/);
       expect(migrate(db)).toEqual([]);
-      expect(db.prepare('SELECT version, name FROM schema_migrations').all()).toEqual([{ version: 1, name: '001_init.sql' }]);
+      expect(db.prepare('SELECT version, name FROM schema_migrations').all()).toEqual([
+        { version: 1, name: '001_init.sql' },
+        { version: 2, name: '002_kit.sql' },
+      ]);
       expect(db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get('store_id')).toBe(storeId);
     } finally {
       db.close();
@@ -165,7 +169,7 @@ describe('sqlite store', () => {
     try {
       expect(copy.pragma('integrity_check', { simple: true })).toBe('ok');
       expect(copy.prepare('SELECT count(*) FROM events').pluck().get()).toBeGreaterThanOrEqual(1000);
-      expect(copy.prepare('SELECT version FROM schema_migrations').pluck().all()).toEqual([1]);
+      expect(copy.prepare('SELECT version FROM schema_migrations').pluck().all()).toEqual([1, 2]);
       expect(copy.prepare(`SELECT value FROM settings WHERE key = 'store_id'`).pluck().get()).toBe(await store.getSetting('store_id'));
     } finally {
       copy.close();

@@ -1,8 +1,9 @@
 /**
  * The SQLite store's async face. Every call made in one event-loop turn joins one batch, sent to
  * the writer thread as one message; the writer commits the batch's writes in one transaction, so
- * many concurrent webhook requests share one fsync (see core.ts). One batch is in flight at a time;
- * calls made meanwhile form the next.
+ * many concurrent webhook requests share one fsync (see core.ts). Batches are posted as they form;
+ * the writer runs every batch that waits for it as one, so while it commits, the calls made
+ * meanwhile gather into the next group.
  *
  * Back-pressure: at most `maxWriteBacklog` commitDelivery calls wait to commit; beyond that they
  * fail at once with StoreUnavailableError, and ingest answers 503 with Retry-After. Infrastructure
@@ -24,7 +25,7 @@ export interface SqliteStoreOptions {
 }
 
 export interface SqliteStoreStats {
-  /** Batches sent to the writer thread (each write batch is one transaction). */
+  /** Batches sent to the writer thread (one per event-loop turn with calls; waiting ones share a transaction). */
   readonly batches: number;
   /** Calls carried by those batches. */
   readonly calls: number;

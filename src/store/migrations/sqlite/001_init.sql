@@ -5,6 +5,11 @@
 -- idempotency key is built from its id, and dedupe keys, audit records and the ledger keep ids of
 -- events and jobs that retention has removed. For the same reason there are no foreign keys: those
 -- references are by value and outlive what they point at.
+--
+-- Every secondary index is written at ingest (or at every change of a job's status), so there are
+-- only those the hot paths need: the claim query and per-subscriber FIFO, dedupe, retention, and
+-- finding a subscriber's records. Operator listings by other filters (type, status alone, time
+-- range, destination of an audit record) scan the table newest first and stop at their limit.
 
 CREATE TABLE settings (
   key   TEXT PRIMARY KEY,
@@ -46,9 +51,8 @@ CREATE TABLE events (
   payload        TEXT,            -- JSON; null once retention removed it
   decisions      TEXT    NOT NULL DEFAULT '[]'
 );
-CREATE INDEX events_delivery ON events (delivery_id);
+-- Retention finds old events (and their deliveries: an event has its delivery's received_at) by time.
 CREATE INDEX events_received_at ON events (received_at);
-CREATE INDEX events_type ON events (type);
 CREATE INDEX events_subscriber_id ON events (subscriber_id) WHERE subscriber_id IS NOT NULL;
 CREATE INDEX events_email ON events (email) WHERE email IS NOT NULL;
 CREATE INDEX events_duplicates ON events (id) WHERE status = 'duplicate';
@@ -91,7 +95,7 @@ CREATE TABLE jobs (
   lease_owner      TEXT,
   lease_expires_at INTEGER,
   last_error       TEXT,
-  idempotency_key  TEXT    NOT NULL UNIQUE,
+  -- No idempotency key column: it is `<store_id>-<id>`, unique by construction (see core-rows.ts).
   created_at       INTEGER NOT NULL,
   updated_at       INTEGER NOT NULL,
   finished_at      INTEGER,
@@ -103,12 +107,11 @@ CREATE TABLE jobs (
 CREATE INDEX jobs_active ON jobs (destination, id) WHERE status IN ('pending', 'running');
 CREATE INDEX jobs_active_subscriber ON jobs (destination, subscriber_key, id)
   WHERE status IN ('pending', 'running') AND subscriber_key IS NOT NULL;
+-- countJobs (metrics, the orphan sweep) and replay by destination and status.
 CREATE INDEX jobs_destination_status ON jobs (destination, status);
-CREATE INDEX jobs_status ON jobs (status);
+-- Retention and an event's jobs. A subscriber's jobs are found through events_subscriber_id /
+-- events_email (a job never outlives its event).
 CREATE INDEX jobs_event ON jobs (event_id);
-CREATE INDEX jobs_created_at ON jobs (created_at);
-CREATE INDEX jobs_subscriber_id ON jobs (subscriber_id) WHERE subscriber_id IS NOT NULL;
-CREATE INDEX jobs_email ON jobs (email) WHERE email IS NOT NULL;
 
 -- Audit records: append-only. The job context is copied in so a record outlives its job.
 CREATE TABLE attempts (
