@@ -24,7 +24,7 @@ import { findCredentials, openKitClient } from './sync/kit-access.js';
 import { startSandboxKit, type SandboxKit } from './sync/sandbox.js';
 import { syncWebhooks } from './sync/webhooks.js';
 import { BACKFILL_CHECKPOINT } from './sync/backfill.js';
-import { reconcileLegacyTags, recoverSignedDeliveries } from './sync/recover.js';
+import { reconcileWithKit, recoverSignedDeliveries } from './sync/recover.js';
 
 export interface RelayOptions {
   readonly loaded: LoadedConfig;
@@ -178,7 +178,7 @@ function startRecovery(deps: { loaded: LoadedConfig; store: SqliteStore; env: Re
         const recoverDeps = { client, store, config: loaded.config, rules: compileRules(loaded.config), routes: buildRouteTable(loaded.config, deps.secret, loaded.publicBaseUrl), now: () => deps.clock.now() };
         const signed = await recoverSignedDeliveries(recoverDeps);
         const backfill = await store.getCheckpoint(BACKFILL_CHECKPOINT);
-        const legacy = backfill?.completedAt ? await reconcileLegacyTags(recoverDeps) : undefined;
+        const legacy = backfill?.completedAt ? await reconcileWithKit(recoverDeps) : undefined;
         log.info({ signed, legacy: legacy ?? 'skipped: no completed backfill yet' }, 'recovery ran');
       } finally {
         await client.close();

@@ -12,7 +12,7 @@ import { compileRules } from '../rules/route.js';
 import { runBackfill } from '../sync/backfill.js';
 import { takeInventory } from '../sync/inventory.js';
 import { openKitClient, tokenVault } from '../sync/kit-access.js';
-import { reconcileLegacyTags, recoverSignedDeliveries } from '../sync/recover.js';
+import { reconcileWithKit, recoverSignedDeliveries } from '../sync/recover.js';
 import { isChange, syncWebhooks, type WebhookAction } from '../sync/webhooks.js';
 import { CliError, parseId, printJson, printTable, withStore } from './context.js';
 
@@ -125,7 +125,7 @@ export function registerKit(program: Command): void {
 
   kit
     .command('recover')
-    .description('recover missed webhooks: signed deliveries from Kit\'s history, legacy by reconciling tags with the mirror')
+    .description('recover missed webhooks: signed deliveries from Kit\'s history; then reconcile tags and states with the mirror')
     .option('--json', 'print JSON')
     .action(async (flags: { json?: boolean }, command: Command) => {
       await withStore(command, async (store, loaded) => {
@@ -134,11 +134,11 @@ export function registerKit(program: Command): void {
           const routes = buildRouteTable(loaded.config, await routeSecret(store, process.env), loaded.publicBaseUrl);
           const deps = { client, store, config: loaded.config, rules: compileRules(loaded.config), routes, now: () => Date.now() };
           const signed = await recoverSignedDeliveries(deps);
-          const legacy = await reconcileLegacyTags(deps);
+          const legacy = await reconcileWithKit(deps);
           if (flags.json) return printJson({ signed, legacy });
           process.stdout.write(
             `signed: ${signed.deliveriesRead} failed/retrying deliveries read, ${signed.eventsAccepted} event(s) recovered, ${signed.eventsAlreadyHere} already here${signed.withoutEvents.length ? `, ${signed.withoutEvents.length} without events in Kit's history` : ''}\n` +
-              `legacy: ${legacy.tagsChecked} tag(s) reconciled, ${legacy.tagAddedEmitted} tag_added and ${legacy.tagRemovedEmitted} tag_removed event(s) emitted (source: reconciled)\n`,
+              `reconciliation: ${legacy.tagsChecked} tag(s) compared, ${legacy.tagAddedEmitted} tag_added and ${legacy.tagRemovedEmitted} tag_removed event(s) emitted; ${legacy.subscribersChecked} recently changed subscriber(s) compared, ${legacy.stateEventsEmitted} state event(s) emitted (source: reconciled)\n`,
           );
         } finally {
           await client.close();

@@ -4,18 +4,19 @@
  * - Signed endpoints: Kit keeps 30 days of delivery history (reference/kit.md §7B). Deliveries that
  *   failed or are still retrying are read back and their events ingested, exactly as if they had
  *   arrived: dedupe on the event id makes a late real delivery (or a second recovery) harmless.
- * - Legacy webhooks have no history and undocumented retries, so they are reconciled instead: for
- *   every tag a legacy route listens to, Kit's tag members are compared with the subscriber mirror,
- *   and each difference becomes a synthetic event (source `reconciled`) that is routed like a real
- *   one and updates the mirror in the same transaction.
+ * - Legacy webhooks have no history and undocumented retries, so Kit is reconciled with the
+ *   subscriber mirror instead (`reconcileWithKit`): each difference becomes a synthetic event
+ *   (source `reconciled`) routed like a real one. Signed deliveries whose events Kit's history does
+ *   not hold are covered by the same reconciliation.
  */
 import type { CommitDeps } from '../ingest/commit.js';
 import { commit } from '../ingest/commit.js';
 import type { RouteTable } from '../ingest/routes.js';
 import type { KitClient, KitSubscriber } from '../kit/client/index.js';
+import { legacyEventSpec } from '../kit/events.js';
 import { parseLegacyDelivery, parseSignedDelivery } from '../kit/normalize.js';
 import type { Store } from '../store/types.js';
-import { BACKFILL_CHECKPOINT } from './backfill.js';
+import { BACKFILL_CHECKPOINT, toSnapshot } from './backfill.js';
 
 export interface RecoverDeps extends CommitDeps {
   readonly client: KitClient;
@@ -71,22 +72,62 @@ export async function recoverSignedDeliveries(deps: RecoverDeps): Promise<Signed
   return { deliveriesRead, eventsAccepted, eventsAlreadyHere, withoutEvents };
 }
 
-export interface LegacyReconciliation {
+export interface Reconciliation {
   readonly tagsChecked: number;
   readonly tagAddedEmitted: number;
   readonly tagRemovedEmitted: number;
+  readonly subscribersChecked: number;
+  readonly stateEventsEmitted: number;
 }
 
+export const RECONCILE_CHECKPOINT = 'kit-reconcile';
+/** List endpoints lag writes by up to ~5 minutes (reference/kit.md §9.4): look back this far. */
+const LIST_LAG_MS = 5 * 60_000;
+
+/** The event Kit would have sent for a subscriber now in this state. */
+const STATE_EVENTS: Readonly<Record<string, string>> = {
+  active: 'subscriber.subscriber_activate',
+  cancelled: 'subscriber.subscriber_unsubscribe',
+  bounced: 'subscriber.subscriber_bounce',
+  complained: 'subscriber.subscriber_complain',
+};
+
 /**
- * Compares Kit's members of every tag a legacy tag_add / tag_remove route listens to with the
- * mirror, and emits synthetic events for the differences. Needs a finished backfill: without a
- * mirror, every member would look new.
+ * Compares Kit with the subscriber mirror and emits a synthetic event (source `reconciled`) for
+ * every difference, routed like a real one and updating the mirror in the same transaction:
+ * - tags: Kit's members of every tag a legacy route or a rule's scope names, both ways
+ *   (tag_added / tag_removed);
+ * - states: subscribers Kit changed since the last run whose state differs from the mirror's, or
+ *   whom the mirror has never seen (activated / unsubscribed / bounced / complained).
+ * Needs a finished backfill: without a mirror, every subscriber would look new.
  */
-export async function reconcileLegacyTags(deps: RecoverDeps): Promise<LegacyReconciliation> {
+export async function reconcileWithKit(deps: RecoverDeps): Promise<Reconciliation> {
   const backfill = await deps.store.getCheckpoint(BACKFILL_CHECKPOINT);
   if (!backfill?.completedAt) throw new Error('Run `kitrelay kit backfill` first: reconciliation compares Kit with the subscriber mirror it fills.');
-  const tagRoutes = [...deps.routes.legacy.values()].filter((r) => r.scopeParam === 'tag_id' && r.scopeValue !== undefined);
-  const tagIds = [...new Set(tagRoutes.map((r) => Number(r.scopeValue)))].filter(Number.isSafeInteger);
+  const startedAt = deps.now();
+  const previous = await deps.store.getCheckpoint(RECONCILE_CHECKPOINT);
+  const since = (previous?.completedAt ?? backfill.startedAt) - LIST_LAG_MS;
+  // States first: a subscriber the mirror never saw is reported as Kit's activation would have
+  // been, before a tag event makes the mirror learn of them.
+  const states = await reconcileStates(deps, since);
+  const tags = await reconcileTags(deps);
+  await deps.store.saveCheckpoint({ name: RECONCILE_CHECKPOINT, cursor: null, data: { ...tags, ...states }, startedAt, updatedAt: deps.now(), completedAt: startedAt });
+  return { ...tags, ...states };
+}
+
+/** Tag ids the relay cares about: legacy tag routes and rules scoped by tag. */
+function watchedTags(deps: RecoverDeps): number[] {
+  const ids = new Set<number>();
+  for (const route of deps.routes.legacy.values()) if (route.scopeParam === 'tag_id') ids.add(Number(route.scopeValue));
+  for (const rule of deps.config.rules) {
+    const values = rule.scope?.tag_id;
+    for (const value of values === undefined ? [] : Array.isArray(values) ? values : [values]) ids.add(Number(value));
+  }
+  return [...ids].filter(Number.isSafeInteger);
+}
+
+async function reconcileTags(deps: RecoverDeps) {
+  const tagIds = watchedTags(deps);
   let tagAddedEmitted = 0;
   let tagRemovedEmitted = 0;
   for (const tagId of tagIds) {
@@ -95,18 +136,35 @@ export async function reconcileLegacyTags(deps: RecoverDeps): Promise<LegacyReco
       for (const subscriber of page.items) inKit.set(subscriber.id, subscriber);
     }
     const inMirror = await mirrorMembers(deps.store, tagId);
-    const addRoute = tagRoutes.find((r) => r.spec.legacyName === 'subscriber.tag_add' && Number(r.scopeValue) === tagId);
-    const removeRoute = tagRoutes.find((r) => r.spec.legacyName === 'subscriber.tag_remove' && Number(r.scopeValue) === tagId);
     for (const [id, subscriber] of inKit) {
-      if (inMirror.has(id) || !addRoute) continue;
-      tagAddedEmitted += await emit(deps, addRoute.id, subscriber, `reconciled:tag_added:${id}:${tagId}:${subscriber.tagged_at ?? ''}`);
+      if (!inMirror.has(id)) tagAddedEmitted += await emit(deps, 'subscriber.tag_add', String(tagId), subscriber, `reconciled:tag_added:${id}:${tagId}:${subscriber.tagged_at ?? ''}`);
     }
     for (const [id, subscriber] of inMirror) {
-      if (inKit.has(id) || !removeRoute) continue;
-      tagRemovedEmitted += await emit(deps, removeRoute.id, subscriber, `reconciled:tag_removed:${id}:${tagId}:${deps.now()}`);
+      if (!inKit.has(id)) tagRemovedEmitted += await emit(deps, 'subscriber.tag_remove', String(tagId), subscriber, `reconciled:tag_removed:${id}:${tagId}:${deps.now()}`);
     }
   }
   return { tagsChecked: tagIds.length, tagAddedEmitted, tagRemovedEmitted };
+}
+
+async function reconcileStates(deps: RecoverDeps, since: number) {
+  let subscribersChecked = 0;
+  let stateEventsEmitted = 0;
+  const pages = deps.client.listSubscribers({ status: 'all', updatedAfter: new Date(Math.max(0, since)), sortField: 'id', sortOrder: 'asc', perPage: deps.config.kit.sync.pageSize });
+  for await (const page of pages) {
+    for (const subscriber of page.items) {
+      subscribersChecked += 1;
+      const mirrored = await deps.store.getSubscriber(subscriber.id);
+      if (mirrored?.state === subscriber.state) continue;
+      const legacyName = STATE_EVENTS[subscriber.state];
+      if (legacyName) {
+        stateEventsEmitted += await emit(deps, legacyName, undefined, subscriber, `reconciled:state:${subscriber.id}:${subscriber.state}:${mirrored?.state ?? 'unseen'}`);
+      } else {
+        // A state no event reports (inactive: awaiting confirmation): only the mirror learns it.
+        await deps.store.upsertSubscribers([toSnapshot(subscriber)], 'reconcile', deps.now());
+      }
+    }
+  }
+  return { subscribersChecked, stateEventsEmitted };
 }
 
 async function mirrorMembers(store: Store, tagId: number): Promise<Map<number, KitSubscriber>> {
@@ -122,16 +180,17 @@ async function mirrorMembers(store: Store, tagId: number): Promise<Map<number, K
   }
 }
 
-/** A synthetic legacy event, as the route's webhook would have carried it. Returns 1 if accepted. */
-async function emit(deps: RecoverDeps, routeId: string, subscriber: KitSubscriber, dedupeKey: string): Promise<number> {
-  const route = deps.routes.legacy.get(routeId);
-  if (!route) return 0;
+/** A synthetic event, as the legacy webhook would have carried it. Returns 1 if accepted. */
+async function emit(deps: RecoverDeps, legacyName: string, scopeValue: string | undefined, subscriber: KitSubscriber, dedupeKey: string): Promise<number> {
+  const spec = legacyEventSpec(legacyName);
+  if (!spec) return 0;
   const { tagged_at: _taggedAt, added_at: _addedAt, tags: _tags, ...plain } = subscriber;
   const body = Buffer.from(JSON.stringify({ subscriber: plain }));
-  const parsed = parseLegacyDelivery({ spec: route.spec, ...(route.scopeValue !== undefined ? { scopeValue: route.scopeValue } : {}), body });
+  const parsed = parseLegacyDelivery({ spec, ...(scopeValue !== undefined ? { scopeValue } : {}), body });
   if (!parsed.ok) return 0;
   const now = deps.now();
-  const outcome = await commit(deps, { system: 'reingest', route: `reconcile:${route.id}`, receivedAt: now, bodyBytes: body.length }, [
+  const route = `reconcile:${spec.slug}${scopeValue !== undefined ? `-${scopeValue}` : ''}`;
+  const outcome = await commit(deps, { system: 'reingest', route, receivedAt: now, bodyBytes: body.length }, [
     { event: parsed.event, source: 'reconciled', dedupe: { key: dedupeKey, expiresAt: now + 90 * 86_400_000 } },
   ], []);
   if (outcome.kind === 'unavailable') throw new Error(`store unavailable during reconciliation: ${outcome.message}`);

@@ -16,7 +16,7 @@ import { eventually, tempDir } from '../../test/helpers.js';
 import { runBackfill } from './backfill.js';
 import { takeInventory } from './inventory.js';
 import { openKitClient } from './kit-access.js';
-import { reconcileLegacyTags, recoverSignedDeliveries } from './recover.js';
+import { reconcileWithKit, recoverSignedDeliveries } from './recover.js';
 import { syncWebhooks } from './webhooks.js';
 
 interface World {
@@ -148,12 +148,24 @@ describe('recovery of missed webhooks', () => {
     expect(await world.relay.store.listEvents({})).toHaveLength(0); // the webhook never arrived
 
     const deps = { client: world.client, store: world.relay.store, config: world.relay.config, rules: compileRules(world.relay.config), routes: await routesOf(world), now: () => Date.now() };
-    const result = await reconcileLegacyTags(deps);
+    const result = await reconcileWithKit(deps);
     expect(result).toMatchObject({ tagsChecked: 1, tagAddedEmitted: 1, tagRemovedEmitted: 0 });
-    const [event] = await world.relay.store.listEvents({});
-    expect(event).toMatchObject({ source: 'reconciled', type: 'subscriber.tag_added', subscriberId: String(subscriber.id) });
+    const [event] = await world.relay.store.listEvents({ type: 'subscriber.tag_added' });
+    expect(event).toMatchObject({ source: 'reconciled', subscriberId: String(subscriber.id) });
     expect(await world.relay.store.listJobs({ eventId: event!.id })).toHaveLength(1);
-    expect(await reconcileLegacyTags(deps)).toMatchObject({ tagAddedEmitted: 0 }); // the mirror now has it
+    // The subscriber the mirror had never seen is reported too, as Kit's activation would have been.
+    const [activated] = await world.relay.store.listEvents({ type: 'subscriber.activated' });
+    expect(activated).toMatchObject({ source: 'reconciled', subscriberId: String(subscriber.id) });
+    expect((await world.relay.store.getSubscriber(subscriber.id))?.tags.map((t) => t.id)).toEqual([1]);
+
+    // A second run finds nothing new; an unsubscribe Kit never told us about is found.
+    const again = await reconcileWithKit(deps);
+    expect(again).toMatchObject({ tagAddedEmitted: 0, stateEventsEmitted: 0 });
+    await world.client.unsubscribe(subscriber.id);
+    const third = await reconcileWithKit(deps);
+    expect(third).toMatchObject({ stateEventsEmitted: 1 });
+    expect((await world.relay.store.listEvents({ type: 'subscriber.unsubscribed' }))[0]).toMatchObject({ source: 'reconciled', subscriberId: String(subscriber.id) });
+    expect((await world.relay.store.getSubscriber(subscriber.id))?.state).toBe('cancelled');
   });
 
   it('recovers a signed delivery Kit failed to deliver from its delivery history, once', async () => {
