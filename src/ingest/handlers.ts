@@ -62,7 +62,7 @@ export async function ingestLegacy(deps: CommitDeps, route: LegacyRoute, token: 
  * sent instead of serialising the parsed body again. Already checked to be UTF-8 JSON by the parse;
  * a leading BOM is dropped, as the parse did.
  */
-function bodyText(body: Buffer): string {
+export function bodyText(body: Buffer): string {
   const text = body.toString('utf8');
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }

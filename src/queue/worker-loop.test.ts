@@ -162,6 +162,31 @@ describe('worker loop: wake-ups and leases', () => {
   });
 });
 
+describe('worker loop: destination states', () => {
+  it('honours a pause made while it runs at once, and a resume within a fraction of a second', async () => {
+    h = await createHarness({ clock: systemClock });
+    const t = h;
+    const w = t.worker();
+    w.start();
+    await t.commit({ subscriberId: 1 });
+    await waitUntil(() => t.receiver.requests.length === 1, 5_000, 'the first job to be sent');
+
+    // The loop reuses the states it read for up to 250 ms, but the store leases nothing of a
+    // paused destination: the pause holds at once.
+    await t.store.pauseDestination('hook', 'maintenance', Date.now());
+    const [held = 0] = await t.commit({ subscriberId: 2 });
+    w.nudge();
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(t.receiver.requests).toHaveLength(1);
+    expect(await t.job(held)).toMatchObject({ status: 'pending', attempts: 0 });
+
+    await t.store.resumeDestination('hook', Date.now());
+    w.nudge();
+    await waitUntil(async () => (await t.job(held)).status === 'succeeded', 5_000, 'the held job to run after the resume');
+    await w.stop({ graceMs: 1_000 });
+  }, 15_000);
+});
+
 describe('worker loop: store faults', () => {
   it('logs a failing store and pauses between passes instead of spinning or dying', async () => {
     h = await createHarness({ clock: systemClock });

@@ -14,6 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { ConfigError } from '../lib/errors.js';
 import type { Log } from '../lib/log.js';
 import type { ClaimedJob, DestinationState } from '../store/types.js';
@@ -30,6 +31,14 @@ const MAX_FAULT_PAUSE_MS = 30_000;
 const ORPHAN_SWEEP_MS = 60_000;
 /** Orphaned jobs claimed per sweep (the rest go at the next sweep). */
 const ORPHAN_BATCH = 100;
+/**
+ * How long the loop reuses the destination states it read (breakers opened by other instances,
+ * pause switches). A pass runs every time an attempt finishes; reading states at each one would
+ * double the store round trips between a slot freeing up and its next claim. A stale state costs
+ * little: claimJobs itself leases nothing of a paused destination, so a pause holds at once, and a
+ * resume or another instance's breaker is seen within this time.
+ */
+const STATES_MAX_AGE_MS = 250;
 
 export function createWorker(deps: WorkerDeps): Worker {
   for (const [name, destination] of Object.entries(deps.destinations)) {
@@ -56,6 +65,8 @@ class QueueWorker implements Worker {
   #isStopping = false;
   #isTicking = false;
   #nextOrphanSweepAt = Number.NEGATIVE_INFINITY;
+  /** The destination states the loop read last, and when (performance.now(): real time, not the clock's). */
+  #states: { readonly states: Map<string, DestinationState>; readonly readAt: number } | undefined;
   /** What the loop has done since start (the loop has no caller to return counts to). */
   readonly #totals: TickResult = emptyCounts();
 
@@ -130,6 +141,7 @@ class QueueWorker implements Worker {
     await this.#leases.stop();
     // Ready for tick() or another start().
     this.#loop = undefined;
+    this.#states = undefined;
     this.#isStopping = false;
     this.#stopController = stopController();
     this.#log.info({ totals: this.#totals }, 'worker stopped');
@@ -163,7 +175,7 @@ class QueueWorker implements Worker {
   /** One pass: persist breaker changes, read destination states, claim and launch per destination. */
   async #pass(counts: TickResult, launched: Promise<void>[] | undefined): Promise<void> {
     await this.#breakers.persist(this.#deps.clock.now());
-    const states = await this.#breakers.readStates();
+    const states = await this.#readStates({ isCacheAllowed: launched === undefined });
     for (const name of Object.keys(this.#deps.destinations)) {
       if (this.#isStopping) return;
       const limit = this.#claimLimit(name, states.get(name));
@@ -173,6 +185,15 @@ class QueueWorker implements Worker {
       await this.#dispatch(claimed, counts, launched);
     }
     await this.#sweepOrphans(counts, launched);
+  }
+
+  /** tick() (a pass run by hand) always reads; the loop reuses a read for STATES_MAX_AGE_MS. */
+  async #readStates(options: { readonly isCacheAllowed: boolean }): Promise<Map<string, DestinationState>> {
+    const cached = this.#states;
+    if (options.isCacheAllowed && cached && performance.now() - cached.readAt < STATES_MAX_AGE_MS) return cached.states;
+    const states = await this.#breakers.readStates();
+    this.#states = { states, readAt: performance.now() };
+    return states;
   }
 
   /** How many jobs to claim: concurrency left, whole tokens left, and the breaker's allowance. */

@@ -165,6 +165,24 @@ export function ingestContract(ctx: ContractContext): void {
     expect(await ctx.store.listJobs({ destination: 'bonjoro' })).toHaveLength(1);
   });
 
+  it('spends a ledger key once within one event too: the second job with it records `once`', async () => {
+    const job = plannedJob({ rule: 'welcome-video', destination: 'bonjoro', action: 'video', ledgerKey: 'welcome:id:6' });
+    const other = plannedJob({ rule: 'welcome-again', destination: 'bonjoro', action: 'video', ledgerKey: 'welcome:id:6' });
+    const { eventId, jobIds } = asAccepted((await commit(ctx.store, [eventInput({ subscriberId: '6', jobs: [job, other] })], T0)).events[0]);
+    expect(jobIds).toHaveLength(1);
+    expect((await ctx.store.getEvent(eventId))?.decisions).toEqual([
+      { rule: 'welcome-video', destination: 'bonjoro', action: 'video', outcome: 'job', jobId: jobIds[0] },
+      { rule: 'welcome-again', destination: 'bonjoro', action: 'video', outcome: 'once' },
+    ]);
+  });
+
+  it('reads back a payload given as JSON text as the payload', async () => {
+    const payload = { subscriber: { id: 8, email_address: 'Eight@Example.com' }, tag_id: 5 };
+    const event = eventInput({ subscriberId: '8', payload, payloadJson: ' {"subscriber":{"id":8,"email_address":"Eight@Example.com"},"tag_id":5}\n' });
+    const { eventId } = asAccepted((await commit(ctx.store, [event], T0)).events[0]);
+    expect((await ctx.store.getEvent(eventId))?.payload).toEqual(payload);
+  });
+
   it('keeps quarantined bytes and lists, gets and discards them', async () => {
     const body = Buffer.from([0x7b, 0x00, 0xff, 0x22]);
     const result = await commit(ctx.store, [], T0, { quarantine: [quarantineInput({ body }), quarantineInput({ route: 'r-forms' })] });

@@ -76,6 +76,17 @@ export function operationsContract(ctx: ContractContext): void {
     expect((await commit(ctx.store, [eventInput({ dedupe: { key: 'legacy:fp', expiresAt: now + 30 * SECOND } })], now)).events[0]?.status).toBe('accepted');
   });
 
+  it('purges a delivery with its last event, and keeps one whose event has an active job', async () => {
+    const done = await commit(ctx.store, [eventInput()], T0);
+    const active = await commit(ctx.store, [eventInput({ jobs: [plannedJob()] })], T0);
+    const both = await commit(ctx.store, [eventInput(), eventInput({ jobs: [plannedJob()] })], T0);
+    await ctx.store.purge({ now: T0 + DAY, eventsBefore: T0 + HOUR });
+    expect(await ctx.store.getDelivery(done.deliveryId)).toBeUndefined();
+    expect(await ctx.store.getDelivery(active.deliveryId)).toBeDefined();
+    expect(await ctx.store.getDelivery(both.deliveryId)).toMatchObject({ eventCount: 2 });
+    expect(await ctx.store.getEvent(asAccepted(both.events[0]).eventId)).toBeUndefined();
+  });
+
   it('never reuses a job id or idempotency key, even after purging every job', async () => {
     const first = await getJob(ctx.store, await ingestJob(ctx.store));
     await claimIds(ctx.store, T0);

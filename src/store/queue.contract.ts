@@ -220,6 +220,16 @@ export function queueContract(ctx: ContractContext): void {
     expect(await ctx.store.replayJobs({ status: 'pending' }, 1, T0 + 3 * SECOND)).toEqual([]);
   });
 
+  it('leases nothing of a paused destination, even to a caller that did not check, until it is resumed', async () => {
+    const jobId = await ingestJob(ctx.store);
+    const other = await ingestJob(ctx.store, { destination: 'slack' });
+    await ctx.store.pauseDestination('crm', 'maintenance', T0);
+    expect(await claimIds(ctx.store, T0)).toEqual([]);
+    expect(await claimIds(ctx.store, T0, { destination: 'slack' })).toEqual([other]);
+    await ctx.store.resumeDestination('crm', T0 + SECOND);
+    expect(await claimIds(ctx.store, T0 + SECOND)).toEqual([jobId]);
+  });
+
   it('counts jobs by destination and status, and lists them by filter', async () => {
     const [a, b] = [await ingestJob(ctx.store), await ingestJob(ctx.store)];
     const c = await ingestJob(ctx.store, { destination: 'slack' });
@@ -235,5 +245,8 @@ export function queueContract(ctx: ContractContext): void {
     expect((await ctx.store.listJobs({ rule: 'tagged-to-crm', beforeId: c, limit: 1 })).map((j) => j.id)).toEqual([b]);
     const email = (await getJob(ctx.store, c)).email!;
     expect((await ctx.store.listJobs({ email: email.toUpperCase() })).map((j) => j.id)).toEqual([c]);
+    const subscriberId = (await getJob(ctx.store, a)).subscriberId!;
+    expect((await ctx.store.listJobs({ subscriberId })).map((j) => j.id)).toEqual([a]);
+    expect((await ctx.store.listJobs({ subscriberId, status: 'running' })).map((j) => j.id)).toEqual([a]);
   });
 }

@@ -431,7 +431,9 @@ export interface Store extends KitStore {
    * Leases up to `limit` runnable jobs of one destination: pending with runAt <= now, or running
    * with an expired lease (the previous holder's attempt is then recorded with outcome unknown).
    * A job is runnable only when no earlier job of the same destination and subscriber key is
-   * pending or running. Paused destinations and open breakers are the caller's concern.
+   * pending or running. A paused destination's jobs are never leased (checked in the same
+   * transaction, so a pause holds at once whatever the caller last read); open breakers are the
+   * caller's concern.
    */
   claimJobs(input: ClaimInput): Promise<ClaimedJob[]>;
   /** Extends the leases this worker holds. Returns the ids it still holds. */

@@ -4,6 +4,7 @@
  */
 import type { CommitDeps } from '../ingest/commit.js';
 import { commit } from '../ingest/commit.js';
+import { bodyText } from '../ingest/handlers.js';
 import type { IngestOutcome } from '../ingest/outcome.js';
 import type { RouteTable } from '../ingest/routes.js';
 import { parseLegacyDelivery, parseSignedDelivery } from '../kit/normalize.js';
@@ -91,7 +92,7 @@ export async function reingestQuarantine(deps: CommitDeps & { routes: RouteTable
     if (!route) return { kind: 'route_gone', entry };
     const parsed = parseLegacyDelivery({ spec: route.spec, ...(route.scopeValue !== undefined ? { scopeValue: route.scopeValue } : {}), body });
     if (!parsed.ok) return { kind: 'still_invalid', reason: parsed.reason, detail: parsed.detail };
-    return { kind: 'done', outcome: await commit(deps, delivery, [{ event: parsed.event, source: 'reingest', legacyRouteId: route.id }], [], { reingestOf: id }) };
+    return { kind: 'done', outcome: await commit(deps, delivery, [{ event: parsed.event, source: 'reingest', legacyRouteId: route.id, payloadJson: bodyText(body) }], [], { reingestOf: id }) };
   }
 
   // Signed: the entry is a whole envelope (it failed as a whole) or one event cut from a batch.

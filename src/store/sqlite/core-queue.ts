@@ -44,9 +44,11 @@ export class QueueOps {
     // Walks the destination's active jobs (partial index jobs_active) in id order. Per-subscriber
     // FIFO: a job waits while an earlier job of the same destination and subscriber is still
     // pending or running (jobs_active_subscriber); dead, cancelled and succeeded jobs never block.
+    // A paused destination has nothing claimable.
     this.#selectClaimable = db.prepare(`
       SELECT * FROM jobs AS j
       WHERE j.destination = @destination AND j.status IN ('pending', 'running')
+        AND NOT EXISTS (SELECT 1 FROM destination_state AS d WHERE d.destination = @destination AND d.paused_at IS NOT NULL)
         AND ((j.status = 'pending' AND j.run_at <= @now) OR (j.status = 'running' AND j.lease_expires_at <= @now))
         AND (j.subscriber_key IS NULL OR NOT EXISTS (
           SELECT 1 FROM jobs AS earlier

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../lib/errors.js';
 import { storeContract } from '../contract.js';
-import { T0, asAccepted, commit, eventInput, plannedJob } from '../fixtures.contract.js';
+import { T0, asAccepted, commit, eventInput, ingestJob, plannedJob } from '../fixtures.contract.js';
 import { migrate, openDatabase } from './core.js';
 import { SqliteStoreClient } from './client.js';
 import { openSqliteStore, startWriter, type SqliteStore, type SqliteStoreOptions } from './store.js';
@@ -130,6 +130,100 @@ describe('sqlite store', () => {
     expect((bad as PromiseRejectedResult).reason).not.toBeInstanceOf(StoreUnavailableError);
     expect((bad as PromiseRejectedResult).reason).toMatchObject({ code: 'SQLITE_CONSTRAINT_NOTNULL' });
     expect((await store.listEvents({})).map((e) => e.subscriberId)).toEqual(['1']);
+  });
+
+  it('undoes a batch whose operation failed and runs it again with a savepoint each: the others commit once', async () => {
+    const { store } = await openTemp();
+    const before = store.stats().batches;
+    const broken = plannedJob({ maxAttempts: null as unknown as number }); // violates NOT NULL
+    const outcomes = await Promise.allSettled([
+      commit(store, [eventInput({ subscriberId: 'a', jobs: [plannedJob()] })]),
+      commit(store, [eventInput({ subscriberId: 'b', jobs: [plannedJob(), broken] })]),
+      store.setSetting('written-with', 'the bad one'),
+      commit(store, [eventInput({ subscriberId: 'c', jobs: [plannedJob()] })]),
+    ]);
+    expect(store.stats().batches - before).toBe(1);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(await store.getSetting('written-with')).toBe('the bad one');
+    // Nothing of the first, optimistic run is left: each good delivery is there once.
+    expect((await store.listEvents({})).map((e) => e.subscriberId).sort()).toEqual(['a', 'c']);
+    const jobs = await store.listJobs({});
+    expect(jobs).toHaveLength(2);
+    for (const outcome of [outcomes[0], outcomes[3]]) {
+      const { eventId, jobIds } = asAccepted((outcome as PromiseFulfilledResult<Awaited<ReturnType<typeof commit>>>).value.events[0]);
+      expect((await store.getJob(jobIds[0]!))?.eventId).toBe(eventId);
+      expect((await store.getEvent(eventId))?.decisions).toEqual([{ rule: 'tagged-to-crm', destination: 'crm', action: 'post', outcome: 'job', jobId: jobIds[0] }]);
+    }
+    // Ids the failed delivery was given are skipped, never handed out again.
+    const next = await ingestJob(store);
+    expect(next).toBeGreaterThan(Math.max(...jobs.map((j) => j.id)));
+  });
+
+  it('a batch of one failing operation fails it and leaves the store as it was', async () => {
+    const { store } = await openTemp();
+    await expect(commit(store, [eventInput({ jobs: [plannedJob({ maxAttempts: null as unknown as number })] })])).rejects.toMatchObject({
+      code: 'SQLITE_CONSTRAINT_NOTNULL',
+    });
+    expect(await store.listEvents({})).toEqual([]);
+    await expect(commit(store, [eventInput()])).resolves.toMatchObject({ events: [{ status: 'accepted' }] });
+  });
+
+  it('never hands out a job id twice when another process (a CLI) adds jobs to the same file', async () => {
+    const { store, path } = await openTemp();
+    const cli = await openSqliteStore({ path });
+    cleanups.push(() => cli.close());
+    const ids: number[] = [];
+    for (let round = 0; round < 5; round++) ids.push(...(await Promise.all([ingestJob(store), ingestJob(cli), ingestJob(store)])));
+    expect(new Set(ids).size).toBe(ids.length);
+    const keys = (await store.listJobs({ limit: 1000 })).map((job) => job.idempotencyKey);
+    expect(new Set(keys).size).toBe(ids.length);
+  });
+
+  it('answers each call of batches that waited for the writer together with its own result', async () => {
+    const { store } = await openTemp();
+    const calls: { subscriberId: string; result: ReturnType<typeof commit> }[] = [];
+    for (let turn = 0; turn < 20; turn++) {
+      for (let i = 0; i < 10; i++) {
+        const subscriberId = `${turn}-${i}`;
+        calls.push({ subscriberId, result: commit(store, [eventInput({ subscriberId, jobs: [plannedJob()] })]) });
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const reads = calls.map(async ({ subscriberId, result }) => {
+      const { eventId, jobIds } = asAccepted((await result).events[0]);
+      return { subscriberId, event: await store.getEvent(eventId), job: await store.getJob(jobIds[0]!) };
+    });
+    for (const { subscriberId, event, job } of await Promise.all(reads)) {
+      expect(event?.subscriberId).toBe(subscriberId);
+      expect(job?.subscriberId).toBe(subscriberId);
+    }
+    expect(store.stats()).toMatchObject({ calls: expect.any(Number) as number, writeBacklog: 0 });
+    expect(await store.listEvents({ limit: 1000 })).toHaveLength(200);
+  });
+
+  it('stores payloadJson as the payload text, as given', async () => {
+    const { store, path } = await openTemp();
+    const text = '{ "subscriber": {"id": 42, "big": 12345678901234567890}, "tag_id": 5 }';
+    const payload = JSON.parse(text) as unknown;
+    const { eventId } = asAccepted((await commit(store, [eventInput({ payload, payloadJson: text })])).events[0]);
+    expect((await store.getEvent(eventId))?.payload).toEqual(payload);
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.prepare('SELECT payload FROM events WHERE id = ?').pluck().get(eventId)).toBe(text);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('keeps statement journals in memory and checkpoints the WAL between batches', async () => {
+    const path = join(await tempDir(), 'pragmas-perf.db');
+    const db = openDatabase(path, 5000);
+    try {
+      expect(db.pragma('temp_store', { simple: true })).toBe(2); // MEMORY
+      expect(db.pragma('wal_autocheckpoint', { simple: true })).toBeGreaterThan(0);
+    } finally {
+      db.close();
+    }
   });
 
   it('rejects only the call whose arguments cannot reach the writer thread', async () => {

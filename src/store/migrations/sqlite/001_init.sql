@@ -139,7 +139,7 @@ CREATE TABLE attempts (
 );
 CREATE INDEX attempts_job ON attempts (job_id);
 CREATE INDEX attempts_destination ON attempts (destination, id);
-CREATE INDEX attempts_started_at ON attempts (started_at);
+-- Retention's scrub. (A listing by time range scans newest first: no index on started_at alone.)
 CREATE INDEX attempts_unscrubbed ON attempts (started_at) WHERE scrubbed_at IS NULL;
 CREATE INDEX attempts_subscriber_id ON attempts (subscriber_id) WHERE subscriber_id IS NOT NULL;
 CREATE INDEX attempts_email ON attempts (email) WHERE email IS NOT NULL;
