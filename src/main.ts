@@ -13,18 +13,16 @@ import type { Config } from './config/schema.js';
 import { createSecretResolver } from './config/secrets.js';
 import { buildRouteTable, type RouteTable } from './ingest/routes.js';
 import { createIngestServer } from './ingest/server.js';
-import { systemClock, type Clock, DAY } from './lib/clock.js';
+import { systemClock, type Clock } from './lib/clock.js';
 import { createHttpClient } from './lib/http.js';
 import type { Log } from './lib/log.js';
 import { createMetrics, type Metrics } from './lib/metrics.js';
 import { createWorker, type Worker } from './queue/index.js';
 import { compileRules } from './rules/route.js';
 import { openSqliteStore, type SqliteStore } from './store/sqlite/index.js';
-import { findCredentials, openKitClient } from './sync/kit-access.js';
+import { findCredentials } from './sync/kit-access.js';
 import { startSandboxKit, type SandboxKit } from './sync/sandbox.js';
-import { syncWebhooks } from './sync/webhooks.js';
-import { BACKFILL_CHECKPOINT } from './sync/backfill.js';
-import { reconcileWithKit, recoverSignedDeliveries } from './sync/recover.js';
+import { registerOnStart, startRecovery, startRetention } from './sync/scheduled.js';
 
 export interface RelayOptions {
   readonly loaded: LoadedConfig;
@@ -150,66 +148,4 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     for (const cleanup of cleanups) await cleanup().catch(() => undefined);
     throw error;
   }
-}
-
-/** `kit.sync.registerWebhooksOnStart`: a failure is logged, not fatal: the relay still receives. */
-async function registerOnStart(loaded: LoadedConfig, store: SqliteStore, env: RelayOptions['env'], secret: string, log: Log): Promise<void> {
-  try {
-    const client = await openKitClient(loaded.config, store, env);
-    try {
-      const routes = buildRouteTable(loaded.config, secret, loaded.publicBaseUrl);
-      const result = await syncWebhooks({ client, store, config: loaded.config, routes, publicBaseUrl: loaded.publicBaseUrl, now: () => Date.now() });
-      log.info({ changed: result.changed }, 'Kit webhooks registered');
-    } finally {
-      await client.close();
-    }
-  } catch (error) {
-    log.error({ err: error }, 'could not register Kit webhooks on start; run `kitrelay kit webhooks sync`');
-  }
-}
-
-/** `kit.sync.recoverIntervalMs`: recover missed webhooks periodically; failures wait for the next run. */
-function startRecovery(deps: { loaded: LoadedConfig; store: SqliteStore; env: RelayOptions['env']; secret: string; log: Log; clock: Clock }): NodeJS.Timeout {
-  const { loaded, store, log } = deps;
-  const run = async () => {
-    try {
-      const client = await openKitClient(loaded.config, store, deps.env);
-      try {
-        const recoverDeps = { client, store, config: loaded.config, rules: compileRules(loaded.config), routes: buildRouteTable(loaded.config, deps.secret, loaded.publicBaseUrl), now: () => deps.clock.now() };
-        const signed = await recoverSignedDeliveries(recoverDeps);
-        const backfill = await store.getCheckpoint(BACKFILL_CHECKPOINT);
-        const legacy = backfill?.completedAt ? await reconcileWithKit(recoverDeps) : undefined;
-        log.info({ signed, legacy: legacy ?? 'skipped: no completed backfill yet' }, 'recovery ran');
-      } finally {
-        await client.close();
-      }
-    } catch (error) {
-      log.error({ err: error }, 'recovery failed; will retry at the next interval');
-    }
-  };
-  const timer = setInterval(() => void run(), loaded.config.kit.sync.recoverIntervalMs);
-  timer.unref();
-  return timer;
-}
-
-function startRetention(store: SqliteStore, loaded: LoadedConfig, clock: Clock, log: Log): NodeJS.Timeout {
-  const { retention } = loaded.config;
-  const run = async () => {
-    const now = clock.now();
-    try {
-      const result = await store.purge({
-        now,
-        eventsBefore: now - retention.eventDays * DAY,
-        quarantineBefore: now - retention.quarantineDays * DAY,
-        auditScrubBefore: now - retention.auditPersonalDataDays * DAY,
-      });
-      log.info({ ...result }, 'retention ran');
-    } catch (error) {
-      // Retention is housekeeping: a failure is retried at the next interval.
-      log.error({ err: error }, 'retention failed; will retry at the next interval');
-    }
-  };
-  const timer = setInterval(() => void run(), retention.intervalMs);
-  timer.unref();
-  return timer;
 }
