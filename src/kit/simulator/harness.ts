@@ -2,6 +2,7 @@
  * Test helpers for the Kit simulator's own tests: a started simulator and a tiny `fetch` wrapper
  * that returns status, headers, raw text and parsed JSON. Excluded from the build (harness.ts).
  */
+import { afterEach } from 'vitest';
 import { startKitSimulator, type KitSimulator, type KitSimulatorOptions } from './server.js';
 
 export const API_KEY = 'kit_sim_key';
@@ -61,4 +62,18 @@ export async function startWithChanges(options: KitSimulatorOptions = {}): Promi
   const changes: Array<{ type: string; [k: string]: unknown }> = [];
   const sim = await startKitSimulator({ rateLimit: false, ...options, onChange: (c) => changes.push(c) });
   return { sim, changes };
+}
+
+/** For a test file: a `start` that starts a simulator (recording its changes) and closes it after each test. */
+export function simulatorPerTest(): (options?: KitSimulatorOptions) => ReturnType<typeof startWithChanges> {
+  let sim: KitSimulator | undefined;
+  afterEach(async () => {
+    await sim?.close();
+    sim = undefined;
+  });
+  return async (options = {}) => {
+    const started = await startWithChanges(options);
+    sim = started.sim;
+    return started;
+  };
 }

@@ -1,18 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { bearer, call, items, startWithChanges } from './harness.js';
-import type { KitSimulator } from './server.js';
+import { describe, expect, it } from 'vitest';
+import { bearer, call, items, simulatorPerTest } from './harness.js';
 
-let sim: KitSimulator | undefined;
-afterEach(async () => {
-  await sim?.close();
-  sim = undefined;
-});
-
-async function start(options: Parameters<typeof startWithChanges>[0] = {}) {
-  const started = await startWithChanges(options);
-  sim = started.sim;
-  return started;
-}
+const start = simulatorPerTest();
 
 describe('kit simulator: custom fields', () => {
   it('creates (201, custom_field.created), relabels (key follows the label), deletes (204, custom_field.deleted)', async () => {

@@ -1,18 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { call, items, startWithChanges, type Answer } from './harness.js';
-import type { KitSimulator } from './server.js';
+import { describe, expect, it } from 'vitest';
+import { call, items, simulatorPerTest, type Answer } from './harness.js';
 
-let sim: KitSimulator | undefined;
-afterEach(async () => {
-  await sim?.close();
-  sim = undefined;
-});
-
-async function start(options: Parameters<typeof startWithChanges>[0] = {}) {
-  const started = await startWithChanges(options);
-  sim = started.sim;
-  return started;
-}
+const start = simulatorPerTest();
 
 describe('kit simulator: subscribers', () => {
   it('lists only active subscribers by default, every state with status=all, one state on request', async () => {

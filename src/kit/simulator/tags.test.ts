@@ -1,18 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { call, items, startWithChanges } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { call, items, simulatorPerTest } from './harness.js';
 import type { KitSimulator } from './server.js';
 
-let sim: KitSimulator | undefined;
-afterEach(async () => {
-  await sim?.close();
-  sim = undefined;
-});
-
-async function start(options: Parameters<typeof startWithChanges>[0] = {}) {
-  const started = await startWithChanges(options);
-  sim = started.sim;
-  return started;
-}
+const start = simulatorPerTest();
 
 async function subscriber(s: KitSimulator, email: string): Promise<number> {
   return (await call(s, '/v4/subscribers', { method: 'POST', body: { email_address: email } })).json.subscriber.id as number;
