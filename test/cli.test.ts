@@ -7,6 +7,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startKitSimulator } from '../src/kit/simulator/index.js';
+import { createKitWebhooks } from '../src/kit/simulator/webhooks.js';
 import { tempDir } from './helpers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -72,5 +74,45 @@ describe('kitrelay CLI', () => {
     expect(result.code).toBe(0);
     const copy = await kitrelay(['--db', target, 'destinations', 'list', '--json']);
     expect(copy.code).toBe(0);
+  });
+});
+
+describe('kitrelay kit … against the Kit simulator', () => {
+  it('plans, applies and re-applies webhook registration, then lists the inventory', async () => {
+    const webhooks = createKitWebhooks();
+    const sim = await startKitSimulator({ seed: { subscribers: 20 }, plugins: [webhooks.plugin], rateLimit: false });
+    try {
+      const file = path.join(dir, 'kit.config.mjs');
+      writeFileSync(
+        file,
+        `export default {
+  server: { publicBaseUrl: 'https://relay.example.com' },
+  kit: { api: { baseUrl: '${sim.url}', apiKey: { $env: 'KIT_API_KEY' } } },
+  destinations: { crm: { type: 'webhook', url: 'http://127.0.0.1:9/x' } },
+  rules: [{ id: 'vip', on: 'subscriber.tag_added', scope: { tag_id: 7 }, actions: [{ destination: 'crm' }] }],
+};\n`,
+      );
+      const env = { KIT_API_KEY: 'kit_sim_key' };
+      const kit = (...args: string[]) => kitrelay(['--config', file, '--db', path.join(dir, 'kit.db'), ...args], env);
+      const plan = JSON.parse((await kit('kit', 'webhooks', 'sync', '--dry-run', '--json')).stdout) as { changed: number; actions: Array<{ action: string; event: string }> };
+      expect(plan).toMatchObject({ changed: 1, actions: [{ action: 'create_legacy', event: 'subscriber.tag_add' }] });
+      expect(webhooks.legacy).toHaveLength(0);
+      expect((await kit('kit', 'webhooks', 'sync')).stdout).toContain('changed 1 webhook(s)');
+      expect((await kit('kit', 'webhooks', 'sync')).stdout).toContain('changed 0 webhook(s)');
+      expect(webhooks.legacy[0]?.targetUrl).toMatch(/^https:\/\/relay\.example\.com\/hooks\/kit\/legacy\/tag_add-7\//);
+      const inventory = JSON.parse((await kit('kit', 'inventory', '--json')).stdout) as Array<{ owner: string; scope: string }>;
+      expect(inventory).toEqual([expect.objectContaining({ owner: 'kitrelay', scope: 'tag_id=7' })]);
+      const backfill = await kit('kit', 'backfill');
+      expect(backfill.stdout).toContain('backfill complete: 20 subscribers');
+    } finally {
+      await webhooks.close();
+      await sim.close();
+    }
+  });
+
+  it('says how to get credentials when there are none', async () => {
+    const result = await kitrelay(['--db', path.join(dir, 'none.db'), 'kit', 'inventory']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('Cannot reach Kit: no Kit credentials: set KIT_API_KEY');
   });
 });
