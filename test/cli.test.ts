@@ -2,7 +2,7 @@
  * The `kitrelay` command as a user runs it: real processes, a real SQLite file, a real relay on
  * loopback for `sandbox send`.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -114,5 +114,59 @@ describe('kitrelay kit … against the Kit simulator', () => {
     const result = await kitrelay(['--db', path.join(dir, 'none.db'), 'kit', 'inventory']);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('Cannot reach Kit: no Kit credentials: set KIT_API_KEY');
+  });
+});
+
+describe('kitrelay kit login', () => {
+  it('authorises with OAuth + PKCE through the loopback callback, stores the tokens encrypted, and uses them', async () => {
+    const webhooks = createKitWebhooks();
+    const sim = await startKitSimulator({ seed: { subscribers: 5 }, rateLimit: false, oauth: { clientId: 'app-123' }, plugins: [webhooks.plugin] });
+    try {
+      const file = path.join(dir, 'oauth.config.mjs');
+      writeFileSync(
+        file,
+        `export default { kit: { api: { baseUrl: '${sim.url}', oauth: { clientId: 'app-123', authorizeUrl: '${sim.url}/v4/oauth/authorize', tokenUrl: '${sim.url}/v4/oauth/token', redirectPort: 0 } } } };\n`,
+      );
+      const db = path.join(dir, 'oauth.db');
+      const env = { ...process.env, KITRELAY_ENCRYPTION_KEY: 'a-long-enough-test-passphrase' };
+      const login = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/index.ts'), '--config', file, '--db', db, 'kit', 'login', '--timeout', '20000'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      login.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      const authorizeUrl = await new Promise<string>((resolve, reject) => {
+        let stderr = '';
+        const timer = setTimeout(() => reject(new Error(`no authorisation URL: ${stderr}`)), 20_000);
+        login.stderr.on('data', (chunk: Buffer) => {
+          stderr += chunk.toString();
+          const match = /(http:\/\/127\.0\.0\.1:\d+\/v4\/oauth\/authorize\S+)/.exec(stderr);
+          if (match?.[1]) {
+            clearTimeout(timer);
+            resolve(match[1]);
+          }
+        });
+      });
+      expect(new URL(authorizeUrl).searchParams.get('code_challenge_method')).toBe('S256');
+      // The "browser": Kit (the simulator) approves and redirects to kitrelay's loopback callback.
+      const approval = await fetch(authorizeUrl, { redirect: 'manual' });
+      expect(approval.status).toBe(302);
+      const callback = await fetch(approval.headers.get('location')!);
+      expect(callback.status).toBe(200);
+      const code = await new Promise<number | null>((resolve) => login.once('exit', resolve));
+      expect(code).toBe(0);
+      expect(stdout).toContain('Kit OAuth tokens stored (encrypted)');
+
+      const inventory = await kitrelay(['--config', file, '--db', db, 'kit', 'inventory', '--json'], { KITRELAY_ENCRYPTION_KEY: 'a-long-enough-test-passphrase' });
+      expect(inventory.stderr).toBe("");
+      expect(inventory.code).toBe(0);
+      // The code was exchanged at the token endpoint, and the API was then called with the bearer token.
+      expect(sim.requests.some((r) => r.method === 'POST' && r.path === '/v4/oauth/token')).toBe(true);
+      const listed = sim.requests.find((r) => r.path === '/v4/webhooks')!;
+      expect(listed.headers.authorization).toBeDefined();
+      expect(listed.headers['x-kit-api-key']).toBeUndefined();
+      const wrongKey = await kitrelay(['--config', file, '--db', db, 'kit', 'inventory'], { KITRELAY_ENCRYPTION_KEY: 'another-long-enough-passphrase' });
+      expect(wrongKey.code).toBe(1);
+    } finally {
+      await webhooks.close();
+      await sim.close();
+    }
   });
 });

@@ -194,8 +194,8 @@ export const kitApiSchema = z
         authorizeUrl: z.url().default('https://api.kit.com/v4/oauth/authorize'),
         /** [UNC] @default 'https://api.kit.com/v4/oauth/token' */
         tokenUrl: z.url().default('https://api.kit.com/v4/oauth/token'),
-        /** Loopback port of the login callback. @default 8790 */
-        redirectPort: z.number().int().min(1).max(65535).default(8790),
+        /** Loopback port of the login callback (the redirect URI registered with the Kit app); 0 = any free port. @default 8790 */
+        redirectPort: z.number().int().min(0).max(65535).default(8790),
       })
       .strict()
       .optional(),
