@@ -4,7 +4,9 @@
  */
 import type { Command } from 'commander';
 import { buildRouteTable } from '../ingest/routes.js';
-import { runOAuthLogin } from '../kit/client/index.js';
+import type { LoadedConfig } from '../config/load.js';
+import { runOAuthLogin, type KitClient } from '../kit/client/index.js';
+import type { SqliteStore } from '../store/sqlite/index.js';
 import { startKitSimulator } from '../kit/simulator/index.js';
 import { createKitWebhooks } from '../kit/simulator/webhooks.js';
 import { routeSecret } from '../main.js';
@@ -35,6 +37,18 @@ function describeAction(action: WebhookAction): Record<string, string> {
   }
 }
 
+/** Runs one command with the store and a Kit client, closing both whatever happens. */
+function withKitClient<T>(command: Command, run: (client: KitClient, store: SqliteStore, loaded: LoadedConfig) => Promise<T>): Promise<T> {
+  return withStore(command, async (store, loaded) => {
+    const client = await openKitClient(loaded.config, store, process.env);
+    try {
+      return await run(client, store, loaded);
+    } finally {
+      await client.close();
+    }
+  });
+}
+
 export function registerKit(program: Command): void {
   const kit = program.command('kit').description('the Kit side: webhooks, backfill, recovery, login, simulator');
 
@@ -46,17 +60,12 @@ export function registerKit(program: Command): void {
     .option('--dry-run', 'show the plan, change nothing')
     .option('--json', 'print JSON')
     .action(async (flags: { dryRun?: boolean; json?: boolean }, command: Command) => {
-      await withStore(command, async (store, loaded) => {
-        const client = await openKitClient(loaded.config, store, process.env);
-        try {
-          const routes = buildRouteTable(loaded.config, await routeSecret(store, process.env), loaded.publicBaseUrl);
-          const result = await syncWebhooks({ client, store, config: loaded.config, routes, publicBaseUrl: loaded.publicBaseUrl, now: () => Date.now(), isDryRun: Boolean(flags.dryRun) });
-          if (flags.json) return printJson({ dryRun: Boolean(flags.dryRun), changed: result.changed, actions: result.actions.map(describeAction) });
-          printTable(result.actions.map(describeAction), '(no webhooks needed and none registered)');
-          process.stdout.write(`${flags.dryRun ? 'would change' : 'changed'} ${result.changed} webhook(s); ${result.actions.filter((a) => !isChange(a)).length} left as they are\n`);
-        } finally {
-          await client.close();
-        }
+      await withKitClient(command, async (client, store, loaded) => {
+        const routes = buildRouteTable(loaded.config, await routeSecret(store, process.env), loaded.publicBaseUrl);
+        const result = await syncWebhooks({ client, store, config: loaded.config, routes, publicBaseUrl: loaded.publicBaseUrl, now: () => Date.now(), isDryRun: Boolean(flags.dryRun) });
+        if (flags.json) return printJson({ dryRun: Boolean(flags.dryRun), changed: result.changed, actions: result.actions.map(describeAction) });
+        printTable(result.actions.map(describeAction), '(no webhooks needed and none registered)');
+        process.stdout.write(`${flags.dryRun ? 'would change' : 'changed'} ${result.changed} webhook(s); ${result.actions.filter((a) => !isChange(a)).length} left as they are\n`);
       });
     });
 
@@ -65,28 +74,23 @@ export function registerKit(program: Command): void {
     .description('every webhook in the Kit account, on both systems: what it points at, duplicates, failing endpoints')
     .option('--json', 'print JSON')
     .action(async (flags: { json?: boolean }, command: Command) => {
-      await withStore(command, async (store, loaded) => {
-        const client = await openKitClient(loaded.config, store, process.env);
-        try {
-          const items = await takeInventory({ client, relayBaseUrl: loaded.publicBaseUrl });
-          if (flags.json) return printJson(items);
-          printTable(
-            items.map((i) => ({
-              system: i.system,
-              id: i.id,
-              events: i.events.join(',').slice(0, 60),
-              scope: i.scope,
-              owner: i.owner,
-              url: i.url.replace(/\/[^/]{20,}$/, '/…'),
-              duplicates: i.duplicateOf.join(','),
-              'also served by': i.alsoServedBy.join(','),
-              failing: i.failingDeliveries ?? '',
-            })),
-            '(no webhooks registered in this Kit account)',
-          );
-        } finally {
-          await client.close();
-        }
+      await withKitClient(command, async (client, _store, loaded) => {
+        const items = await takeInventory({ client, relayBaseUrl: loaded.publicBaseUrl });
+        if (flags.json) return printJson(items);
+        printTable(
+          items.map((i) => ({
+            system: i.system,
+            id: i.id,
+            events: i.events.join(',').slice(0, 60),
+            scope: i.scope,
+            owner: i.owner,
+            url: i.url.replace(/\/[^/]{20,}$/, '/…'),
+            duplicates: i.duplicateOf.join(','),
+            'also served by': i.alsoServedBy.join(','),
+            failing: i.failingDeliveries ?? '',
+          })),
+          '(no webhooks registered in this Kit account)',
+        );
       });
     });
 
@@ -97,29 +101,24 @@ export function registerKit(program: Command): void {
     .option('--page-size <n>', 'subscribers per page (up to 1000)')
     .option('--max-pages <n>', 'stop after this many pages (the checkpoint is kept)')
     .action(async (flags: { restart?: boolean; pageSize?: string; maxPages?: string }, command: Command) => {
-      await withStore(command, async (store, loaded) => {
-        const client = await openKitClient(loaded.config, store, process.env);
+      await withKitClient(command, async (client, store, loaded) => {
         const started = Date.now();
         const isTty = process.stderr.isTTY;
-        try {
-          const result = await runBackfill({
-            client,
-            store,
-            now: () => Date.now(),
-            pageSize: flags.pageSize ? parseId(flags.pageSize, '--page-size') : loaded.config.kit.sync.pageSize,
-            isRestart: Boolean(flags.restart),
-            ...(flags.maxPages ? { maxPages: parseId(flags.maxPages, '--max-pages') } : {}),
-            onProgress: (p) => {
-              const rate = Math.round(p.written / Math.max(1, (Date.now() - started) / 1000));
-              const line = `backfill${p.isResumed ? ' (resumed)' : ''}: ${bar(p.written, p.total)} ${p.written}${p.total !== undefined ? `/${p.total}` : ''} subscribers, ${p.pages} pages, ${rate}/s`;
-              process.stderr.write(isTty ? `\r${line}` : `${line}\n`);
-            },
-          });
-          if (isTty) process.stderr.write('\n');
-          process.stdout.write(`${result.isComplete ? 'backfill complete' : 'backfill stopped (run again to resume)'}: ${result.written} subscribers in ${result.pages} pages; mirror holds ${await store.countSubscribers()}\n`);
-        } finally {
-          await client.close();
-        }
+        const result = await runBackfill({
+          client,
+          store,
+          now: () => Date.now(),
+          pageSize: flags.pageSize ? parseId(flags.pageSize, '--page-size') : loaded.config.kit.sync.pageSize,
+          isRestart: Boolean(flags.restart),
+          ...(flags.maxPages ? { maxPages: parseId(flags.maxPages, '--max-pages') } : {}),
+          onProgress: (p) => {
+            const rate = Math.round(p.written / Math.max(1, (Date.now() - started) / 1000));
+            const line = `backfill${p.isResumed ? ' (resumed)' : ''}: ${bar(p.written, p.total)} ${p.written}${p.total !== undefined ? `/${p.total}` : ''} subscribers, ${p.pages} pages, ${rate}/s`;
+            process.stderr.write(isTty ? `\r${line}` : `${line}\n`);
+          },
+        });
+        if (isTty) process.stderr.write('\n');
+        process.stdout.write(`${result.isComplete ? 'backfill complete' : 'backfill stopped (run again to resume)'}: ${result.written} subscribers in ${result.pages} pages; mirror holds ${await store.countSubscribers()}\n`);
       });
     });
 
@@ -128,21 +127,16 @@ export function registerKit(program: Command): void {
     .description('recover missed webhooks: signed deliveries from Kit\'s history; then reconcile tags and states with the mirror')
     .option('--json', 'print JSON')
     .action(async (flags: { json?: boolean }, command: Command) => {
-      await withStore(command, async (store, loaded) => {
-        const client = await openKitClient(loaded.config, store, process.env);
-        try {
-          const routes = buildRouteTable(loaded.config, await routeSecret(store, process.env), loaded.publicBaseUrl);
-          const deps = { client, store, config: loaded.config, rules: compileRules(loaded.config), routes, now: () => Date.now() };
-          const signed = await recoverSignedDeliveries(deps);
-          const legacy = await reconcileWithKit(deps);
-          if (flags.json) return printJson({ signed, legacy });
-          process.stdout.write(
-            `signed: ${signed.deliveriesRead} failed/retrying deliveries read, ${signed.eventsAccepted} event(s) recovered, ${signed.eventsAlreadyHere} already here${signed.withoutEvents.length ? `, ${signed.withoutEvents.length} without events in Kit's history` : ''}\n` +
-              `reconciliation: ${legacy.tagsChecked} tag(s) compared, ${legacy.tagAddedEmitted} tag_added and ${legacy.tagRemovedEmitted} tag_removed event(s) emitted; ${legacy.subscribersChecked} recently changed subscriber(s) compared, ${legacy.stateEventsEmitted} state event(s) emitted (source: reconciled)\n`,
-          );
-        } finally {
-          await client.close();
-        }
+      await withKitClient(command, async (client, store, loaded) => {
+        const routes = buildRouteTable(loaded.config, await routeSecret(store, process.env), loaded.publicBaseUrl);
+        const deps = { client, store, config: loaded.config, rules: compileRules(loaded.config), routes, now: () => Date.now() };
+        const signed = await recoverSignedDeliveries(deps);
+        const legacy = await reconcileWithKit(deps);
+        if (flags.json) return printJson({ signed, legacy });
+        process.stdout.write(
+          `signed: ${signed.deliveriesRead} failed/retrying deliveries read, ${signed.eventsAccepted} event(s) recovered, ${signed.eventsAlreadyHere} already here${signed.withoutEvents.length ? `, ${signed.withoutEvents.length} without events in Kit's history` : ''}\n` +
+            `reconciliation: ${legacy.tagsChecked} tag(s) compared, ${legacy.tagAddedEmitted} tag_added and ${legacy.tagRemovedEmitted} tag_removed event(s) emitted; ${legacy.subscribersChecked} recently changed subscriber(s) compared, ${legacy.stateEventsEmitted} state event(s) emitted (source: reconciled)\n`,
+        );
       });
     });
 
