@@ -69,6 +69,11 @@ export async function routeSecret(store: SqliteStore, env: RelayOptions['env']):
   return env.KITRELAY_ROUTE_SECRET || store.initSetting(ROUTE_SECRET_SETTING, randomBytes(32).toString('base64url'));
 }
 
+/** The route table with this store's route secret; URLs on `baseUrl` (default the public URL). */
+export async function routeTableFor(store: SqliteStore, loaded: LoadedConfig, env: RelayOptions['env'], baseUrl = loaded.publicBaseUrl): Promise<RouteTable> {
+  return buildRouteTable(loaded.config, await routeSecret(store, env), baseUrl);
+}
+
 /** Values kitrelay provides itself in the sandbox: a signing secret for signed endpoints with none set. */
 export async function sandboxOverlay(store: SqliteStore, loaded: LoadedConfig, env: RelayOptions['env']): Promise<Record<string, string>> {
   const overlay: Record<string, string> = {};

@@ -3,13 +3,12 @@
  * mirror, recover missed webhooks, log in with OAuth, run the Kit simulator on its own.
  */
 import type { Command } from 'commander';
-import { buildRouteTable } from '../ingest/routes.js';
 import type { LoadedConfig } from '../config/load.js';
 import { runOAuthLogin, type KitClient } from '../kit/client/index.js';
 import type { SqliteStore } from '../store/sqlite/index.js';
 import { startKitSimulator } from '../kit/simulator/index.js';
 import { createKitWebhooks } from '../kit/simulator/webhooks.js';
-import { routeSecret } from '../main.js';
+import { routeTableFor } from '../main.js';
 import { compileRules } from '../rules/route.js';
 import { runBackfill } from '../sync/backfill.js';
 import { takeInventory } from '../sync/inventory.js';
@@ -61,7 +60,7 @@ export function registerKit(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (flags: { dryRun?: boolean; json?: boolean }, command: Command) => {
       await withKitClient(command, async (client, store, loaded) => {
-        const routes = buildRouteTable(loaded.config, await routeSecret(store, process.env), loaded.publicBaseUrl);
+        const routes = await routeTableFor(store, loaded, process.env);
         const result = await syncWebhooks({ client, store, config: loaded.config, routes, publicBaseUrl: loaded.publicBaseUrl, now: () => Date.now(), isDryRun: Boolean(flags.dryRun) });
         if (flags.json) return printJson({ dryRun: Boolean(flags.dryRun), changed: result.changed, actions: result.actions.map(describeAction) });
         printTable(result.actions.map(describeAction), '(no webhooks needed and none registered)');
@@ -128,7 +127,7 @@ export function registerKit(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (flags: { json?: boolean }, command: Command) => {
       await withKitClient(command, async (client, store, loaded) => {
-        const routes = buildRouteTable(loaded.config, await routeSecret(store, process.env), loaded.publicBaseUrl);
+        const routes = await routeTableFor(store, loaded, process.env);
         const deps = { client, store, config: loaded.config, rules: compileRules(loaded.config), routes, now: () => Date.now() };
         const signed = await recoverSignedDeliveries(deps);
         const legacy = await reconcileWithKit(deps);

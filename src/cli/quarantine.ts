@@ -1,9 +1,8 @@
 /** `kitrelay quarantine list|show|reingest|discard`: authenticated input that could not be used. */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { buildRouteTable } from '../ingest/routes.js';
 import { compileRules } from '../rules/route.js';
-import { routeSecret } from '../main.js';
+import { routeTableFor } from '../main.js';
 import type { QuarantineStatus } from '../store/types.js';
 import { reingestQuarantine } from '../triage/index.js';
 import { CliError, iso, parseId, parseLimit, parseTime, printJson, printTable, withStore } from './context.js';
@@ -66,7 +65,7 @@ export function registerQuarantine(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (id: string, flags: { body?: string; json?: boolean }, command: Command) => {
       await withStore(command, async (store, loaded) => {
-        const routes = buildRouteTable(loaded.config, await routeSecret(store, process.env), loaded.publicBaseUrl);
+        const routes = await routeTableFor(store, loaded, process.env);
         const body = flags.body ? readFileSync(flags.body) : undefined;
         const result = await reingestQuarantine({ store, config: loaded.config, rules: compileRules(loaded.config), routes }, parseId(id, 'quarantine id'), Date.now(), body);
         if (flags.json) return printJson(result);

@@ -1,7 +1,7 @@
 /** `kitrelay routes`: every inbound URL with its event and scope, to register in Kit. */
 import type { Command } from 'commander';
-import { buildRouteTable, unscopedLegacyWarnings } from '../ingest/routes.js';
-import { routeSecret } from '../main.js';
+import { unscopedLegacyWarnings } from '../ingest/routes.js';
+import { routeTableFor } from '../main.js';
 import { printJson, printTable, withStore } from './context.js';
 
 export function registerRoutes(program: Command): void {
@@ -11,7 +11,7 @@ export function registerRoutes(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }, command: Command) => {
       await withStore(command, async (store, loaded) => {
-        const table = buildRouteTable(loaded.config, await routeSecret(store, process.env), loaded.publicBaseUrl);
+        const table = await routeTableFor(store, loaded, process.env);
         const legacy = [...table.legacy.values()].map((route) => ({
           system: 'legacy',
           id: route.id,

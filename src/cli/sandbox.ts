@@ -5,11 +5,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { createSecretResolver } from '../config/secrets.js';
-import { buildRouteTable } from '../ingest/routes.js';
 import { canonicalEventType, legacyEventSpec } from '../kit/events.js';
 import { jsonBody, legacyFixture, signedEnvelope, signedEvent, subscriberObject } from '../kit/fixtures.js';
 import { signPayload } from '../kit/signature.js';
-import { routeSecret, sandboxOverlay } from '../main.js';
+import { routeTableFor, sandboxOverlay } from '../main.js';
 import type { KitClient } from '../kit/client/index.js';
 import { findCredentials, openKitClient } from '../sync/kit-access.js';
 import { CliError, parseId, printJson, withStore } from './context.js';
@@ -102,7 +101,7 @@ export function registerSandbox(program: Command): void {
         const base = (flags.url ?? loaded.publicBaseUrl).replace(/\/+$/, '');
         if (!flags.signed) {
           const spec = legacyEventSpec(event) ?? legacyEventSpec(`subscriber.${event}`);
-          const routes = buildRouteTable(loaded.config, await routeSecret(store, process.env), base);
+          const routes = await routeTableFor(store, loaded, process.env, base);
           const route = [...routes.legacy.values()].find((r) => r.spec === spec);
           if (!spec || !route) throw new CliError('no_route', `No legacy route for "${event}". Routes: ${[...routes.legacy.values()].map((r) => r.spec.slug).join(', ')}`, 1);
           const fixture = legacyFixture(spec.legacyName, { id, email: flags.email, ...(route.scopeValue !== undefined ? { scopeValue: route.scopeValue } : {}) });

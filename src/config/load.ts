@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { createJiti } from 'jiti';
 import type { z } from 'zod';
 import { ConfigError } from '../lib/errors.js';
-import { canonicalEventType, isKnownEventType, LEGACY_EVENTS, legacyEventSpec, SCOPE_OF, type LegacyEventSpec } from '../kit/events.js';
+import { canonicalEventType, isKnownEventType, legacyEventSpecByAnyName, SCOPE_OF } from '../kit/events.js';
 import { configSchema, type Config, type ConfigInput, type EnvRef } from './schema.js';
 import { exampleConfig } from './example.js';
 
@@ -181,12 +181,6 @@ function checkConfig(config: Config, env: LoadConfigOptions['env']) {
   return { errors, warnings, missingEnv: [...missingEnv] };
 }
 
-const LEGACY_BY_CANONICAL = new Map(LEGACY_EVENTS.map((spec) => [spec.canonical, spec]));
-
-/** A legacy route may name its event by the legacy name or the canonical one. */
-export function legacyEventSpecByAnyName(name: string): LegacyEventSpec | undefined {
-  return legacyEventSpec(name) ?? LEGACY_BY_CANONICAL.get(canonicalEventType(name));
-}
 
 /** Environment variables a destination needs that are unset: the sandbox fills webhook URLs. */
 export function requiredEnvMissing(loaded: LoadedConfig, env: LoadConfigOptions['env']): string[] {

@@ -9,9 +9,8 @@
  * endpoint so the right secrets are used.
  */
 import { createHash, createHmac } from 'node:crypto';
-import { legacyEventSpecByAnyName } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { canonicalEventType, LEGACY_EVENTS, type LegacyEventSpec, type ScopeParam } from '../kit/events.js';
+import { canonicalEventType, LEGACY_EVENTS, legacyEventSpecByAnyName, type LegacyEventSpec, type ScopeParam } from '../kit/events.js';
 
 export interface LegacyRoute {
   /** `tag_add-123`, `subscriber_activate`, `link_click-<hash of the URL>`. */

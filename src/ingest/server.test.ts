@@ -44,12 +44,11 @@ describe('legacy webhooks end to end', () => {
   it('accepts all 15 legacy events on their own routes and delivers each to the destination', async () => {
     t = await start();
     const fixtures = legacyFixtures();
-    for (const [i, fixture] of fixtures.entries()) {
+    for (const fixture of fixtures) {
       const body = jsonBody({ ...fixture.body });
       const response = await t.post(routeFor(t, fixture.spec.legacyName), body);
       expect(response.status, `${fixture.spec.legacyName}: ${JSON.stringify(response.body)}`).toBe(200);
       expect(response.body).toMatchObject({ status: 'accepted', accepted: 1, jobs: 1 });
-      void i;
     }
     const received = await t.receiver.waitFor(15, 15_000);
     const types = received.map((r) => (r.json as { event: { type: string } }).event.type).sort();

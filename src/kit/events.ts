@@ -95,6 +95,13 @@ export function legacyEventSpec(name: string): LegacyEventSpec | undefined {
   return byLegacyName.get(name);
 }
 
+const LEGACY_BY_CANONICAL = new Map(LEGACY_EVENTS.map((spec) => [spec.canonical, spec]));
+
+/** A legacy route may name its event by the legacy name or the canonical one. */
+export function legacyEventSpecByAnyName(name: string): LegacyEventSpec | undefined {
+  return legacyEventSpec(name) ?? LEGACY_BY_CANONICAL.get(canonicalEventType(name));
+}
+
 /** Any event name (legacy, prefix-less legacy, 2.0, or unknown) → its canonical name. */
 export function canonicalEventType(name: string): string {
   return byLegacyName.get(name)?.canonical ?? name;

@@ -9,14 +9,13 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { DestinationConfig, RetryPolicy } from '../config/schema.js';
-import type { AttemptResult, Connector, ConnectorContext, SecretResolver } from '../connectors/types.js';
+import type { AttemptResult, ConnectorContext } from '../connectors/types.js';
 import { toKitEvent } from '../kit/normalize.js';
-import type { Clock } from '../lib/clock.js';
 import type { Log } from '../lib/log.js';
-import type { Metrics } from '../lib/metrics.js';
-import type { AttemptInput, AttemptOutcome, ClaimedJob, JobNext, JobRecord, Store } from '../store/types.js';
+import type { AttemptInput, AttemptOutcome, ClaimedJob, JobNext, JobRecord } from '../store/types.js';
 import { nextRunAt } from './backoff.js';
 import type { BreakerSignal } from './breaker.js';
+import type { WorkerDeps } from './types.js';
 
 /**
  * After the attempt's signal aborts, how long the connector gets to return its own result (with
@@ -25,16 +24,11 @@ import type { BreakerSignal } from './breaker.js';
  */
 export const ABORT_SETTLE_MS = 1_000;
 
-export interface AttemptDeps {
-  readonly store: Store;
-  readonly clock: Clock;
-  readonly metrics?: Metrics;
-  readonly connectors: ReadonlyMap<string, Connector>;
-  readonly destinations: Readonly<Record<string, DestinationConfig>>;
-  readonly secrets: SecretResolver;
+/** The worker's dependencies an attempt needs, with the worker's id and random source settled. */
+export type AttemptDeps = Pick<WorkerDeps, 'store' | 'clock' | 'metrics' | 'connectors' | 'destinations' | 'secrets'> & {
   readonly workerId: string;
   readonly random: () => number;
-}
+};
 
 /** What became of one attempt, for the worker's breaker and counters. */
 export interface AttemptReport {

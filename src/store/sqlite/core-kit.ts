@@ -5,6 +5,7 @@
  * its event or not at all.
  */
 import type { Database, Statement } from 'better-sqlite3';
+import { StatementCache } from './statements.js';
 import type {
   MirrorChange,
   MirrorFilter,
@@ -60,8 +61,7 @@ interface RegistrationRow {
 }
 
 export class KitOps {
-  readonly #db: Database;
-  readonly #cache = new Map<string, Statement>();
+  readonly #statements: StatementCache;
   readonly #upsertSubscriber: Statement;
   readonly #ensureSubscriber: Statement;
   readonly #touchSubscriber: Statement;
@@ -84,7 +84,7 @@ export class KitOps {
   readonly #deleteRegistration: Statement;
 
   constructor(db: Database) {
-    this.#db = db;
+    this.#statements = new StatementCache(db);
     // Kit's created_at never changes, so a change that lacks it keeps the one already known.
     this.#upsertSubscriber = db.prepare(`
       INSERT INTO subscribers (kit_id, email, first_name, state, fields, created_at, updated_at, source)
@@ -191,7 +191,7 @@ export class KitOps {
     const where = clauses.length === 0 ? '' : `WHERE ${clauses.join(' AND ')}`;
     const limit = Math.max(Math.trunc(filter.limit ?? DEFAULT_MIRROR_LIMIT), 1);
     const sql = `SELECT * FROM subscribers ${where} ORDER BY kit_id LIMIT @limit`;
-    const rows = this.#statement(sql).all({ ...params, limit }) as SubscriberRow[];
+    const rows = this.#statements.get(sql).all({ ...params, limit }) as SubscriberRow[];
     return this.#withTags(rows);
   }
 
@@ -225,15 +225,6 @@ export class KitOps {
       list.push(tagFromRow(tag));
     }
     return rows.map((row) => subscriberFromRow(row, tags.get(row.kit_id) ?? []));
-  }
-
-  #statement(sql: string): Statement {
-    let statement = this.#cache.get(sql);
-    if (statement === undefined) {
-      statement = this.#db.prepare(sql);
-      this.#cache.set(sql, statement);
-    }
-    return statement;
   }
 
   // ---------------------------------------------------------------- sync checkpoints

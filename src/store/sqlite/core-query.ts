@@ -3,6 +3,7 @@
  * assembled from fixed fragments (values are always bound) and its statements are cached by text.
  */
 import type { Database, Statement } from 'better-sqlite3';
+import { StatementCache } from './statements.js';
 import type {
   AttemptFilter,
   AttemptRecord,
@@ -80,16 +81,15 @@ export function pageLimit(page: Page): number {
 }
 
 export class QueryOps {
-  readonly #db: Database;
   readonly #storeId: string;
-  readonly #cache = new Map<string, Statement>();
+  readonly #statements: StatementCache;
   readonly #getDelivery: Statement<[number], DeliveryRow>;
   readonly #getEvent: Statement<[number], EventRow>;
   readonly #getJob: Statement<[number], JobRow>;
   readonly #getQuarantine: Statement<[number], QuarantineRow>;
 
   constructor(db: Database, storeId: string) {
-    this.#db = db;
+    this.#statements = new StatementCache(db);
     this.#storeId = storeId;
     this.#getDelivery = db.prepare('SELECT * FROM deliveries WHERE id = ?');
     this.#getEvent = db.prepare('SELECT * FROM events WHERE id = ?');
@@ -160,7 +160,7 @@ export class QueryOps {
     where.clauses.push(`status IN ('succeeded', 'dead', 'cancelled')`);
     const limit = filter.limit === undefined ? '' : `LIMIT ${pageLimit(filter)}`;
     const sql = `SELECT id FROM jobs ${where.toSql()} ORDER BY id ${limit}`;
-    return this.#statement(sql).pluck().all(where.params) as number[];
+    return this.#statements.get(sql).pluck().all(where.params) as number[];
   }
 
   #jobWhere(filter: JobFilter): Where {
@@ -176,15 +176,6 @@ export class QueryOps {
 
   #list<Row>(table: string, where: Where, page: Page): Row[] {
     const sql = `SELECT * FROM ${table} ${where.toSql()} ORDER BY id DESC LIMIT ${pageLimit(page)}`;
-    return this.#statement(sql).all(where.params) as Row[];
-  }
-
-  #statement(sql: string): Statement {
-    let statement = this.#cache.get(sql);
-    if (statement === undefined) {
-      statement = this.#db.prepare(sql);
-      this.#cache.set(sql, statement);
-    }
-    return statement;
+    return this.#statements.get(sql).all(where.params) as Row[];
   }
 }
