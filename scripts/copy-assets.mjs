@@ -1,6 +1,7 @@
-// Copies non-TypeScript files the service reads at run time (SQL migrations) from src/ to dist/,
-// keeping their relative paths. tsc only emits .js.
-import { cpSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+// Finishes the build after tsc: copies non-TypeScript files the service reads at run time (SQL
+// migrations) from src/ to dist/, keeping their relative paths, and makes the `kitrelay` bin
+// executable (tsc writes 0644, and `npx kitrelay` in this checkout runs the file directly).
+import { chmodSync, cpSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -16,3 +17,4 @@ const copy = (dir) => {
   }
 };
 copy(path.join(root, 'src'));
+chmodSync(path.join(root, 'dist', 'cli', 'index.js'), 0o755);
