@@ -244,18 +244,22 @@ export async function waitForQuiet({ ownPids, maxWaitMs, thresholdCores }) {
 /**
  * A body factory: `next()` returns the template with a fresh subscriber id (and the email made from
  * it) every call, so no two bodies are byte-identical and legacy fingerprint dedupe never applies.
+ * Ids count up from `startId`; with `scattered`, the count goes through a bijection of 32-bit
+ * integers (multiplication by an odd constant) onto 10-digit ids, so consecutive bodies name
+ * subscribers far apart, as real traffic does (every id still new).
  */
-export function bodyFactory(template, sentinel, startId) {
+export function bodyFactory(template, sentinel, startId, { scattered = false } = {}) {
   const parts = template.split(sentinel);
   if (parts.length < 2) throw new Error(`body template does not contain ${sentinel}`);
-  let id = startId;
+  let count = startId;
+  const idOf = (n) => (scattered ? 1_000_000_000 + (Math.imul(n, 0x9e3779b1) >>> 0) : n);
   return {
     next() {
-      id += 1;
-      return parts.join(String(id));
+      count += 1;
+      return parts.join(String(idOf(count)));
     },
     get lastId() {
-      return id;
+      return idOf(count);
     },
   };
 }

@@ -22,6 +22,13 @@ export function verdict(r) {
     deliveringRatio: ratio(r.delivering),
     durabilityOk: [r.paused, r.delivering, r.rate, r.e2e].filter(Boolean).every((p) => p.durability.ok),
   };
+  out.floorRatio = ratio(r.floor);
+  out.storecoreRatio = ratio(r.storecore);
+  out.storeRatio = ratio(r.store);
+  // kitrelay against its own store fed directly: how much of the store's capacity the rest of the
+  // ingest path (HTTP, parsing, routing, thread hand-off) leaves.
+  const storeRate = r.store?.throughput?.reqPerSecMean;
+  out.pausedOfStore = storeRate && r.paused ? r.paused.throughput.reqPerSecMean / storeRate : undefined;
   out.pausedMet = r.paused && baseline ? out.pausedRatio >= t.throughputRatio && r.paused.durability.ok : undefined;
   out.deliveringMet = r.delivering && baseline ? out.deliveringRatio >= t.throughputRatio && r.delivering.durability.ok : undefined;
   if (r.rate) {
@@ -79,6 +86,9 @@ export function renderConsole(r) {
   };
   row('bare node:http (before)', r.bare);
   row('bare node:http (after)', r.bare2);
+  row('floor: one row', r.floor, v.floorRatio);
+  row('floor: store, core rows', r.storecore, v.storecoreRatio);
+  row('floor: store, all rows', r.store, v.storeRatio);
   row('kitrelay, workers paused', r.paused, v.pausedRatio);
   row('kitrelay, workers deliver', r.delivering, v.deliveringRatio);
   if (v.baselineReqPerSec) lines.push(`baseline (mean of bare runs): ${int(v.baselineReqPerSec)} req/s`);
@@ -124,7 +134,7 @@ export function renderMarkdown(r) {
   L.push(`- **Machine:** ${m.cores} × ${m.cpuModel}, ${m.memoryGiB} GiB RAM, ${m.platform}; data directories on ${m.dataDirFs}. Load average ${m.loadAvgAtStart.join(' / ')} at the start, ${m.loadAvgAtEnd.join(' / ')} at the end (shared machine).`);
   L.push(`- **Node:** ${m.node}.`);
   L.push(`- **Load generator:** autocannon 8 (programmatic API) in the benchmark process, on the same ${m.cores} cores as the server under test and the receiver; the same generator, connection count (${o.connections}), duration (${o.duration} s after a ${o.warmup} s warm-up) and body for every server. Fixed rate: autocannon \`overallRate: ${o.rate}\` with ${o.rateConnections} connections, and a paced open-loop generator (node:http, up to ${o.pacedSockets} keep-alive sockets), ${o.rateDuration} s each.`);
-  L.push(`- **Body:** legacy \`subscriber.tag_add\` (\`legacyFixture\` from \`src/kit/fixtures.ts\`), ${r.body.bytes} bytes, POSTed to \`${r.body.route}\`; every request carries a new subscriber id and email, so no request is a legacy-dedupe duplicate (checked: duplicates on disk below).`);
+  L.push(`- **Body:** legacy \`subscriber.tag_add\` (\`legacyFixture\` from \`src/kit/fixtures.ts\`), ${r.body.bytes} bytes, POSTed to \`${r.body.route}\`; every request carries a new subscriber id and email, so no request is a legacy-dedupe duplicate (checked: duplicates on disk below); ids ${r.options.scatteredIds ? '**scattered** (`BENCH_SCATTERED_IDS=1`: consecutive requests name subscribers far apart, as real traffic does)' : 'counting up (index entries land on the last page; `BENCH_SCATTERED_IDS=1` scatters them)'}.`);
   L.push(`- **kitrelay config:** one rule (\`subscriber.tag_add\`, tag 4242) → one job per event for a \`webhook\` destination \`sink\` (concurrency ${o.sinkConcurrency}, no rate limit) pointing at \`bench/receiver.mjs\` (separate process, answers 200 \`{}\`); \`queue.enabled: false\` for "paused".`);
   if (r.quiet) {
     const q = Object.entries(r.quiet).map(([k, x]) => `${k} ${x.waitedSeconds} s${x.quiet ? '' : ` (still ${x.otherCores} cores busy)`}`).join(', ');
@@ -147,9 +157,17 @@ export function renderMarkdown(r) {
     row('bare node:http (before)', r.bare);
     row('bare node:http (after)', r.bare2);
     if (v.baselineReqPerSec) L.push(`| **baseline** (mean of the bare runs) | **${int(v.baselineReqPerSec)}** | 1.00 | | | | | | | | | |`);
+    row('floor: node:http + one SQLite row per body', r.floor, v.floorRatio);
+    row("floor: kitrelay's store fed directly, core rows (delivery, event, dedupe key, job)", r.storecore, v.storecoreRatio);
+    row("floor: kitrelay's store fed directly, all rows (+ subscriber mirror)", r.store, v.storeRatio);
     row('kitrelay, workers paused', r.paused, v.pausedRatio);
     row('kitrelay, workers delivering', r.delivering, v.deliveringRatio);
     L.push('');
+    if (r.floor || r.store || r.storecore) {
+      const floorNote = (p) => (p ? `${int(p.durability.acked)} acknowledged, ${int(p.durability.rows)} on disk (${p.durability.ok ? 'ok' : '**not ok**'})` : 'not run');
+      L.push(`The floors (\`bench/floor-server.mjs\`) do only what durability demands, with the same body and generator and kitrelay's group commit (bodies handed to a worker thread at the end of each event-loop turn — and, in the store modes, 8 at a time as they gather, as kitrelay's client does — committed together, WAL, \`synchronous=FULL\`, 200 after the commit): *one row* appends the body to a table with no index; *store* runs kitrelay's own store code and schema (\`SqliteCore.commitDelivery\`) on inputs built straight from the body's subscriber id — no parsing, validation, routing or dedupe lookup on the main thread. Durability checks: one row ${floorNote(r.floor)}; store, core rows ${floorNote(r.storecore)}; store, all rows ${floorNote(r.store)}.` + (v.pausedOfStore === undefined ? '' : ` kitrelay with workers paused reaches ${pct(v.pausedOfStore)} of its store's floor.`));
+      L.push('');
+    }
     L.push('CPU columns: share of one core over the measurement (200% = both cores); for kitrelay the busiest thread besides the main one is the SQLite writer thread; "other processes": cores used meanwhile by processes outside the benchmark (the machine is shared). Latencies from autocannon (1 ms resolution).');
     if (r.delivering) L.push(`While ingesting, the delivering instance also delivered ${int(r.delivering.deliveredPerSecond)} jobs/s to the receiver (${int(r.delivering.deliveredDuringMeasurement)} in ${o.duration} s).`);
     L.push('');

@@ -9,6 +9,12 @@
  *
  *   bare        a bare node:http server that reads the body and answers 200 (the baseline; run
  *               before and after the kitrelay phases, the baseline is their mean)
+ *   floor       durable floors (bench/floor-server.mjs): node:http + a worker thread committing
+ *   storecore   each turn's bodies in one SQLite transaction (WAL, synchronous=FULL) before the
+ *   store       200s. floor: one row per body, the durability rule alone. storecore / store:
+ *               kitrelay's own store code and schema fed ready-made inputs (no parsing, validation
+ *               or routing) — the rows the core relay commits per event (delivery, event, dedupe
+ *               key, job), then those plus the Kit subscriber mirror's rows (what the service writes)
  *   paused      kitrelay's legacy endpoint, workers off (`queue.enabled: false`)
  *   delivering  kitrelay's legacy endpoint, workers delivering to bench/receiver.mjs
  *   rate        acknowledgement latency at a fixed request rate (workers delivering), measured
@@ -31,9 +37,11 @@
  *   BENCH_JOBS=30000           events (= jobs) of the end-to-end phase
  *   BENCH_SINK_CONCURRENCY=64  the webhook destination's `concurrency` (no rate limit)
  *   BENCH_DRAIN_TIMEOUT=90     seconds the e2e phase waits for the jobs before giving up
- *   BENCH_ONLY=                comma list of phases to run (bare,paused,delivering,rate,e2e,bare2)
+ *   BENCH_ONLY=                comma list of phases to run (bare,floor,storecore,store,paused,delivering,rate,e2e,bare2)
  *   BENCH_CPU_PROF=1           run kitrelay with --cpu-prof (profiles kept in the work directory)
  *   BENCH_KEEP=1               keep the work directory (data, logs, results.json)
+ *   BENCH_SCATTERED_IDS=1      subscriber ids in no order (as real traffic) instead of counting up:
+ *                              index entries land on random pages instead of the last one
  *   BENCH_WRITE_MD=0           do not update BENCHMARKS.md
  *   BENCH_STRICT=1             exit with code 2 when a performance target is missed
  *   BENCH_QUIET_CORES=0.3      before each phase, wait until other processes use less than
@@ -92,13 +100,14 @@ const opt = {
   drainTimeout: num('BENCH_DRAIN_TIMEOUT', 90),
   cpuProf: flag('BENCH_CPU_PROF'),
   keep: flag('BENCH_KEEP') || flag('BENCH_CPU_PROF'),
+  scatteredIds: flag('BENCH_SCATTERED_IDS'),
   writeMd: process.env.BENCH_WRITE_MD !== '0',
   timeout: num('BENCH_TIMEOUT', 600),
   quietCores: num('BENCH_QUIET_CORES', 0.3),
   quietWait: num('BENCH_QUIET_WAIT', 20),
   quietTotal: num('BENCH_QUIET_TOTAL', 60),
 };
-const ALL_PHASES = ['bare', 'paused', 'delivering', 'rate', 'e2e', 'bare2'];
+const ALL_PHASES = ['bare', 'floor', 'storecore', 'store', 'paused', 'delivering', 'rate', 'e2e', 'bare2'];
 const only = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 for (const p of only) if (!ALL_PHASES.includes(p)) throw new Error(`BENCH_ONLY: unknown phase "${p}" (phases: ${ALL_PHASES.join(', ')})`);
 const runs = (phase) => only.length === 0 || only.includes(phase);
@@ -133,7 +142,7 @@ const rid = routeId(fixture.spec, fixture.scopeValue);
 if (rid !== 'tag_add-4242') throw new Error(`unexpected route id ${rid}`);
 const hookPath = `${LEGACY_PATH_PREFIX}/${rid}/${routeToken(routeSecret, rid)}`;
 // Subscriber ids run upwards from here through every phase, so no body ever repeats.
-const bodies = bodyFactory(template, SENTINEL, 1_000_000);
+const bodies = bodyFactory(template, SENTINEL, 1_000_000, { scattered: opt.scatteredIds });
 const nextBody = () => bodies.next();
 const bodyBytes = Buffer.byteLength(bodies.next());
 
@@ -306,6 +315,55 @@ async function phaseBare(label, { withRate }) {
   }
 }
 
+/**
+ * The warm-up, then the measured run with the CPU meter on. Every load it sent is pushed onto
+ * `loads` (the durability check counts them). With `receiverUrl`, also how many jobs the receiver
+ * got during the measured run.
+ */
+async function throughputRun(proc, url, loads, { receiverUrl } = {}) {
+  gc();
+  loads.push(await cannon({ url, body: nextBody, connections: opt.connections, duration: opt.warmup }));
+  const before = receiverUrl === undefined ? undefined : await getJson(`${receiverUrl}/__stats`);
+  const meter = cpuMeter({ server: proc.pid, generator: process.pid, receiver: receiverPid });
+  const throughput = await cannon({ url, body: nextBody, connections: opt.connections, duration: opt.duration });
+  throughput.cpu = meter.since();
+  loads.push(throughput);
+  const delivered = before === undefined ? undefined : (await getJson(`${receiverUrl}/__stats`)).count - before.count;
+  return { throughput, delivered };
+}
+
+const FLOOR_ROWS = { floor: 'one', storecore: 'store-no-mirror', store: 'store' };
+
+async function phaseFloor(label) {
+  const rows = FLOOR_ROWS[label];
+  log(`\n[${label}] durable floor (--rows ${rows}): node:http + group-committed SQLite writes, synchronous=FULL`);
+  const dataDir = path.join(work, label);
+  mkdirSync(dataDir, { recursive: true });
+  const proc = await startNode({ name: `floor server (${label})`, script: path.join(BENCH_DIR, 'floor-server.mjs'), args: [dataDir, '--rows', rows], logFile: path.join(work, `${label}.log`), ready: /floor listening on (http:\/\/\S+)/ });
+  const loads = [];
+  let out;
+  try {
+    const url = `${proc.url}${hookPath}`;
+    out = { probe: await probe(proc.url) };
+    loads.push({ ok: 1, unanswered: 0 });
+    ({ throughput: out.throughput } = await throughputRun(proc, url, loads));
+    log(`  throughput: ${fmtInt(out.throughput.reqPerSecMean)} req/s, p99 ${out.throughput.latencyMs.p99} ms`);
+  } finally {
+    await proc.stop();
+  }
+  // The same check as kitrelay's: every acknowledged body is a row (an event) on disk.
+  const { ok: acked, unanswered } = sumLoads(loads);
+  const db = new Database(path.join(dataDir, 'floor.db'), { readonly: true });
+  try {
+    const count = db.prepare(rows === 'one' ? 'SELECT count(*) FROM bodies' : 'SELECT count(*) FROM events').pluck().get();
+    out.durability = { acked, rows: count, unansweredAtStop: unanswered, ok: count >= acked && count - acked <= unanswered };
+  } finally {
+    db.close();
+  }
+  log(`  durability: ${out.durability.acked} acknowledged, ${out.durability.rows} on disk: ${out.durability.ok ? 'ok' : 'NOT OK'}`);
+  return out;
+}
+
 async function phaseKitrelayThroughput(label, { queueEnabled, receiverUrl }) {
   log(`\n[${label}] kitrelay legacy endpoint, workers ${queueEnabled ? 'delivering' : 'paused'}`);
   const dataDir = path.join(work, label);
@@ -316,15 +374,7 @@ async function phaseKitrelayThroughput(label, { queueEnabled, receiverUrl }) {
     const url = `${proc.url}${hookPath}`;
     out.probe = await probe(proc.url);
     loads.push({ ok: 1, unanswered: 0 });
-    gc();
-    loads.push(await cannon({ url, body: nextBody, connections: opt.connections, duration: opt.warmup }));
-    const before = await getJson(`${receiverUrl}/__stats`);
-    const meter = cpuMeter({ server: proc.pid, generator: process.pid, receiver: receiverPid });
-    out.throughput = await cannon({ url, body: nextBody, connections: opt.connections, duration: opt.duration });
-    out.throughput.cpu = meter.since();
-    const after = await getJson(`${receiverUrl}/__stats`);
-    loads.push(out.throughput);
-    out.deliveredDuringMeasurement = after.count - before.count;
+    ({ throughput: out.throughput, delivered: out.deliveredDuringMeasurement } = await throughputRun(proc, url, loads, { receiverUrl }));
     out.deliveredPerSecond = out.deliveredDuringMeasurement / out.throughput.durationSeconds;
     out.metrics = await serviceMetrics(proc.url);
     log(`  throughput: ${fmtInt(out.throughput.reqPerSecMean)} req/s, p99 ${out.throughput.latencyMs.p99} ms, non-2xx ${out.throughput.non2xx}, errors ${out.throughput.errors}` + (queueEnabled ? `; delivered ${fmtInt(out.deliveredPerSecond)} jobs/s meanwhile` : ''));
@@ -474,6 +524,9 @@ try {
 
   const phases = {
     bare: () => phaseBare('bare', { withRate: true }),
+    floor: () => phaseFloor('floor'),
+    storecore: () => phaseFloor('storecore'),
+    store: () => phaseFloor('store'),
     paused: () => phaseKitrelayThroughput('paused', { queueEnabled: false, receiverUrl: receiver.url }),
     delivering: () => phaseKitrelayThroughput('delivering', { queueEnabled: true, receiverUrl: receiver.url }),
     rate: () => phaseRate('rate', { receiverUrl: receiver.url }),

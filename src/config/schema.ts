@@ -258,7 +258,7 @@ export const configSchema = z
             /** Routes besides the ones the rules imply. */
             routes: z.array(legacyRouteSchema).default([]),
             /** Window in which an identical legacy body on the same route is a duplicate. @default 30 */
-            dedupeWindowSeconds: positiveInt.default(30),
+            dedupeWindowSeconds: positiveInt.max(3600, 'must be at most 3600: Kit resends a legacy webhook within minutes, and the window is kept in memory').default(30),
           })
           .strict()
           .default({ enabled: true, routes: [], dedupeWindowSeconds: 30 }),

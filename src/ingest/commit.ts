@@ -9,7 +9,7 @@ import { oppositeTypes } from '../kit/events.js';
 import { legacyFingerprint, type NormalizedEvent } from '../kit/normalize.js';
 import { routeEvent, type CompiledRule } from '../rules/route.js';
 import { StoreUnavailableError } from '../lib/errors.js';
-import type { CommitDeliveryInput, DeliveryInput, EventInput, EventSource, QuarantineInput, Store } from '../store/types.js';
+import { dedupeScope, type CommitDeliveryInput, type DeliveryInput, type EventInput, type EventSource, type QuarantineInput, type Store } from '../store/types.js';
 import { mirrorChanges } from './mirror.js';
 import type { IngestOutcome } from './outcome.js';
 
@@ -46,7 +46,7 @@ function legacyKey(routeId: string, parsed: ParsedEvent): string {
 export function toEventInput(parsed: ParsedEvent, deps: CommitDeps, receivedAt: number): EventInput {
   const { event } = parsed;
   const routed = routeEvent(event.kitEvent, deps.rules, deps.config);
-  const scope = event.scope ? `${event.scope.param}=${event.scope.value}` : undefined;
+  const scope = event.scope ? dedupeScope(event.scope) : undefined;
   const dedupe = parsed.dedupe
     ? parsed.dedupe
     : event.kitEventId

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { env } from '../config/schema.js';
 import type { ConfigInput } from '../config/schema.js';
 import { LEGACY_EVENTS } from '../kit/events.js';
-import { jsonBody, legacyFixture, legacyFixtures, signedEnvelope, signedTagAddedEvent, signedUnknownEvent, DEFAULT_SCOPE_VALUES } from '../kit/fixtures.js';
+import { jsonBody, legacyFixture, legacyFixtures, signedEnvelope, signedEvent, signedTagAddedEvent, signedUnknownEvent, DEFAULT_SCOPE_VALUES } from '../kit/fixtures.js';
 import { signPayload } from '../kit/signature.js';
 import { eventually, startTestRelay, type TestRelay } from '../../test/helpers.js';
 
@@ -96,6 +96,16 @@ describe('legacy webhooks end to end', () => {
     const r3 = await t.post(routeFor(t, 'subscriber.tag_add'), add);
     expect([r1.body.status, r2.body.status, r3.body.status]).toEqual(['accepted', 'accepted', 'accepted']);
     expect(await t.relay.store.listJobs({})).toHaveLength(3);
+  });
+
+  it('lets a signed tag_removed end a legacy fingerprint of the same subscriber and tag', async () => {
+    t = await start();
+    const add = jsonBody(legacyFixture('subscriber.tag_add', { id: 77, email: 'mixed@example.com' }).body);
+    expect((await t.post(routeFor(t, 'subscriber.tag_add'), add)).body.status).toBe('accepted');
+    expect((await t.post(routeFor(t, 'subscriber.tag_add'), add)).body.status).toBe('duplicate');
+    const removed = jsonBody(signedEnvelope([signedEvent('subscriber.tag_removed', { subscriber: { id: 77, email_address: 'mixed@example.com', state: 'active' }, tag: { id: 4242, name: 'Customer' } })]));
+    expect((await t.post('/hooks/kit/signed/main', removed, signedHeaders(removed))).body).toMatchObject({ status: 'accepted', accepted: 1 });
+    expect((await t.post(routeFor(t, 'subscriber.tag_add'), add)).body.status).toBe('accepted');
   });
 });
 

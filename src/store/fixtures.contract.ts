@@ -23,6 +23,11 @@ export interface ContractContext {
   readonly store: Store;
   /** Closes the store and opens the same database again; undefined when the backend cannot. */
   readonly reopen: (() => Promise<Store>) | undefined;
+  /**
+   * Opens a second store on the same database, as another process would; the test closes it.
+   * Undefined when the backend cannot, and the tests that need it are reported as skipped.
+   */
+  readonly openPeer: (() => Promise<Store>) | undefined;
 }
 
 export function plannedJob(overrides: Partial<PlannedJob> = {}): PlannedJob {

@@ -148,6 +148,60 @@ export function ingestContract(ctx: ContractContext): void {
     expect((await commit(ctx.store, [tagAdd('fp-add-6', '6')], T0 + 3 * SECOND)).events[0]?.status).toBe('duplicate');
   });
 
+  /** A legacy-style fingerprint: it names its subscriber, so an opposite event can clear it. */
+  const fingerprinted = (key: string, subscriber: string, type = 'subscriber.tag_add', expiresAt = T0 + 60 * SECOND) =>
+    eventInput({
+      subscriberId: subscriber,
+      subscriberKey: `id:${subscriber}`,
+      type,
+      kitType: type,
+      scope: { param: 'tag_id', value: '5' },
+      dedupe: { key, expiresAt, subscriberKey: `id:${subscriber}`, type, scope: dedupeScope({ param: 'tag_id', value: '5' }) },
+      clearsDedupeTypes: [type === 'subscriber.tag_add' ? 'subscriber.tag_remove' : 'subscriber.tag_add'],
+    });
+
+  it('keeps fingerprints and the clears of opposite events across close and reopen', async (context) => {
+    if (ctx.reopen === undefined) return context.skip();
+    await commit(ctx.store, [fingerprinted('fp-a', '11'), fingerprinted('fp-b', '12')], T0);
+    await commit(ctx.store, [fingerprinted('fp-r', '12', 'subscriber.tag_remove')], T0 + SECOND);
+    const reopened = await ctx.reopen();
+    expect((await commit(reopened, [fingerprinted('fp-a', '11')], T0 + 2 * SECOND)).events[0]?.status).toBe('duplicate');
+    expect((await commit(reopened, [fingerprinted('fp-b', '12')], T0 + 2 * SECOND)).events[0]?.status).toBe('accepted');
+    expect((await commit(reopened, [fingerprinted('fp-r', '12', 'subscriber.tag_remove')], T0 + 3 * SECOND)).events[0]?.status).toBe('accepted');
+    // Past its window a fingerprint counts no more, reopened or not.
+    expect((await commit(reopened, [fingerprinted('fp-a', '11')], T0 + 61 * SECOND)).events[0]?.status).toBe('accepted');
+  });
+
+  it('sees the fingerprints and clears another store on the same database committed', async (context) => {
+    if (ctx.openPeer === undefined) return context.skip();
+    const peer = await ctx.openPeer();
+    try {
+      await commit(ctx.store, [fingerprinted('fp-1', '21'), fingerprinted('fp-2', '22')], T0);
+      expect((await commit(peer, [fingerprinted('fp-1', '21')], T0 + SECOND)).events[0]?.status).toBe('duplicate');
+      await commit(peer, [fingerprinted('fp-3', '23'), fingerprinted('fp-r', '22', 'subscriber.tag_remove')], T0 + SECOND);
+      expect((await commit(ctx.store, [fingerprinted('fp-3', '23')], T0 + 2 * SECOND)).events[0]?.status).toBe('duplicate');
+      expect((await commit(ctx.store, [fingerprinted('fp-2', '22')], T0 + 2 * SECOND)).events[0]?.status).toBe('accepted');
+      expect((await commit(peer, [fingerprinted('fp-2', '22')], T0 + 3 * SECOND)).events[0]?.status).toBe('duplicate');
+    } finally {
+      await peer.close();
+    }
+  });
+
+  it('forgets the fingerprint of a delivery that failed, so its resend is accepted', async () => {
+    // The second delivery fails after its event was written (a quarantine entry whose body is
+    // not bytes): the whole delivery is rolled back, its fingerprint with it.
+    const failing = ctx.store.commitDelivery({
+      delivery: { system: 'legacy', route: 'tag_add-5', receivedAt: T0, bodyBytes: 10 },
+      events: [fingerprinted('fp-lost', '31')],
+      quarantine: [{ ...quarantineInput(), body: 42 as unknown as Buffer }],
+    });
+    const [good, bad] = await Promise.allSettled([commit(ctx.store, [fingerprinted('fp-kept', '32')], T0), failing]);
+    expect(good.status).toBe('fulfilled');
+    expect(bad.status).toBe('rejected');
+    expect((await commit(ctx.store, [fingerprinted('fp-lost', '31')], T0 + SECOND)).events[0]?.status).toBe('accepted');
+    expect((await commit(ctx.store, [fingerprinted('fp-kept', '32')], T0 + SECOND)).events[0]?.status).toBe('duplicate');
+  });
+
   it('spends a ledger key once: a second event with the same key makes no job and records `once`', async () => {
     const job = plannedJob({ rule: 'welcome-video', destination: 'bonjoro', action: 'video', ledgerKey: 'welcome:id:5' });
     expect(await ctx.store.hasLedgerKey('welcome:id:5')).toBe(false);

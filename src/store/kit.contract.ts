@@ -4,17 +4,11 @@
  */
 import { expect, it } from 'vitest';
 import { SECOND, T0, asAccepted, commit, eventInput, type ContractContext } from './fixtures.contract.js';
-import type { MirrorChange, RateBudgetDecision, Store, SubscriberSnapshot } from './types.js';
+import type { MirrorChange, RateBudgetDecision, SubscriberSnapshot } from './types.js';
 
 const MINUTE = 60 * SECOND;
 
-export interface KitContractContext extends ContractContext {
-  /**
-   * Opens a second store on the same database, as another process would; the test closes it.
-   * Undefined when the backend cannot, and the tests that need it are reported as skipped.
-   */
-  readonly openPeer: (() => Promise<Store>) | undefined;
-}
+export type KitContractContext = ContractContext;
 
 function snapshot(kitId: number, overrides: Partial<SubscriberSnapshot> = {}): SubscriberSnapshot {
   return {

@@ -4,9 +4,17 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { StoreUnavailableError } from '../../lib/errors.js';
-import type { QuarantineRecord, Store } from '../types.js';
-import type { CallResult, FromWriter, OpName, SerializedError, ToWriter } from './protocol.js';
+import type { CommitDeliveryInput, QuarantineRecord, Store } from '../types.js';
+import type { Call, CallResult, FromWriter, OpName, SerializedError, ToWriter } from './protocol.js';
 import type { SqliteStore, SqliteStoreStats } from './store.js';
+
+/**
+ * A turn's calls go to the writer as soon as this many have gathered, not only at the end of the
+ * turn: a turn that reads many requests then hands the writer work while it is still parsing the
+ * rest, instead of leaving it idle until the turn ends. Batches that reach a busy writer still run
+ * as one transaction (writer.ts). 8 measured best of 4, 8 and 16: +8–18 % ingest requests/s.
+ */
+const EARLY_FLUSH_CALLS = 8;
 
 /** Ingest's Retry-After when the backlog is full: it drains within a batch or two. */
 const BACKLOG_RETRY_AFTER_SECONDS = 1;
@@ -162,7 +170,8 @@ export class SqliteStoreClient implements SqliteStore {
     }
     return new Promise((resolve, reject) => {
       this.#queue.push({ op, args, resolve: resolve as (value: unknown) => void, reject });
-      this.#scheduleFlush();
+      if (this.#queue.length >= EARLY_FLUSH_CALLS) this.#flush();
+      else this.#scheduleFlush();
     });
   }
 
@@ -187,7 +196,7 @@ export class SqliteStoreClient implements SqliteStore {
     this.#queue = [];
     this.#inFlight.push(batch);
     try {
-      this.#post({ kind: 'batch', calls: batch.map(({ op, args }) => ({ op, args })) });
+      this.#post({ kind: 'batch', calls: batch.map(toCall) });
     } catch (error) {
       this.#inFlight.pop();
       this.#rejectUncloneable(batch, error);
@@ -304,6 +313,19 @@ export class SqliteStoreClient implements SqliteStore {
     if (this.#isIdle() && this.#closing === undefined && this.#ready === undefined) this.#worker.unref();
     else this.#worker.ref();
   }
+}
+
+/**
+ * What crosses to the writer for one call. An event that has its payload as JSON text (every
+ * legacy body) leaves the parsed payload behind: the writer stores the text, and cloning the object
+ * as well cost both threads time for nothing.
+ */
+function toCall({ op, args }: PendingCall): Call {
+  if (op !== 'commitDelivery') return { op, args };
+  const input = args[0] as CommitDeliveryInput;
+  if (!input.events.some((event) => event.payloadJson !== undefined)) return { op, args };
+  const events = input.events.map((event) => (event.payloadJson === undefined ? event : { ...event, payload: undefined }));
+  return { op, args: [{ ...input, events }] };
 }
 
 function toError(error: SerializedError): Error {

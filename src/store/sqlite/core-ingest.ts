@@ -12,6 +12,7 @@ import { dedupeScope } from '../types.js';
 import type { CommitDeliveryInput, CommitDeliveryResult, EventCommitOutcome, EventInput, PlannedJob, QuarantineInput, RouteDecision } from '../types.js';
 import type { KitOps } from './core-kit.js';
 import { toJson } from './core-rows.js';
+import { DedupeWindow } from './dedupe-window.js';
 
 interface DedupeRow {
   event_id: number;
@@ -22,7 +23,6 @@ export class IngestOps {
   readonly #insertDelivery: Statement;
   readonly #selectDedupe: Statement<[string], DedupeRow>;
   readonly #insertEvent: Statement;
-  readonly #clearLegacyKeys: Statement;
   readonly #upsertDedupe: Statement;
   readonly #hasLedgerKey: Statement<[string], number>;
   readonly #insertLedger: Statement;
@@ -36,9 +36,12 @@ export class IngestOps {
   #nextJobId: number | undefined;
   /** Applies an accepted event's subscriber mirror changes, in this transaction. */
   readonly #kit: KitOps;
+  /** Clearable (legacy fingerprint) dedupe keys; the others are in `dedupe_keys`. */
+  readonly #window: DedupeWindow;
 
   constructor(db: Database, kit: KitOps) {
     this.#kit = kit;
+    this.#window = new DedupeWindow(db);
     // The statements run for every event bind their values by position, in the order of the column
     // list: binding by name costs a property lookup per parameter, a tenth of the writer's time.
     this.#insertDelivery = db.prepare(`
@@ -49,12 +52,9 @@ export class IngestOps {
       INSERT INTO events (delivery_id, source, kit_event_id, type, kit_type, scope_param, scope_value, subscriber_id,
         email, subscriber_key, occurred_at, received_at, status, duplicate_of, payload, decisions)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    this.#clearLegacyKeys = db.prepare('DELETE FROM dedupe_keys WHERE subscriber_key = ? AND scope IS ? AND type = ?');
     this.#upsertDedupe = db.prepare(`
-      INSERT INTO dedupe_keys (key, event_id, expires_at, subscriber_key, type, scope)
-      VALUES (?, ?, ?, ?, ?, ?)
-      ON CONFLICT (key) DO UPDATE SET event_id = excluded.event_id, expires_at = excluded.expires_at,
-        subscriber_key = excluded.subscriber_key, type = excluded.type, scope = excluded.scope`);
+      INSERT INTO dedupe_keys (key, event_id, expires_at) VALUES (?, ?, ?)
+      ON CONFLICT (key) DO UPDATE SET event_id = excluded.event_id, expires_at = excluded.expires_at`);
     this.#hasLedgerKey = db.prepare<[string], number>('SELECT 1 FROM ledger WHERE key = ?').pluck();
     this.#insertLedger = db.prepare('INSERT INTO ledger (key, job_id, rule, created_at) VALUES (?, ?, ?, ?)');
     // Jobs are inserted with the id #takeJobId chose. AUTOINCREMENT still keeps sqlite_sequence at
@@ -109,23 +109,47 @@ export class IngestOps {
     return this.#hasLedgerKey.get(key) !== undefined;
   }
 
-  /** core.ts calls this at every BEGIN: another process (a CLI) may have added jobs meanwhile. */
+  /**
+   * core.ts calls this at every BEGIN, with the write lock held: another process (a CLI) may have
+   * added jobs or dedupe keys meanwhile.
+   */
   beginTransaction(): void {
     this.#nextJobId = undefined;
+    this.#window.begin();
+  }
+
+  /** core.ts calls this after a whole transaction was rolled back. */
+  afterRollback(): void {
+    this.#window.invalidate();
+  }
+
+  /** core.ts calls this after rolling back to a savepoint: the window replays what the transaction holds. */
+  afterRollbackToSavepoint(): void {
+    this.#window.invalidate();
+    this.#window.begin();
+  }
+
+  /** Drops window keys expired at `now`; returns how many. Runs inside a write transaction. */
+  trimWindow(now: number): number {
+    return this.#window.trim(now);
   }
 
   #commitEvent(deliveryId: number, receivedAt: number, event: EventInput): EventCommitOutcome {
-    const seen = event.dedupe ? this.#selectDedupe.get(event.dedupe.key) : undefined;
-    if (seen !== undefined && seen.expires_at > receivedAt) {
-      const eventId = this.#insertEventRow(deliveryId, receivedAt, event, seen.event_id, event.decisions);
-      return { status: 'duplicate', eventId, duplicateOf: seen.event_id };
+    this.#window.see(receivedAt);
+    const { dedupe } = event;
+    // A key that names its subscriber is a legacy fingerprint an opposite event can clear: it lives
+    // in the window (dedupe-window.ts). The others (2.0 event ids) are in dedupe_keys.
+    const inWindow = dedupe?.subscriberKey !== undefined;
+    const seen = dedupe === undefined ? undefined : inWindow ? this.#window.get(dedupe.key) : this.#selectDedupeKey(dedupe.key);
+    if (seen !== undefined && seen.expiresAt > receivedAt) {
+      const eventId = this.#insertEventRow(deliveryId, receivedAt, event, seen.eventId, event.decisions);
+      return { status: 'duplicate', eventId, duplicateOf: seen.eventId };
     }
     const planned = this.#planJobs(event);
     const eventId = this.#insertEventRow(deliveryId, receivedAt, event, null, planned.decisions);
-    this.#clearOppositeKeys(event);
+    this.#writeWindow(event, eventId);
     if (event.mirror?.length) this.#kit.applyMirror(event.mirror, receivedAt);
-    const { dedupe } = event;
-    if (dedupe) this.#upsertDedupe.run(dedupe.key, eventId, dedupe.expiresAt, dedupe.subscriberKey ?? null, dedupe.type ?? null, dedupe.scope ?? null);
+    if (dedupe && !inWindow) this.#upsertDedupe.run(dedupe.key, eventId, dedupe.expiresAt);
     for (const { id, job } of planned.jobs) {
       this.#insertJobRow(id, eventId, receivedAt, event, job);
       if (job.ledgerKey !== undefined) this.#insertLedger.run(job.ledgerKey, id, job.rule, receivedAt);
@@ -169,15 +193,24 @@ export class IngestOps {
     return id;
   }
 
+  #selectDedupeKey(key: string): { eventId: number; expiresAt: number } | undefined {
+    const row = this.#selectDedupe.get(key);
+    return row && { eventId: row.event_id, expiresAt: row.expires_at };
+  }
+
   /**
    * An opposite event (tag_remove after tag_add) ends the dedupe window of legacy fingerprints for
-   * the same subscriber and scope, so a real re-tag is not mistaken for Kit resending the first.
+   * the same subscriber and scope, so a real re-tag is not mistaken for Kit resending the first;
+   * then the event's own fingerprint joins the window.
    */
-  #clearOppositeKeys(event: EventInput): void {
-    const subscriberKey = event.dedupe?.subscriberKey ?? event.subscriberKey;
-    if (!event.clearsDedupeTypes?.length || subscriberKey === undefined) return;
-    const scope = event.dedupe?.scope ?? (event.scope ? dedupeScope(event.scope) : null);
-    for (const type of event.clearsDedupeTypes) this.#clearLegacyKeys.run(subscriberKey, scope, type);
+  #writeWindow(event: EventInput, eventId: number): void {
+    const { dedupe } = event;
+    const subscriberKey = dedupe?.subscriberKey ?? event.subscriberKey;
+    const clears = event.clearsDedupeTypes ?? [];
+    if (subscriberKey === undefined || (clears.length === 0 && dedupe?.subscriberKey === undefined)) return;
+    const scope = dedupe?.scope ?? (event.scope ? dedupeScope(event.scope) : null);
+    const key = dedupe?.subscriberKey === undefined ? undefined : { key: dedupe.key, eventId, expiresAt: dedupe.expiresAt, type: dedupe.type ?? null };
+    this.#window.write(subscriberKey, scope, clears, key);
   }
 
   #insertEventRow(

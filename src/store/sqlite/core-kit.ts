@@ -85,22 +85,23 @@ export class KitOps {
 
   constructor(db: Database) {
     this.#statements = new StatementCache(db);
+    // The statements webhooks run for every event bind by position (see core-ingest.ts).
     // Kit's created_at never changes, so a change that lacks it keeps the one already known.
     this.#upsertSubscriber = db.prepare(`
       INSERT INTO subscribers (kit_id, email, first_name, state, fields, created_at, updated_at, source)
-      VALUES (@kitId, @email, @firstName, @state, @fields, @createdAt, @now, @source)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (kit_id) DO UPDATE SET email = excluded.email, first_name = excluded.first_name,
         state = excluded.state, fields = excluded.fields, created_at = coalesce(excluded.created_at, subscribers.created_at),
         updated_at = excluded.updated_at, source = excluded.source`);
     this.#ensureSubscriber = db.prepare(`
       INSERT INTO subscribers (kit_id, email, first_name, state, fields, created_at, updated_at, source)
-      VALUES (@kitId, @email, NULL, '${UNKNOWN_STATE}', '{}', NULL, @now, 'webhook')
+      VALUES (?, ?, NULL, '${UNKNOWN_STATE}', '{}', NULL, ?, 'webhook')
       ON CONFLICT (kit_id) DO UPDATE SET
         email = CASE WHEN subscribers.email = '${UNKNOWN_EMAIL}' THEN excluded.email ELSE subscribers.email END,
         updated_at = excluded.updated_at, source = excluded.source`);
     this.#touchSubscriber = db.prepare(`UPDATE subscribers SET updated_at = @now, source = 'webhook' WHERE kit_id = @kitId`);
     this.#upsertTag = db.prepare(`
-      INSERT INTO subscriber_tags (kit_id, tag_id, tag_name, tagged_at) VALUES (@kitId, @tagId, @name, @taggedAt)
+      INSERT INTO subscriber_tags (kit_id, tag_id, tag_name, tagged_at) VALUES (?, ?, ?, ?)
       ON CONFLICT (kit_id, tag_id) DO UPDATE SET tag_name = coalesce(excluded.tag_name, subscriber_tags.tag_name),
         tagged_at = coalesce(excluded.tagged_at, subscriber_tags.tagged_at)`);
     this.#deleteTag = db.prepare('DELETE FROM subscriber_tags WHERE kit_id = @kitId AND tag_id = @tagId');
@@ -148,13 +149,16 @@ export class KitOps {
 
   /** A webhook's changes, in order. Runs inside commitDelivery, for accepted events only. */
   applyMirror(changes: readonly MirrorChange[], now: number): void {
+    // A tag change needs its subscriber's row; one the same event has just written is there.
+    let written: number | undefined;
     for (const change of changes) {
       switch (change.kind) {
         case 'subscriber':
           this.#writeSubscriber(change.subscriber, 'webhook', now);
+          written = change.subscriber.kitId;
           break;
         case 'tag_added':
-          this.#ensureSubscriber.run({ kitId: change.kitId, email: change.email?.toLowerCase() ?? UNKNOWN_EMAIL, now });
+          if (written !== change.kitId) this.#ensureSubscriber.run(change.kitId, change.email?.toLowerCase() ?? UNKNOWN_EMAIL, now);
           this.#writeTag(change.kitId, change.tag);
           break;
         case 'tag_removed':
@@ -200,20 +204,20 @@ export class KitOps {
   }
 
   #writeSubscriber(subscriber: Omit<SubscriberSnapshot, 'tags'>, source: MirrorSubscriber['source'], now: number): void {
-    this.#upsertSubscriber.run({
-      kitId: subscriber.kitId,
-      email: subscriber.email.toLowerCase(),
-      firstName: subscriber.firstName,
-      state: subscriber.state,
-      fields: toJson(subscriber.fields) ?? '{}',
-      createdAt: subscriber.createdAt,
+    this.#upsertSubscriber.run(
+      subscriber.kitId,
+      subscriber.email.toLowerCase(),
+      subscriber.firstName,
+      subscriber.state,
+      toJson(subscriber.fields) ?? '{}',
+      subscriber.createdAt,
       now,
       source,
-    });
+    );
   }
 
   #writeTag(kitId: number, tag: MirrorTag): void {
-    this.#upsertTag.run({ kitId, tagId: tag.id, name: tag.name ?? null, taggedAt: tag.taggedAt ?? null });
+    this.#upsertTag.run(kitId, tag.id, tag.name ?? null, tag.taggedAt ?? null);
   }
 
   #withTags(rows: readonly SubscriberRow[]): MirrorSubscriber[] {

@@ -201,6 +201,7 @@ export class SqliteCore implements SyncOps {
         // run it again, this time with a savepoint per operation. Operations depend only on their
         // arguments and the database, so the others do the same again and the bad one fails alone.
         this.#tx.rollback.run();
+        this.#ingest.afterRollback();
         this.#begin();
         for (const index of indexes) results[index] = this.#runInSavepoint(calls[index]!);
       }
@@ -208,6 +209,7 @@ export class SqliteCore implements SyncOps {
       this.#fault = undefined;
     } catch (error) {
       if (this.#db.inTransaction) this.#tx.rollback.run();
+      this.#ingest.afterRollback();
       const fault: SerializedError = { ...serializeError(error), isUnavailable: true };
       this.#fault = fault;
       for (const index of indexes) results[index] = { ok: false, error: fault };
@@ -247,6 +249,7 @@ export class SqliteCore implements SyncOps {
       if (serialized.isUnavailable || !this.#db.inTransaction) throw error;
       this.#tx.rollbackTo.run();
       this.#tx.release.run();
+      this.#ingest.afterRollbackToSavepoint();
       return { ok: false, error: serialized };
     }
   }
@@ -295,7 +298,10 @@ export class SqliteCore implements SyncOps {
   setBreaker = (destination: string, openUntil: number | null, now: number) => this.#queue.setBreaker(destination, openUntil, now);
   countJobs = () => this.#queue.countJobs();
 
-  purge = (input: PurgeInput) => this.#retention.purge(input);
+  purge = (input: PurgeInput) => {
+    const result = this.#retention.purge(input);
+    return { ...result, dedupeKeys: result.dedupeKeys + this.#ingest.trimWindow(input.now) };
+  };
 
   upsertSubscribers = (snapshots: readonly SubscriberSnapshot[], source: 'backfill' | 'reconcile', now: number) =>
     this.#kit.upsertSubscribers(snapshots, source, now);

@@ -1,14 +1,15 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../lib/errors.js';
 import { storeContract } from '../contract.js';
 import { T0, asAccepted, commit, eventInput, ingestJob, plannedJob } from '../fixtures.contract.js';
-import { migrate, openDatabase } from './core.js';
+import { MIGRATIONS_DIR, migrate, openDatabase } from './core.js';
 import { SqliteStoreClient } from './client.js';
 import { openSqliteStore, startWriter, type SqliteStore, type SqliteStoreOptions } from './store.js';
 
@@ -72,18 +73,48 @@ describe('sqlite store', () => {
   it('applies migrations once, however often it runs', async () => {
     const db = openDatabase(join(await tempDir(), 'migrate.db'), 5000);
     try {
-      expect(migrate(db)).toEqual([1, 2]);
+      expect(migrate(db)).toEqual([1, 2, 3]);
       const storeId = db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get('store_id');
       expect(storeId).toMatch(/^[0-9a-f]{16}$/);
       expect(migrate(db)).toEqual([]);
       expect(db.prepare('SELECT version, name FROM schema_migrations').all()).toEqual([
         { version: 1, name: '001_init.sql' },
         { version: 2, name: '002_kit.sql' },
+        { version: 3, name: '003_dedupe_window.sql' },
       ]);
       expect(db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get('store_id')).toBe(storeId);
     } finally {
       db.close();
     }
+  });
+
+  it('moves legacy fingerprints written before migration 003 into the dedupe window, with its scope spelling', async () => {
+    const dir = await tempDir();
+    const before = join(dir, 'migrations-before-003');
+    await mkdir(before);
+    for (const name of ['001_init.sql', '002_kit.sql']) await copyFile(new URL(name, MIGRATIONS_DIR), join(before, name));
+    const path = join(dir, 'upgrade.db');
+    const db = openDatabase(path, 5000);
+    try {
+      expect(migrate(db, pathToFileURL(`${before}/`))).toEqual([1, 2]);
+      const insert = db.prepare('INSERT INTO dedupe_keys (key, event_id, expires_at, subscriber_key, type, scope) VALUES (?, ?, ?, ?, ?, ?)');
+      insert.run('legacy:old', 1, T0 + 30_000, 'id:9', 'subscriber.tag_added', 'tag_id=5');
+      insert.run('kit:evt-1', 2, T0 + 72 * 3_600_000, null, null, null);
+      expect(migrate(db)).toEqual([3]);
+      expect(db.prepare('SELECT key FROM dedupe_keys').pluck().all()).toEqual(['kit:evt-1']);
+      expect(db.prepare('SELECT key, event_id, subscriber_key, scope, type FROM dedupe_window').all()).toEqual([
+        { key: 'legacy:old', event_id: 1, subscriber_key: 'id:9', scope: 'tag_id:5', type: 'subscriber.tag_added' },
+      ]);
+    } finally {
+      db.close();
+    }
+    // The store reads it: a resend is a duplicate until an opposite event for tag 5 clears it.
+    const store = await openSqliteStore({ path });
+    cleanups.push(() => store.close());
+    const resend = eventInput({ subscriberId: '9', dedupe: { key: 'legacy:old', expiresAt: T0 + 60_000, subscriberKey: 'id:9', type: 'subscriber.tag_added', scope: 'tag_id:5' } });
+    expect((await commit(store, [resend], T0 + 1000)).events[0]?.status).toBe('duplicate');
+    await commit(store, [eventInput({ subscriberId: '9', subscriberKey: 'id:9', type: 'subscriber.tag_removed', scope: { param: 'tag_id', value: '5' }, clearsDedupeTypes: ['subscriber.tag_added'] })], T0 + 2000);
+    expect((await commit(store, [resend], T0 + 3000)).events[0]?.status).toBe('accepted');
   });
 
   it('gives each new database its own store id, so job idempotency keys never repeat across databases', async () => {
@@ -105,13 +136,14 @@ describe('sqlite store', () => {
     expect(await again.listJobs({ eventId })).toHaveLength(1);
   });
 
-  it('commits 500 concurrent deliveries in one batch, and all of them are there', async () => {
+  it('commits 500 concurrent deliveries, handing them to the writer 8 at a time as they gather, and all of them are there', async () => {
     const { store } = await openTemp();
     const before = store.stats().batches;
     const results = await Promise.all(
       Array.from({ length: 500 }, (_, i) => commit(store, [eventInput({ subscriberId: String(i), jobs: [plannedJob()] })], T0 + i)),
     );
-    expect(store.stats().batches - before).toBe(1);
+    // 62 batches of 8 posted while the turn went on, the last 4 at its end.
+    expect(store.stats().batches - before).toBe(63);
     expect(new Set(results.map((r) => asAccepted(r.events[0]).eventId)).size).toBe(500);
     expect(await store.listEvents({ limit: 1000 })).toHaveLength(500);
     expect(await store.countJobs()).toEqual([{ destination: 'crm', status: 'pending', count: 500 }]);
@@ -215,6 +247,32 @@ describe('sqlite store', () => {
     }
   });
 
+  it('keeps legacy fingerprints out of dedupe_keys, in a log trimmed as they expire', async () => {
+    const { store, path } = await openTemp();
+    const fingerprint = (i: number) =>
+      eventInput({ subscriberId: String(i), dedupe: { key: `legacy:fp-${i}`, expiresAt: T0 + 30_000 + i, subscriberKey: `id:${i}`, type: 'subscriber.tag_add' } });
+    for (let i = 0; i < 50; i++) await commit(store, [fingerprint(i)], T0 + i);
+    await commit(store, [eventInput({ dedupe: { key: 'kit:evt-x', expiresAt: T0 + 72 * 3_600_000 } })], T0 + 50);
+    const count = (sql: string): number => {
+      const db = new Database(path, { readonly: true });
+      try {
+        return db.prepare<[], number>(sql).pluck().get() ?? -1;
+      } finally {
+        db.close();
+      }
+    };
+    expect(count('SELECT count(*) FROM dedupe_keys')).toBe(1);
+    expect(count('SELECT count(*) FROM dedupe_window')).toBe(50);
+    // Deliveries a second apart trim the log as the window moves: keys 0–19 have expired at T0 + 30,019.
+    await commit(store, [eventInput()], T0 + 30_019);
+    await commit(store, [eventInput()], T0 + 30_500);
+    expect(count('SELECT min(event_id) FROM dedupe_window') - count('SELECT min(id) FROM events')).toBe(20);
+    expect(count('SELECT count(*) FROM dedupe_window')).toBe(30);
+    // purge drops the rest once they expire, and counts them with the other expired keys.
+    expect((await store.purge({ now: T0 + 40_000 })).dedupeKeys).toBe(30);
+    expect(count('SELECT count(*) FROM dedupe_window')).toBe(0);
+  });
+
   it('keeps statement journals in memory and checkpoints the WAL between batches', async () => {
     const path = join(await tempDir(), 'pragmas-perf.db');
     const db = openDatabase(path, 5000);
@@ -263,7 +321,7 @@ describe('sqlite store', () => {
     try {
       expect(copy.pragma('integrity_check', { simple: true })).toBe('ok');
       expect(copy.prepare('SELECT count(*) FROM events').pluck().get()).toBeGreaterThanOrEqual(1000);
-      expect(copy.prepare('SELECT version FROM schema_migrations').pluck().all()).toEqual([1, 2]);
+      expect(copy.prepare('SELECT version FROM schema_migrations').pluck().all()).toEqual([1, 2, 3]);
       expect(copy.prepare(`SELECT value FROM settings WHERE key = 'store_id'`).pluck().get()).toBe(await store.getSetting('store_id'));
     } finally {
       copy.close();
