@@ -16,6 +16,17 @@ export default tseslint.config(
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+      // better-sqlite3's build depends on the Node.js version: load it only through the driver.
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: ['better-sqlite3', 'better-sqlite3-node20'].map((name) => ({
+            name,
+            allowTypeImports: true,
+            message: 'Use Sqlite from src/store/sqlite/driver.ts: it loads the better-sqlite3 build this Node.js runs safely.',
+          })),
+        },
+      ],
     },
   },
   {
@@ -36,5 +47,11 @@ export default tseslint.config(
   {
     files: ['**/*.mjs', 'bench/**'],
     languageOptions: { globals: { ...globals.node } },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        ...['better-sqlite3', 'better-sqlite3-node20'].map((name) => ({ name, message: 'Use Sqlite from dist/store/sqlite/driver.js.' })),
+      ],
+    },
   },
 );

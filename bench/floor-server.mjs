@@ -24,7 +24,9 @@ import { createServer } from 'node:http';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker, isMainThread, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import Database from 'better-sqlite3';
+
+// better-sqlite3 as the service loads it (the build this Node.js runs safely).
+const { Sqlite: Database } = await import(new URL('../dist/store/sqlite/driver.js', import.meta.url).href);
 
 if (isMainThread) {
   const { values, positionals } = parseArgs({

@@ -58,7 +58,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import Database from 'better-sqlite3';
 import {
   BENCH_DIR,
   ROOT,
@@ -122,6 +121,8 @@ const dist = (p) => import(pathToFileURL(path.join(ROOT, 'dist', p)).href);
 const { legacyFixture } = await dist('kit/fixtures.js');
 const { routeToken, routeId, LEGACY_PATH_PREFIX } = await dist('ingest/routes.js');
 const { openDatabase } = await dist('store/sqlite/core.js');
+// better-sqlite3 as the service loads it (the build this Node.js runs safely).
+const { Sqlite: Database } = await dist('store/sqlite/driver.js');
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'kitrelay-bench-'));
 const log = (line) => process.stderr.write(`${line}\n`);

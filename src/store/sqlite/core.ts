@@ -12,7 +12,7 @@
  * transaction, so every write of the batch fails as unavailable.
  */
 import { readFileSync, readdirSync } from 'node:fs';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type {
   AttemptFilter,
   ClaimInput,
@@ -29,6 +29,7 @@ import { KitOps } from './core-kit.js';
 import { QueryOps } from './core-query.js';
 import { QueueOps } from './core-queue.js';
 import { RetentionOps } from './core-retention.js';
+import { Sqlite } from './driver.js';
 import { WRITE_OPS, serializeError, type Call, type CallResult, type SerializedError, type SyncOps, type WriterOptions } from './protocol.js';
 
 /**
@@ -53,7 +54,7 @@ export const MIGRATIONS_DIR = new URL('../migrations/sqlite/', import.meta.url);
  * wait for another process's lock instead of failing at once.
  */
 export function openDatabase(path: string, busyTimeoutMs: number): Database.Database {
-  const db = new Database(path);
+  const db = new Sqlite(path);
   try {
     db.pragma(`busy_timeout = ${Math.trunc(busyTimeoutMs)}`);
     const mode = db.pragma('journal_mode = WAL', { simple: true }) as string;

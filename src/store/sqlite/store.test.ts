@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../lib/errors.js';
 import { storeContract } from '../contract.js';
 import { T0, asAccepted, commit, eventInput, ingestJob, plannedJob } from '../fixtures.contract.js';
 import { MIGRATIONS_DIR, migrate, openDatabase } from './core.js';
 import { SqliteStoreClient } from './client.js';
+import { Sqlite } from './driver.js';
 import { openSqliteStore, startWriter, type SqliteStore, type SqliteStoreOptions } from './store.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -65,7 +65,7 @@ describe('sqlite store', () => {
       db.close();
     }
     const { path: storePath } = await openTemp();
-    const reader = new Database(storePath, { readonly: true });
+    const reader = new Sqlite(storePath, { readonly: true });
     expect(reader.pragma('journal_mode', { simple: true })).toBe('wal');
     reader.close();
   });
@@ -239,7 +239,7 @@ describe('sqlite store', () => {
     const payload = JSON.parse(text) as unknown;
     const { eventId } = asAccepted((await commit(store, [eventInput({ payload, payloadJson: text })])).events[0]);
     expect((await store.getEvent(eventId))?.payload).toEqual(payload);
-    const db = new Database(path, { readonly: true });
+    const db = new Sqlite(path, { readonly: true });
     try {
       expect(db.prepare('SELECT payload FROM events WHERE id = ?').pluck().get(eventId)).toBe(text);
     } finally {
@@ -254,7 +254,7 @@ describe('sqlite store', () => {
     for (let i = 0; i < 50; i++) await commit(store, [fingerprint(i)], T0 + i);
     await commit(store, [eventInput({ dedupe: { key: 'kit:evt-x', expiresAt: T0 + 72 * 3_600_000 } })], T0 + 50);
     const count = (sql: string): number => {
-      const db = new Database(path, { readonly: true });
+      const db = new Sqlite(path, { readonly: true });
       try {
         return db.prepare<[], number>(sql).pluck().get() ?? -1;
       } finally {
@@ -317,7 +317,7 @@ describe('sqlite store', () => {
     await Promise.all([store.backup(backupPath), ...writes]);
     expect(await store.listEvents({ limit: 1000 })).toHaveLength(1000);
 
-    const copy = new Database(backupPath, { readonly: true });
+    const copy = new Sqlite(backupPath, { readonly: true });
     try {
       expect(copy.pragma('integrity_check', { simple: true })).toBe('ok');
       expect(copy.prepare('SELECT count(*) FROM events').pluck().get()).toBeGreaterThanOrEqual(1000);
@@ -330,7 +330,7 @@ describe('sqlite store', () => {
 
   it('fails writes as unavailable while another process holds the lock past busy_timeout, then recovers', async () => {
     const { store, path } = await openTemp({ busyTimeoutMs: 100 });
-    const cli = new Database(path);
+    const cli = new Sqlite(path);
     cli.pragma('busy_timeout = 100');
     cli.prepare('BEGIN IMMEDIATE').run();
     try {
@@ -367,7 +367,7 @@ describe('sqlite store', () => {
       const store = await openSqliteStore({ path: ${JSON.stringify(path)} });
       await store.setSetting('written-by', 'cli');`;
     await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { timeout: 20_000 });
-    const db = new Database(path, { readonly: true });
+    const db = new Sqlite(path, { readonly: true });
     expect(db.prepare(`SELECT value FROM settings WHERE key = 'written-by'`).pluck().get()).toBe('cli');
     db.close();
   });
