@@ -30,7 +30,7 @@ function load(): typeof BetterSqlite3 {
     if (SQLITE_DRIVER === 'better-sqlite3-node20' && (error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') {
       throw new Error(
         `Node.js ${process.versions.node} needs better-sqlite3 12 (optional dependency better-sqlite3-node20), ` +
-          'which is not installed: its native build failed or was skipped. Run `npm ci` again and read its output, ' +
+          'which is not installed (npm leaves an optional dependency out when its native build fails). Run `npm ci` again and read its output, ' +
           'or use Node.js 22 or later.',
         { cause: error },
       );
