@@ -3,6 +3,9 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
+/** better-sqlite3's build depends on the Node.js version: load it only through the driver. */
+const SQLITE_PACKAGES = ['better-sqlite3', 'better-sqlite3-node20'];
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'data/', 'coverage/', 'bench/results/', '.cache/', 'eslint.config.js'] },
   js.configs.recommended,
@@ -16,11 +19,10 @@ export default tseslint.config(
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
-      // better-sqlite3's build depends on the Node.js version: load it only through the driver.
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {
-          paths: ['better-sqlite3', 'better-sqlite3-node20'].map((name) => ({
+          paths: SQLITE_PACKAGES.map((name) => ({
             name,
             allowTypeImports: true,
             message: 'Use Sqlite from src/store/sqlite/driver.ts: it loads the better-sqlite3 build this Node.js runs safely.',
@@ -50,7 +52,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        ...['better-sqlite3', 'better-sqlite3-node20'].map((name) => ({ name, message: 'Use Sqlite from dist/store/sqlite/driver.js.' })),
+        ...SQLITE_PACKAGES.map((name) => ({ name, message: 'Use Sqlite from dist/store/sqlite/driver.js.' })),
       ],
     },
   },

@@ -16,7 +16,7 @@
 //   --rows store-no-mirror the same without the mirror rows: only what the core relay's issue
 //                          asks to commit per event (delivery, event, dedupe key, job).
 //
-// The store modes need the build (dist/).
+// Every mode needs the build (dist/): SQLite is opened as the service opens it.
 // Usage: node bench/floor-server.mjs <data dir> [--rows one|store|store-no-mirror] [--early-flush N] [--port N]
 //        (prints `floor listening on http://127.0.0.1:PORT`)
 import { createHash } from 'node:crypto';
@@ -24,9 +24,6 @@ import { createServer } from 'node:http';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker, isMainThread, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-
-// better-sqlite3 as the service loads it (the build this Node.js runs safely).
-const { Sqlite: Database } = await import(new URL('../dist/store/sqlite/driver.js', import.meta.url).href);
 
 if (isMainThread) {
   const { values, positionals } = parseArgs({
@@ -83,7 +80,7 @@ if (isMainThread) {
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 } else {
-  const commit = workerData.rows === 'one' ? oneRow(workerData.file) : await storeRows(workerData.file, { withMirror: workerData.rows === 'store' });
+  const commit = workerData.rows === 'one' ? await oneRow(workerData.file) : await storeRows(workerData.file, { withMirror: workerData.rows === 'store' });
   parentPort.on('message', (first) => {
     // Like kitrelay's writer: every batch waiting in the port joins this transaction.
     const batches = [first];
@@ -93,8 +90,10 @@ if (isMainThread) {
   });
 }
 
-function oneRow(file) {
-  const db = new Database(file);
+async function oneRow(file) {
+  // better-sqlite3 as the service loads it (the build this Node.js runs safely).
+  const { Sqlite } = await import(new URL('../dist/store/sqlite/driver.js', import.meta.url).href);
+  const db = new Sqlite(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.exec('CREATE TABLE IF NOT EXISTS bodies (id INTEGER PRIMARY KEY, received_at INTEGER NOT NULL, body TEXT NOT NULL)');
