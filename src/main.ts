@@ -61,7 +61,8 @@ export const SANDBOX_SIGNING_SECRET_SETTING = 'sandbox_signing_secret';
 /** Opens the store with its directory created. */
 export async function openStore(loaded: LoadedConfig): Promise<SqliteStore> {
   mkdirSync(path.dirname(loaded.databasePath), { recursive: true });
-  return openSqliteStore({ path: loaded.databasePath, maxWriteBacklog: loaded.config.store.maxWriteBacklog });
+  const { maxWriteBacklog, walLimitBytes } = loaded.config.store;
+  return openSqliteStore({ path: loaded.databasePath, maxWriteBacklog, walLimitBytes });
 }
 
 /** The route secret: from KITRELAY_ROUTE_SECRET, else generated once and kept in the store. */
@@ -111,7 +112,18 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     const worker = config.queue.enabled
       ? createWorker({ store, clock, log, metrics, connectors: createConnectors({ http }), destinations: config.destinations, queue: config.queue, secrets })
       : undefined;
-    const app = createIngestServer({ config, routes, rules: compileRules(config), store, clock, log, metrics, secrets, ...(worker ? { onJobs: () => worker.nudge() } : {}) });
+    const app = createIngestServer({
+      config,
+      routes,
+      rules: compileRules(config),
+      store,
+      clock,
+      log,
+      metrics,
+      secrets,
+      walBytes: () => store.stats().walBytes,
+      ...(worker ? { onJobs: () => worker.nudge() } : {}),
+    });
     const address = await app.listen({ port: options.port ?? config.server.port, host: config.server.host });
     cleanups.unshift(() => app.close());
     worker?.start();

@@ -223,6 +223,18 @@ export const kitSyncSchema = z
   })
   .strict();
 
+const SERVER_DEFAULTS = {
+  port: 8787,
+  host: '127.0.0.1',
+  bodyLimitBytes: 1_048_576,
+  maxJsonDepth: 128,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  unauthenticatedBodyBudgetBytes: 16_777_216,
+  maxConnections: 4096,
+};
+
 export const configSchema = z
   .object({
     server: z
@@ -235,9 +247,35 @@ export const configSchema = z
         publicBaseUrl: z.url().optional(),
         /** Largest inbound body accepted. @default 1_048_576 */
         bodyLimitBytes: positiveInt.default(1_048_576),
+        /**
+         * Deepest nesting of objects and arrays in one event's payload (a legacy body; one element of
+         * a signed delivery's `events`). Deeper events are kept in quarantine (reason `too_deep`),
+         * never parsed further. Kit's own payloads nest 3 deep, `fields` values 1 more. At most 512:
+         * values must stay copyable between threads. @default 128
+         */
+        maxJsonDepth: positiveInt.max(512, 'must be at most 512: deeper values cannot be passed to the store thread').default(128),
+        /** Time a client has to send the request headers. @default 10_000 */
+        headersTimeoutMs: positiveInt.default(10_000),
+        /** Time a client has to send the whole request, body included (a body trickled in slowly is cut off). @default 30_000 */
+        requestTimeoutMs: positiveInt.default(30_000),
+        /** An idle keep-alive connection is closed after this long. @default 5_000 */
+        keepAliveTimeoutMs: positiveInt.default(5_000),
+        /**
+         * Bytes of bodies that may be in flight before they can be authenticated (a signed delivery is
+         * verified only once its body is read): a request that would go past it is answered 503 with
+         * Retry-After before its body is read. Legacy routes check their URL token first, so they do
+         * not count. @default 16_777_216
+         */
+        unauthenticatedBodyBudgetBytes: positiveInt.default(16_777_216),
+        /** Open connections at most; more are refused by the socket. @default 4096 */
+        maxConnections: positiveInt.default(4096),
       })
       .strict()
-      .default({ port: 8787, host: '127.0.0.1', bodyLimitBytes: 1_048_576 }),
+      .refine((server) => server.headersTimeoutMs <= server.requestTimeoutMs, {
+        message: 'headersTimeoutMs must not be larger than requestTimeoutMs',
+        path: ['headersTimeoutMs'],
+      })
+      .default(SERVER_DEFAULTS),
     store: z
       .object({
         /** @default './data' (flag --data-dir, env KITRELAY_DATA_DIR) */
@@ -246,9 +284,15 @@ export const configSchema = z
         database: z.string().min(1).optional(),
         /** Ingest writes waiting to commit before ingest answers 503. @default 10_000 */
         maxWriteBacklog: positiveInt.default(10_000),
+        /**
+         * SQLite only: the write-ahead log's bound. Past it the writer runs a checkpoint that waits for
+         * readers to let go (instead of one that skips pages they still use), and after every
+         * checkpoint the file is cut back to this size. @default 67_108_864
+         */
+        walLimitBytes: positiveInt.min(1_048_576).default(67_108_864),
       })
       .strict()
-      .default({ dataDir: './data', maxWriteBacklog: 10_000 }),
+      .default({ dataDir: './data', maxWriteBacklog: 10_000, walLimitBytes: 67_108_864 }),
     kit: z
       .object({
         legacy: z

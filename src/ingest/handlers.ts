@@ -46,10 +46,20 @@ export function tokensMatch(expected: string, given: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+export const LEGACY_MESSAGES = {
+  unknownRoute: (id: string) => `No legacy route "${id}". List routes with \`kitrelay routes\`.`,
+  badToken: 'The route token does not match. Use the URL `kitrelay routes` prints.',
+} as const;
+
 export async function ingestLegacy(deps: CommitDeps, route: LegacyRoute, token: string, request: InboundRequest): Promise<IngestOutcome> {
-  if (!tokensMatch(route.token, token)) return { kind: 'rejected', reason: 'bad_token', message: 'The route token does not match. Use the URL `kitrelay routes` prints.' };
+  if (!tokensMatch(route.token, token)) return { kind: 'rejected', reason: 'bad_token', message: LEGACY_MESSAGES.badToken };
   const delivery = { system: 'legacy' as const, route: route.id, receivedAt: request.receivedAt, bodyBytes: request.body.length };
-  const parsed = parseLegacyDelivery({ spec: route.spec, ...(route.scopeValue !== undefined ? { scopeValue: route.scopeValue } : {}), body: request.body });
+  const parsed = parseLegacyDelivery({
+    spec: route.spec,
+    ...(route.scopeValue !== undefined ? { scopeValue: route.scopeValue } : {}),
+    body: request.body,
+    maxDepth: deps.config.server.maxJsonDepth,
+  });
   if (!parsed.ok) {
     const entry: QuarantineInput = { system: 'legacy', route: route.id, reason: parsed.reason, detail: parsed.detail, headers: keptHeaders(request.headers), body: request.body, receivedAt: request.receivedAt };
     return commit(deps, delivery, [], [entry], { isWholeBodyBad: true });
@@ -92,7 +102,7 @@ export async function ingestSigned(
     ...(typeof kitDelivery === 'string' ? { kitDeliveryId: kitDelivery } : {}),
   };
   const headers = keptHeaders(request.headers);
-  const parsed = parseSignedDelivery(request.body);
+  const parsed = parseSignedDelivery(request.body, deps.config.server.maxJsonDepth);
   if (!parsed.ok) {
     return commit(deps, delivery, [], [{ system: 'signed', route: endpoint.name, reason: parsed.reason, detail: parsed.detail, headers, body: request.body, receivedAt: request.receivedAt }], { isWholeBodyBad: true });
   }
@@ -102,14 +112,18 @@ export async function ingestSigned(
     if (item.ok) {
       events.push({ event: item.event, source: 'signed' });
     } else {
-      // Keep the one bad event (not the whole batch) so it can be fixed and re-ingested alone.
+      // Keep the one bad event (not the whole batch) so it can be fixed and re-ingested alone: its
+      // bytes exactly as they stand in the delivery (serialising the parsed value again would turn
+      // 1e400 into null and round 9007199254740993). Should the element not be found, the whole
+      // body is kept instead, with the event's index in the detail.
+      const where = `event ${item.index} of delivery ${parsed.deliveryId ?? '?'}`;
       quarantine.push({
         system: 'signed',
         route: endpoint.name,
         reason: item.reason,
-        detail: `event ${item.index} of delivery ${parsed.deliveryId ?? '?'}: ${item.detail}`,
+        detail: item.range ? `${where}: ${item.detail}` : `${where} (the whole delivery is kept): ${item.detail}`,
         headers,
-        body: Buffer.from(JSON.stringify(item.raw)),
+        body: item.range ? request.body.subarray(item.range.start, item.range.end) : request.body,
         receivedAt: request.receivedAt,
       });
     }

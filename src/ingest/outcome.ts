@@ -12,7 +12,11 @@ export type RejectReason =
   | 'unsupported_media_type'
   | 'payload_too_large'
   | 'method_not_allowed'
-  | 'bad_request';
+  | 'bad_request'
+  /** The gate's budget for unauthenticated bodies is spent (ingest/gate.ts): retry shortly. */
+  | 'overloaded'
+  /** The client took longer than the server's timeouts to send its request. */
+  | 'request_timeout';
 
 export type IngestOutcome =
   /** Stored: every event accepted or recognised as a duplicate; any bad events quarantined. */
@@ -49,6 +53,8 @@ const REJECT_STATUS: Record<RejectReason, number> = {
   payload_too_large: 413,
   method_not_allowed: 405,
   bad_request: 400,
+  overloaded: 503,
+  request_timeout: 408,
 };
 
 export function toHttp(outcome: IngestOutcome): HttpAnswer {
@@ -73,7 +79,11 @@ export function toHttp(outcome: IngestOutcome): HttpAnswer {
         body: { error: { code: outcome.reason, message: `${outcome.detail} (kept in quarantine as #${outcome.quarantineIds.join(', #')})` }, quarantine_ids: outcome.quarantineIds },
       };
     case 'rejected':
-      return { status: REJECT_STATUS[outcome.reason], headers: {}, body: { error: { code: outcome.reason, message: outcome.message } } };
+      return {
+        status: REJECT_STATUS[outcome.reason],
+        headers: outcome.reason === 'overloaded' ? { 'retry-after': '1' } : {},
+        body: { error: { code: outcome.reason, message: outcome.message } },
+      };
     case 'unavailable':
       return {
         status: 503,

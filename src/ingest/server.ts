@@ -10,9 +10,10 @@ import type { Log } from '../lib/log.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { Store } from '../store/types.js';
 import type { CompiledRule } from '../rules/route.js';
-import { ingestLegacy, ingestSigned } from './handlers.js';
+import { createGate, LEGACY_ROUTE_PATTERN, SIGNED_ROUTE_PATTERN, unknownPathMessage } from './gate.js';
+import { ingestLegacy, ingestSigned, LEGACY_MESSAGES } from './handlers.js';
 import { toHttp, type IngestOutcome, type RejectReason } from './outcome.js';
-import { LEGACY_PATH_PREFIX, SIGNED_PATH_PREFIX, type RouteTable } from './routes.js';
+import type { RouteTable } from './routes.js';
 import { createEndpointSecrets } from './secrets.js';
 
 export interface IngestServerDeps {
@@ -26,13 +27,34 @@ export interface IngestServerDeps {
   readonly secrets: SecretResolver;
   /** Called after a commit that made jobs (the worker wakes up). */
   readonly onJobs?: () => void;
+  /** The store's write-ahead log size, for `/metrics` (SQLite). */
+  readonly walBytes?: () => number;
 }
 
 export function createIngestServer(deps: IngestServerDeps): FastifyInstance {
   const { config, routes, store, clock, log, metrics } = deps;
   const commitDeps = { store, config, rules: deps.rules };
   const endpointSecrets = createEndpointSecrets({ store, secrets: deps.secrets, now: () => clock.now() });
-  const app = Fastify({ logger: false, bodyLimit: config.server.bodyLimitBytes, return503OnClosing: true, forceCloseConnections: 'idle' });
+  const { server } = config;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: server.bodyLimitBytes,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    // A slow client cannot hold a connection open: headers, then the whole request, must arrive in
+    // time (Node answers 408 and closes), and an idle keep-alive connection is closed.
+    requestTimeout: server.requestTimeoutMs,
+    keepAliveTimeout: server.keepAliveTimeoutMs,
+    http: {
+      headersTimeout: server.headersTimeoutMs,
+      requestTimeout: server.requestTimeoutMs,
+      // How often Node looks for requests past their timeouts (its default, 30 s, would let a
+      // trickled body run that much longer).
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(server.headersTimeoutMs / 4))),
+    },
+  });
+  app.server.maxConnections = server.maxConnections;
+  const gate = createGate(config, routes);
 
   // Raw bytes only: signature verification and quarantine both need the body exactly as sent.
   app.removeAllContentTypeParsers();
@@ -72,18 +94,26 @@ export function createIngestServer(deps: IngestServerDeps): FastifyInstance {
   const reject = (reply: FastifyReply, reason: RejectReason, message: string) =>
     send(reply, { kind: 'rejected', reason, message }, 'none', performance.now());
 
-  app.post<{ Params: { route: string; token: string } }>(`${LEGACY_PATH_PREFIX}/:route/:token`, async (request, reply) => {
+  // Before the body is read: refuse what the URL and headers already condemn (see gate.ts).
+  app.addHook('onRequest', async (request, reply) => {
+    const refusal = gate.check(request, reply);
+    if (!refusal) return;
+    reply.header('connection', 'close');
+    return reject(reply, refusal.reason, refusal.message);
+  });
+
+  app.post<{ Params: { route: string; token: string } }>(LEGACY_ROUTE_PATTERN, async (request, reply) => {
     const startedAt = performance.now();
     metrics.deliveriesReceived.inc({ system: 'legacy' });
     const route = routes.legacy.get(request.params.route);
-    if (!route) return send(reply, { kind: 'rejected', reason: 'unknown_route', message: `No legacy route "${request.params.route}". List routes with \`kitrelay routes\`.` }, 'legacy', startedAt);
+    if (!route) return send(reply, { kind: 'rejected', reason: 'unknown_route', message: LEGACY_MESSAGES.unknownRoute(request.params.route) }, 'legacy', startedAt);
     const body = request.body;
     if (!Buffer.isBuffer(body)) return reject(reply, 'unsupported_media_type', 'Send the body as application/json.');
     const outcome = await ingestLegacy(commitDeps, route, request.params.token, { body, headers: request.headers, receivedAt: clock.now() });
     return send(reply, outcome, 'legacy', startedAt);
   });
 
-  app.post<{ Params: { name: string } }>(`${SIGNED_PATH_PREFIX}/:name`, async (request, reply) => {
+  app.post<{ Params: { name: string } }>(SIGNED_ROUTE_PATTERN, async (request, reply) => {
     const startedAt = performance.now();
     metrics.deliveriesReceived.inc({ system: 'signed' });
     const endpoint = config.kit.signed.endpoints.find((e) => e.name === request.params.name);
@@ -106,10 +136,11 @@ export function createIngestServer(deps: IngestServerDeps): FastifyInstance {
   app.get('/metrics', async (_request, reply) => {
     metrics.jobs.reset();
     for (const row of await store.countJobs()) metrics.jobs.set({ destination: row.destination, status: row.status }, row.count);
+    if (deps.walBytes) metrics.storeWalBytes.set(deps.walBytes());
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
-  app.setNotFoundHandler((request, reply) => reject(reply, 'unknown_route', `No route ${request.method} ${request.url.replace(/\/[A-Za-z0-9_-]{20,}$/, '/…')}`));
+  app.setNotFoundHandler((request, reply) => reject(reply, 'unknown_route', unknownPathMessage(request)));
 
   app.setErrorHandler((error: { code?: string; statusCode?: number; message: string }, _request, reply) => {
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reject(reply, 'payload_too_large', `Body is larger than ${config.server.bodyLimitBytes} bytes.`);

@@ -7,6 +7,7 @@
  * everything itself (§7B).
  */
 import { createHash } from 'node:crypto';
+import { jsonDepth, topLevelArrayExtents, valueDepth } from '../lib/json-scan.js';
 import type { EventRecord, EventScope } from '../store/types.js';
 import {
   LEGACY_EVENTS,
@@ -56,13 +57,35 @@ export interface NormalizedEvent {
   readonly payload: unknown;
 }
 
+/**
+ * How deep one event's payload may nest (`server.maxJsonDepth`'s default). Kit's payloads nest 3
+ * deep; the limit keeps every stored value small enough for the recursive steps after parsing
+ * (serialising, copying between threads) whatever a sender nests.
+ */
+export const DEFAULT_MAX_JSON_DEPTH = 128;
+
 export type LegacyParseResult =
   | { readonly ok: true; readonly event: NormalizedEvent }
-  | { readonly ok: false; readonly reason: 'invalid_json' | 'invalid_payload'; readonly detail: string };
+  | { readonly ok: false; readonly reason: 'invalid_json' | 'invalid_payload' | 'too_deep'; readonly detail: string };
+
+/** Where a bad event's bytes sit in the delivery body, so quarantine keeps them exactly as sent. */
+export interface ByteRange {
+  readonly start: number;
+  /** Exclusive. */
+  readonly end: number;
+}
 
 export type SignedEventResult =
   | { readonly ok: true; readonly index: number; readonly event: NormalizedEvent }
-  | { readonly ok: false; readonly index: number; readonly raw: unknown; readonly reason: 'invalid_event'; readonly detail: string };
+  | {
+      readonly ok: false;
+      readonly index: number;
+      readonly raw: unknown;
+      readonly reason: 'invalid_event' | 'too_deep';
+      readonly detail: string;
+      /** Undefined only if the element could not be located (the caller keeps the whole body). */
+      readonly range?: ByteRange;
+    };
 
 export type SignedParseResult =
   | { readonly ok: false; readonly reason: 'invalid_json' | 'invalid_envelope'; readonly detail: string }
@@ -74,6 +97,12 @@ export interface LegacyDeliveryInput {
   /** The route's scope value (tag id, form id, link URL…), when the event has a scope parameter. */
   readonly scopeValue?: string;
   readonly body: Buffer;
+  /** @default DEFAULT_MAX_JSON_DEPTH */
+  readonly maxDepth?: number;
+}
+
+function tooDeepDetail(maxDepth: number): string {
+  return `nested deeper than ${maxDepth} levels (the limit is server.maxJsonDepth)`;
 }
 
 type JsonResult = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly detail: string };
@@ -96,7 +125,10 @@ function parseJson(body: Buffer): JsonResult {
   }
 }
 
-export function parseLegacyDelivery({ spec, scopeValue, body }: LegacyDeliveryInput): LegacyParseResult {
+export function parseLegacyDelivery({ spec, scopeValue, body, maxDepth = DEFAULT_MAX_JSON_DEPTH }: LegacyDeliveryInput): LegacyParseResult {
+  // Measured on the bytes before anything is built from them: what nests too deep never reaches
+  // the recursive steps (schema checks, field extraction, serialisation).
+  if (jsonDepth(body, maxDepth) > maxDepth) return { ok: false, reason: 'too_deep', detail: `(body): ${tooDeepDetail(maxDepth)}` };
   const json = parseJson(body);
   if (!json.ok) return { ok: false, reason: 'invalid_json', detail: json.detail };
   if (!isRecord(json.value)) return { ok: false, reason: 'invalid_payload', detail: '(body): expected a JSON object' };
@@ -128,14 +160,36 @@ function legacyScope(spec: LegacyEventSpec, scopeValue: string | undefined, cust
 /** Known 2.0 `subscriber.*` types, which must name their subscriber (reference/kit.md §7B). */
 const SIGNED_SUBSCRIBER_TYPES: ReadonlySet<string> = new Set(SIGNED_EVENT_TYPES.filter((t) => t.startsWith('subscriber.')));
 
-export function parseSignedDelivery(body: Buffer): SignedParseResult {
+/**
+ * Parses a signed delivery. JSON.parse does not recurse, so a body of any depth parses; each event
+ * nested deeper than `maxDepth` is then refused alone (`too_deep`), before anything recursive
+ * reads it, and the good events of the batch still go through. Every bad event carries its byte
+ * range in `body`.
+ */
+export function parseSignedDelivery(body: Buffer, maxDepth = DEFAULT_MAX_JSON_DEPTH): SignedParseResult {
   const json = parseJson(body);
   if (!json.ok) return { ok: false, reason: 'invalid_json', detail: json.detail };
   const envelope = checkSchema(signedEnvelopeSchema, json.value);
   if (!envelope.ok) return { ok: false, reason: 'invalid_envelope', detail: envelope.detail };
   const deliveryId = envelope.data.delivery_id == null ? undefined : String(envelope.data.delivery_id);
-  const events = envelope.data.events.map((raw, index) => signedEvent(raw, index));
-  return { ok: true, deliveryId, events };
+  // The envelope and the events array add two levels; only a body deeper than that can hold a deep event.
+  const isDeep = jsonDepth(body, maxDepth + 2) > maxDepth + 2;
+  let extents = isDeep ? eventExtents(body, envelope.data.events.length) : undefined;
+  const events = envelope.data.events.map((raw, index): SignedEventResult => {
+    const depth = isDeep ? (extents?.[index]?.depth ?? valueDepth(raw, maxDepth)) : 0;
+    if (depth > maxDepth) return { ok: false, index, raw, reason: 'too_deep', detail: tooDeepDetail(maxDepth) };
+    return signedEvent(raw, index);
+  });
+  if (events.every((event) => event.ok)) return { ok: true, deliveryId, events };
+  extents ??= eventExtents(body, envelope.data.events.length);
+  const located = events.map((event) => (event.ok || !extents?.[event.index] ? event : { ...event, range: extents[event.index]! }));
+  return { ok: true, deliveryId, events: located };
+}
+
+/** The byte extents of the events, when the scan agrees with JSON.parse on how many there are. */
+function eventExtents(body: Buffer, count: number): readonly (ByteRange & { readonly depth: number })[] | undefined {
+  const extents = topLevelArrayExtents(body, 'events');
+  return extents?.length === count ? extents : undefined;
 }
 
 function signedEvent(raw: unknown, index: number): SignedEventResult {

@@ -18,6 +18,8 @@ export interface Metrics {
   readonly attemptDuration: Histogram<'destination'>;
   /** Jobs by destination and status, refreshed from the store at each scrape. */
   readonly jobs: Gauge<'destination' | 'status'>;
+  /** The store's write-ahead log size (SQLite), refreshed at each scrape. */
+  readonly storeWalBytes: Gauge;
 }
 
 export function createMetrics(options: { collectDefaults?: boolean } = {}): Metrics {
@@ -45,5 +47,6 @@ export function createMetrics(options: { collectDefaults?: boolean } = {}): Metr
       registers,
     }),
     jobs: new Gauge({ name: 'kitrelay_jobs', help: 'Jobs by destination and status', labelNames: ['destination', 'status'], registers }),
+    storeWalBytes: new Gauge({ name: 'kitrelay_store_wal_bytes', help: 'Size of the SQLite write-ahead log file', registers }),
   };
 }

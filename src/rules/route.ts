@@ -44,49 +44,99 @@ function matches(compiled: CompiledRule, event: KitEvent): boolean {
   return true;
 }
 
+type Called<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly detail: string };
+
+/**
+ * Runs one of the config's functions on an event. A function that throws, or answers with what it
+ * may not (a promise: routing is synchronous; a key that is not text), is a bug in the config:
+ * the rule records a `predicate_error` decision and makes no job, and the event is still stored.
+ * Never a 5xx, never a lost event.
+ */
+function callRuleFunction<T>(what: string, fn: () => unknown, check: (value: unknown) => value is T, expected: string): Called<T> {
+  let value: unknown;
+  try {
+    value = fn();
+  } catch (error) {
+    return { ok: false, detail: `${what}: ${errorText(error)}` };
+  }
+  if (isThenable(value)) return { ok: false, detail: `${what}: returned a promise; rule functions must be synchronous` };
+  if (!check(value)) return { ok: false, detail: `${what}: returned ${describe(value)}; expected ${expected}` };
+  return { ok: true, value };
+}
+
+/** What a thrown value says, even when it is not an Error or its message cannot be read. */
+function errorText(error: unknown): string {
+  try {
+    return error instanceof Error ? error.message : String(error);
+  } catch {
+    return 'threw a value that cannot be printed';
+  }
+}
+
+function isThenable(value: unknown): boolean {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  return Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+}
+
+const isAny = (_value: unknown): _value is unknown => true;
+const isKey = (value: unknown): value is string | number | undefined =>
+  value === undefined || (typeof value === 'string' && value !== '') || (typeof value === 'number' && Number.isFinite(value));
+const isSubKey = (value: unknown): value is string | undefined => value === undefined || (typeof value === 'string' && value !== '');
+
 export function routeEvent(event: KitEvent, rules: readonly CompiledRule[], config: Config): RoutingResult {
   const jobs: PlannedJob[] = [];
   const decisions: RouteDecision[] = [];
   for (const compiled of rules) {
     if (!matches(compiled, event)) continue;
     const { rule } = compiled;
-    if (rule.when) {
-      let verdict: boolean;
-      try {
-        verdict = rule.when(event);
-      } catch (error) {
-        // A predicate that throws is a bug in the config: record it on the event, make no job.
-        decisions.push({ rule: rule.id, outcome: 'predicate_error', detail: error instanceof Error ? error.message : String(error) });
-        continue;
-      }
-      if (!verdict) {
-        decisions.push({ rule: rule.id, outcome: 'predicate_false' });
-        continue;
-      }
-    }
-    let ledgerKey: string | undefined;
-    try {
-      const key = rule.once?.(event);
-      ledgerKey = key === undefined ? undefined : `${rule.id}:${key}`;
-    } catch (error) {
-      decisions.push({ rule: rule.id, outcome: 'predicate_error', detail: `once: ${error instanceof Error ? error.message : String(error)}` });
-      continue;
-    }
-    rule.actions.forEach((action, index) => {
-      const destination = config.destinations[action.destination];
-      if (!destination) return; // load.ts refuses configs that name unknown destinations
-      const subKey = typeof action.subKey === 'function' ? action.subKey(event) : action.subKey;
-      jobs.push({
-        rule: rule.id,
-        destination: action.destination,
-        action: action.action,
-        params: action.params,
-        maxAttempts: action.maxAttempts ?? destination.retry.maxAttempts,
-        ...(subKey !== undefined ? { subKey } : {}),
-        // One ledger key per action, so a rule with two actions makes both exactly once.
-        ...(ledgerKey !== undefined ? { ledgerKey: rule.actions.length > 1 ? `${ledgerKey}#${index}` : ledgerKey } : {}),
-      });
-    });
+    const routed = routeRule(rule, event, config);
+    if (routed.ok) jobs.push(...routed.value);
+    else decisions.push(routed.decision);
   }
   return { jobs, decisions };
+}
+
+type RuleRouting = { readonly ok: true; readonly value: PlannedJob[] } | { readonly ok: false; readonly decision: RouteDecision };
+
+/** One matching rule: its predicate, its once key, then a job per action (or the decision why none). */
+function routeRule(rule: RuleConfig, event: KitEvent, config: Config): RuleRouting {
+  const error = (detail: string): RuleRouting => ({ ok: false, decision: { rule: rule.id, outcome: 'predicate_error', detail } });
+  if (rule.when) {
+    const when = rule.when;
+    const verdict = callRuleFunction('when', () => when(event), isAny, 'a boolean');
+    // The detail of a throwing `when` is its message alone (the decision's original form).
+    if (!verdict.ok) return error(verdict.detail.replace(/^when: /, ''));
+    if (!verdict.value) return { ok: false, decision: { rule: rule.id, outcome: 'predicate_false' } };
+  }
+  let ledgerKey: string | undefined;
+  if (rule.once) {
+    const once = rule.once;
+    const key = callRuleFunction('once', () => once(event), isKey, 'a non-empty string, a number or undefined');
+    if (!key.ok) return error(key.detail);
+    ledgerKey = key.value === undefined ? undefined : `${rule.id}:${key.value}`;
+  }
+  const jobs: PlannedJob[] = [];
+  for (const [index, action] of rule.actions.entries()) {
+    const destination = config.destinations[action.destination];
+    if (!destination) continue; // load.ts refuses configs that name unknown destinations
+    const { subKey: subKeyOf } = action;
+    const subKey =
+      typeof subKeyOf === 'function' ? callRuleFunction('subKey', () => subKeyOf(event), isSubKey, 'a non-empty string or undefined') : ({ ok: true, value: subKeyOf } as const);
+    if (!subKey.ok) return error(`actions[${index}].${subKey.detail}`);
+    jobs.push({
+      rule: rule.id,
+      destination: action.destination,
+      action: action.action,
+      params: action.params,
+      maxAttempts: action.maxAttempts ?? destination.retry.maxAttempts,
+      ...(subKey.value !== undefined ? { subKey: subKey.value } : {}),
+      // One ledger key per action, so a rule with two actions makes both exactly once.
+      ...(ledgerKey !== undefined ? { ledgerKey: rule.actions.length > 1 ? `${ledgerKey}#${index}` : ledgerKey } : {}),
+    });
+  }
+  return { ok: true, value: jobs };
 }

@@ -41,7 +41,7 @@ export function operationsContract(ctx: ContractContext): void {
     const shortLived = asAccepted((await commit(ctx.store, [eventInput({ dedupe: { key: 'legacy:fp', expiresAt: T0 + 30 * SECOND } })], T0)).events[0]);
     const active = asAccepted((await commit(ctx.store, [eventInput({ jobs: [plannedJob({ destination: 'slack' })] })], T0)).events[0]);
     const recent = asAccepted((await commit(ctx.store, [eventInput()], T0 + 2 * HOUR)).events[0]);
-    const [discarded, open] = (await commit(ctx.store, [], T0, { quarantine: [quarantineInput(), quarantineInput()] })).quarantineIds as [number, number];
+    const [discarded, open] = (await commit(ctx.store, [], T0, { quarantine: [quarantineInput(), quarantineInput({ body: Buffer.from('{"other":1}') })] })).quarantineIds as [number, number];
     await ctx.store.discardQuarantine(discarded, T0 + SECOND);
 
     const doneJobId = done.jobIds[0]!;

@@ -216,6 +216,11 @@ export interface EventRecord {
   readonly duplicateOf: number | null;
   /** null once retention has removed it. */
   readonly payload: unknown;
+  /**
+   * Set (and `payload` null) when the stored payload nests too deep to be read safely: stored
+   * before ingest limited depth (`server.maxJsonDepth`). The row keeps it; its jobs go dead.
+   */
+  readonly unreadablePayload?: string;
   readonly decisions: readonly RouteDecision[];
 }
 
@@ -294,7 +299,11 @@ export interface QuarantineRecord {
   readonly detail: string;
   readonly headers: Readonly<Record<string, string>>;
   readonly body: Buffer;
+  /** When the bytes first arrived. */
   readonly receivedAt: number;
+  /** How often the same bytes arrived on the same route (a retried delivery): counted here, not added again. */
+  readonly timesReceived: number;
+  readonly lastReceivedAt: number;
   readonly status: QuarantineStatus;
   readonly resolvedAt: number | null;
   readonly reingestedEventIds: readonly number[];

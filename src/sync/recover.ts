@@ -53,7 +53,7 @@ export async function recoverSignedDeliveries(deps: RecoverDeps): Promise<Signed
             continue;
           }
           const body = Buffer.from(JSON.stringify({ delivery_id: summary.id, events }));
-          const parsed = parseSignedDelivery(body);
+          const parsed = parseSignedDelivery(body, deps.config.server.maxJsonDepth);
           if (!parsed.ok) {
             withoutEvents.push(String(summary.id));
             continue;
@@ -186,7 +186,7 @@ async function emit(deps: RecoverDeps, legacyName: string, scopeValue: string | 
   if (!spec) return 0;
   const { tagged_at: _taggedAt, added_at: _addedAt, tags: _tags, ...plain } = subscriber;
   const body = Buffer.from(JSON.stringify({ subscriber: plain }));
-  const parsed = parseLegacyDelivery({ spec, ...(scopeValue !== undefined ? { scopeValue } : {}), body });
+  const parsed = parseLegacyDelivery({ spec, ...(scopeValue !== undefined ? { scopeValue } : {}), body, maxDepth: deps.config.server.maxJsonDepth });
   if (!parsed.ok) return 0;
   const now = deps.now();
   const route = `reconcile:${spec.slug}${scopeValue !== undefined ? `-${scopeValue}` : ''}`;

@@ -90,15 +90,20 @@ export async function reingestQuarantine(deps: CommitDeps & { routes: RouteTable
   if (entry.system === 'legacy') {
     const route = deps.routes.legacy.get(entry.route);
     if (!route) return { kind: 'route_gone', entry };
-    const parsed = parseLegacyDelivery({ spec: route.spec, ...(route.scopeValue !== undefined ? { scopeValue: route.scopeValue } : {}), body });
+    const parsed = parseLegacyDelivery({
+      spec: route.spec,
+      ...(route.scopeValue !== undefined ? { scopeValue: route.scopeValue } : {}),
+      body,
+      maxDepth: deps.config.server.maxJsonDepth,
+    });
     if (!parsed.ok) return { kind: 'still_invalid', reason: parsed.reason, detail: parsed.detail };
     return { kind: 'done', outcome: await commit(deps, delivery, [{ event: parsed.event, source: 'reingest', legacyRouteId: route.id, payloadJson: bodyText(body) }], [], { reingestOf: id }) };
   }
 
   // Signed: the entry is a whole envelope (it failed as a whole) or one event cut from a batch.
-  const envelope = entry.reason === 'invalid_event' ? wrapEvent(body) : body;
+  const envelope = asEnvelope(body);
   if (!envelope) return { kind: 'still_invalid', reason: 'invalid_json', detail: 'the body is not JSON' };
-  const parsed = parseSignedDelivery(envelope);
+  const parsed = parseSignedDelivery(envelope, deps.config.server.maxJsonDepth);
   if (!parsed.ok) return { kind: 'still_invalid', reason: parsed.reason, detail: parsed.detail };
   const bad = parsed.events.find((item) => !item.ok);
   if (bad && !bad.ok) return { kind: 'still_invalid', reason: bad.reason, detail: bad.detail };
@@ -106,10 +111,18 @@ export async function reingestQuarantine(deps: CommitDeps & { routes: RouteTable
   return { kind: 'done', outcome: await commit(deps, delivery, events, [], { reingestOf: id }) };
 }
 
-function wrapEvent(body: Buffer): Buffer | undefined {
+/**
+ * A signed entry's body as an envelope: kept as it is when it is one (`{"events": [...]}`), else
+ * (one event cut from a batch) wrapped around its bytes, not re-serialised, so the numbers stay
+ * exactly as Kit wrote them. Undefined when the body is not JSON.
+ */
+function asEnvelope(body: Buffer): Buffer | undefined {
+  let value: unknown;
   try {
-    return Buffer.from(JSON.stringify({ events: [JSON.parse(body.toString('utf8')) as unknown] }));
+    value = JSON.parse(body.toString('utf8'));
   } catch {
-    return undefined; // not JSON: the caller reports it as still invalid
+    return undefined; // the caller reports it as still invalid
   }
+  const isEnvelope = typeof value === 'object' && value !== null && Array.isArray((value as { events?: unknown }).events);
+  return isEnvelope ? body : Buffer.concat([Buffer.from('{"events":['), body, Buffer.from(']}')]);
 }

@@ -2,10 +2,11 @@
  * The async proxy in front of the writer thread: batching, back-pressure, and what happens when
  * the thread stops. store.ts describes the behaviour; this is its machinery.
  */
+import { statSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
 import { StoreUnavailableError } from '../../lib/errors.js';
 import type { CommitDeliveryInput, QuarantineRecord, Store } from '../types.js';
-import type { Call, CallResult, FromWriter, OpName, SerializedError, ToWriter } from './protocol.js';
+import { decode, encode, transferable, uncrossable, type BatchAnswer, type Call, type CallResult, type FromWriter, type OpName, type SerializedError, type ToWriter } from './protocol.js';
 import type { SqliteStore, SqliteStoreStats } from './store.js';
 
 /**
@@ -41,8 +42,9 @@ export class SqliteStoreClient implements SqliteStore {
   readonly #worker: Worker;
   readonly #maxWriteBacklog: number;
   #queue: PendingCall[] = [];
-  /** Batches posted to the writer and not answered yet, oldest first (it answers in order). */
-  readonly #inFlight: PendingCall[][] = [];
+  /** Batches posted to the writer and not answered yet, by batch id (ids rise; the writer answers in order). */
+  readonly #inFlight = new Map<number, PendingCall[]>();
+  #nextBatchId = 1;
   #isFlushScheduled = false;
   #writeBacklog = 0;
   #batches = 0;
@@ -135,7 +137,7 @@ export class SqliteStoreClient implements SqliteStore {
   }
 
   stats(): SqliteStoreStats {
-    return { batches: this.#batches, calls: this.#calls, writeBacklog: this.#writeBacklog };
+    return { batches: this.#batches, calls: this.#calls, writeBacklog: this.#writeBacklog, walBytes: fileSize(`${this.path}-wal`) };
   }
 
   /** Lets queued calls and backups finish, then closes the database and ends the thread. */
@@ -194,12 +196,25 @@ export class SqliteStoreClient implements SqliteStore {
     if (this.#queue.length === 0) return;
     const batch = this.#queue;
     this.#queue = [];
-    this.#inFlight.push(batch);
+    let calls: Uint8Array;
     try {
-      this.#post({ kind: 'batch', calls: batch.map(toCall) });
+      calls = encode(batch.map(toCall));
+    } catch {
+      this.#sendCallsApart(batch);
+      return;
+    }
+    this.#send(batch, calls);
+  }
+
+  #send(batch: PendingCall[], calls: Uint8Array): void {
+    const id = this.#nextBatchId++;
+    this.#inFlight.set(id, batch);
+    try {
+      this.#post({ kind: 'batch', id, count: batch.length, calls }, transferable(calls));
     } catch (error) {
-      this.#inFlight.pop();
-      this.#rejectUncloneable(batch, error);
+      this.#inFlight.delete(id);
+      this.#queue.unshift(...batch);
+      this.#stop('the SQLite writer thread cannot be reached', error);
       return;
     }
     this.#batches++;
@@ -207,32 +222,27 @@ export class SqliteStoreClient implements SqliteStore {
   }
 
   /**
-   * A call whose arguments cannot cross the thread boundary (a function in `params`…) is a bug in
-   * that caller: it alone is rejected, and the rest of its batch goes out again.
+   * A call whose arguments cannot cross the thread boundary (a function in `params`, a value nested
+   * too deep) is a bug in that caller: it alone is rejected, and each other call of its batch goes
+   * out on its own.
    */
-  #rejectUncloneable(batch: readonly PendingCall[], error: unknown): void {
-    const sendable: PendingCall[] = [];
+  #sendCallsApart(batch: readonly PendingCall[]): void {
     for (const pending of batch) {
+      let calls: Uint8Array;
       try {
-        structuredClone(pending.args);
-        sendable.push(pending);
-      } catch (cloneError) {
+        calls = encode([toCall(pending)]);
+      } catch (error) {
         if (pending.op === 'commitDelivery') this.#writeBacklog--;
-        pending.reject(cloneError instanceof Error ? cloneError : new Error(String(cloneError)));
+        pending.reject(toError(uncrossable(`the arguments of ${pending.op}`, error)));
+        continue;
       }
+      this.#send([pending], calls);
+      if (this.#stopReason) return;
     }
-    if (sendable.length === batch.length) {
-      // Not a cloning problem after all: the thread cannot be reached.
-      this.#queue.unshift(...sendable);
-      this.#stop('the SQLite writer thread cannot be reached', error);
-      return;
-    }
-    this.#queue.unshift(...sendable);
-    this.#scheduleFlush();
   }
 
-  #post(message: ToWriter): void {
-    this.#worker.postMessage(message);
+  #post(message: ToWriter, transfer: ArrayBuffer[] = []): void {
+    this.#worker.postMessage(message, transfer);
     this.#updateRef();
   }
 
@@ -246,7 +256,7 @@ export class SqliteStoreClient implements SqliteStore {
         this.#stop(`the SQLite store could not open ${this.path}: ${message.error.message}`, message.error);
         break;
       case 'batch':
-        for (const results of message.results) this.#settleBatch(results);
+        this.#settleAnswers(message.ids, message.answers);
         break;
       case 'backup': {
         const waiter = this.#backups.get(message.id);
@@ -262,11 +272,29 @@ export class SqliteStoreClient implements SqliteStore {
     this.#updateRef();
   }
 
-  #settleBatch(results: readonly CallResult[]): void {
-    const batch = this.#inFlight.shift() ?? [];
+  /**
+   * Answers whose bytes cannot be read here (this thread's stack is smaller than the writer's, so
+   * a value the writer could serialise may be too deep to rebuild) fail every call of the batches
+   * they answer, and only those: the rest of the store goes on in step.
+   */
+  #settleAnswers(ids: readonly number[], bytes: Uint8Array): void {
+    let answers: BatchAnswer[];
+    try {
+      answers = decode<BatchAnswer[]>(bytes);
+    } catch (error) {
+      const failure: SerializedError = uncrossable('the answer of the store thread', error);
+      answers = ids.map((id) => ({ id, results: (this.#inFlight.get(id) ?? []).map(() => ({ ok: false, error: failure })) }));
+    }
+    for (const answer of answers) this.#settleBatch(answer);
+  }
+
+  #settleBatch({ id, results }: BatchAnswer): void {
+    const batch = this.#inFlight.get(id) ?? [];
+    this.#inFlight.delete(id);
+    this.#failLostBatches(id);
     batch.forEach((pending, index) => {
       if (pending.op === 'commitDelivery') this.#writeBacklog--;
-      const result = results[index];
+      const result: CallResult | undefined = results[index];
       if (result === undefined) pending.reject(new Error(`the writer returned no result for ${pending.op}`));
       else if (result.ok) pending.resolve(result.value);
       // A failed ping means the store is not answering, whatever the cause.
@@ -276,11 +304,29 @@ export class SqliteStoreClient implements SqliteStore {
     this.#scheduleFlush();
   }
 
+  /**
+   * The writer answers batches in the order they were posted, so a batch older than one just
+   * answered will never be: its calls fail (their writes may have committed) instead of waiting
+   * forever. Cannot happen while every answer is encoded by the writer; kept as the guard of the
+   * one invariant a wrong match broke before.
+   */
+  #failLostBatches(answered: number): void {
+    for (const [id, batch] of this.#inFlight) {
+      if (id >= answered) break; // a Map iterates in insertion order, and ids rise
+      this.#inFlight.delete(id);
+      for (const pending of batch) {
+        if (pending.op === 'commitDelivery') this.#writeBacklog--;
+        pending.reject(new Error(`the store thread's answer to ${pending.op} was lost; its writes may have been committed`));
+      }
+    }
+  }
+
   /** The thread is gone or closing: refuse new calls and fail every pending one. */
   #stop(message: string, cause?: unknown): void {
     this.#stopReason ??= { message, cause };
     const error = (): StoreUnavailableError => new StoreUnavailableError(message, STOPPED_RETRY_AFTER_SECONDS, { cause });
-    const pending = [...this.#inFlight.splice(0).flat(), ...this.#queue];
+    const pending = [...[...this.#inFlight.values()].flat(), ...this.#queue];
+    this.#inFlight.clear();
     this.#queue = [];
     this.#writeBacklog = 0;
     for (const call of pending) call.reject(error());
@@ -297,7 +343,7 @@ export class SqliteStoreClient implements SqliteStore {
   }
 
   #isIdle(): boolean {
-    return this.#queue.length === 0 && this.#inFlight.length === 0 && this.#backups.size === 0 && !this.#isFlushScheduled;
+    return this.#queue.length === 0 && this.#inFlight.size === 0 && this.#backups.size === 0 && !this.#isFlushScheduled;
   }
 
   #checkIdle(): void {
@@ -339,4 +385,12 @@ function toError(error: SerializedError): Error {
 function withBufferBody(record: QuarantineRecord): QuarantineRecord {
   const body = record.body as Uint8Array;
   return { ...record, body: Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength) };
+}
+
+function fileSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0; // no WAL file (closed cleanly, or not yet written)
+  }
 }

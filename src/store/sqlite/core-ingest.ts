@@ -7,6 +7,7 @@
  * row is inserted, so the event's decisions go into that INSERT. Job ids come from a counter read
  * once per transaction (see #takeJobId), not from a subquery per row.
  */
+import { hash } from 'node:crypto';
 import type { Database, Statement } from 'better-sqlite3';
 import { dedupeScope } from '../types.js';
 import type { CommitDeliveryInput, CommitDeliveryResult, EventCommitOutcome, EventInput, PlannedJob, QuarantineInput, RouteDecision } from '../types.js';
@@ -29,6 +30,8 @@ export class IngestOps {
   readonly #insertJob: Statement;
   readonly #selectLastJobId: Statement<[], number>;
   readonly #insertQuarantine: Statement;
+  readonly #selectQuarantineByHash: Statement<[string], number>;
+  readonly #countQuarantineRepeat: Statement;
   readonly #selectReingested: Statement<[number], string>;
   readonly #markReingested: Statement;
   readonly #discardQuarantine: Statement;
@@ -69,8 +72,12 @@ export class IngestOps {
       )
       .pluck();
     this.#insertQuarantine = db.prepare(`
-      INSERT INTO quarantine (delivery_id, system, route, reason, detail, headers, body, received_at)
-      VALUES (@deliveryId, @system, @route, @reason, @detail, @headers, @body, @receivedAt)`);
+      INSERT INTO quarantine (delivery_id, system, route, reason, detail, headers, body, received_at, body_hash, last_received_at)
+      VALUES (@deliveryId, @system, @route, @reason, @detail, @headers, @body, @receivedAt, @bodyHash, @receivedAt)`);
+    this.#selectQuarantineByHash = db.prepare<[string], number>('SELECT id FROM quarantine WHERE body_hash = ? ORDER BY id LIMIT 1').pluck();
+    this.#countQuarantineRepeat = db.prepare(
+      'UPDATE quarantine SET times_received = times_received + 1, last_received_at = max(coalesce(last_received_at, 0), @receivedAt) WHERE id = @id',
+    );
     this.#selectReingested = db.prepare<[number], string>('SELECT reingested_event_ids FROM quarantine WHERE id = ?').pluck();
     this.#markReingested = db.prepare(
       `UPDATE quarantine SET status = 'reingested', resolved_at = @now, reingested_event_ids = @eventIds WHERE id = @id`,
@@ -260,11 +267,22 @@ export class IngestOps {
     );
   }
 
+  /**
+   * Keeps the entry, unless the same bytes already came in on the same route (Kit retrying a
+   * delivery for up to 41 h): then the first entry counts the repeat and its id is returned.
+   */
   #quarantine(deliveryId: number, entry: QuarantineInput): number {
     // Bodies cross the thread boundary as Uint8Array; SQLite binds Buffers as BLOBs.
     const bytes: Uint8Array = entry.body;
     const body = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const bodyHash = quarantineHash(entry.system, entry.route, body);
+    const existing = this.#selectQuarantineByHash.get(bodyHash);
+    if (existing !== undefined) {
+      this.#countQuarantineRepeat.run({ id: existing, receivedAt: entry.receivedAt });
+      return existing;
+    }
     const result = this.#insertQuarantine.run({
+      bodyHash,
       deliveryId,
       system: entry.system,
       route: entry.route,
@@ -284,4 +302,9 @@ export class IngestOps {
     const all = [...(JSON.parse(previous) as number[]), ...eventIds];
     this.#markReingested.run({ id: quarantineId, eventIds: JSON.stringify(all), now });
   }
+}
+
+/** What makes two quarantine entries the same input: the system, the route and the exact bytes. */
+function quarantineHash(system: string, route: string, body: Buffer): string {
+  return hash('sha256', Buffer.concat([Buffer.from(`${system}\n${route}\n`), body]));
 }

@@ -17,7 +17,7 @@ import type {
   SyncCheckpoint,
   WebhookRegistration,
 } from '../types.js';
-import { toJson } from './core-rows.js';
+import { fromJson, toJson } from './core-rows.js';
 
 const DEFAULT_MIRROR_LIMIT = 1000;
 
@@ -239,7 +239,7 @@ export class KitOps {
       row && {
         name: row.name,
         cursor: row.cursor,
-        data: JSON.parse(row.data) as Record<string, unknown>,
+        data: fromJson<Record<string, unknown>>(row.data, {}),
         startedAt: row.started_at,
         updatedAt: row.updated_at,
         completedAt: row.completed_at,
@@ -309,7 +309,7 @@ function subscriberFromRow(row: SubscriberRow, tags: readonly MirrorTag[]): Mirr
     email: row.email,
     firstName: row.first_name,
     state: row.state,
-    fields: JSON.parse(row.fields) as Record<string, string | null>,
+    fields: fromJson<Record<string, string | null>>(row.fields, {}),
     tags,
     createdAt: row.created_at,
     updatedAt: row.updated_at,

@@ -25,6 +25,7 @@ export class QueueOps {
   readonly #selectClaimable: Statement<Record<string, unknown>, JobRow>;
   readonly #lease: Statement<Record<string, unknown>, JobRow>;
   readonly #markDeadAfterLostLease: Statement;
+  readonly #markDeadUnreadable: Statement;
   readonly #selectJob: Statement<[number], JobRow>;
   readonly #insertAttempt: Statement;
   readonly #finish: Statement;
@@ -64,6 +65,9 @@ export class QueueOps {
     this.#markDeadAfterLostLease = db.prepare(`
       UPDATE jobs SET status = 'dead', attempts = attempts + 1, lease_owner = NULL, lease_expires_at = NULL,
         last_error = @error, finished_at = @now, updated_at = @now
+      WHERE id = @id`);
+    this.#markDeadUnreadable = db.prepare(`
+      UPDATE jobs SET status = 'dead', lease_owner = NULL, lease_expires_at = NULL, last_error = @error, finished_at = @now, updated_at = @now
       WHERE id = @id`);
     this.#selectJob = db.prepare('SELECT * FROM jobs WHERE id = ?');
     this.#insertAttempt = db.prepare(`
@@ -126,6 +130,17 @@ export class QueueOps {
     const events = new Map<number, EventRecord>();
     const claimed: ClaimedJob[] = [];
     for (const candidate of candidates) {
+      let event = events.get(candidate.event_id);
+      if (event === undefined) {
+        event = this.#query.getEvent(candidate.event_id);
+        if (event === undefined) throw new Error(`job ${candidate.id} refers to event ${candidate.event_id}, which does not exist`);
+        events.set(candidate.event_id, event);
+      }
+      if (event.unreadablePayload !== undefined) {
+        // No attempt could send it: dead at once, with the reason, instead of claimed and failing forever.
+        this.#markDeadUnreadable.run({ id: candidate.id, error: `not sent: ${event.unreadablePayload}`, now: input.now });
+        continue;
+      }
       const isLostLease = candidate.status === 'running';
       if (isLostLease) {
         this.#recordLostAttempt(candidate, input.now);
@@ -142,12 +157,6 @@ export class QueueOps {
         now: input.now,
       });
       if (row === undefined) continue;
-      let event = events.get(row.event_id);
-      if (event === undefined) {
-        event = this.#query.getEvent(row.event_id);
-        if (event === undefined) throw new Error(`job ${row.id} refers to event ${row.event_id}, which does not exist`);
-        events.set(row.event_id, event);
-      }
       claimed.push({ job: jobFromRow(row, this.#storeId), event });
     }
     return claimed;

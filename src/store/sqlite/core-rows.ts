@@ -2,6 +2,7 @@
  * Rows as better-sqlite3 returns them, and their mapping to the store's records. Column names are
  * snake_case in SQL and camelCase in records; JSON columns are parsed here, once.
  */
+import { jsonDepth } from '../../lib/json-scan.js';
 import type {
   AttemptOutcome,
   AttemptRecord,
@@ -106,6 +107,8 @@ export interface QuarantineRow {
   headers: string;
   body: Buffer;
   received_at: number;
+  times_received: number;
+  last_received_at: number | null;
   status: string;
   resolved_at: number | null;
   reingested_event_ids: string;
@@ -125,8 +128,29 @@ export function toJson(value: unknown): string | null {
   return JSON.stringify(value) ?? null;
 }
 
-function fromJson<T>(text: string | null, fallback: T): T {
-  return text === null ? fallback : (JSON.parse(text) as T);
+/**
+ * A JSON column's value. Text nested deeper than READABLE_DEPTH is not parsed: such a value could
+ * not be copied to the calling thread (or serialised again), so the call reading it fails alone
+ * with a StoreValueError, instead of the answer going missing.
+ */
+export function fromJson<T>(text: string | null, fallback: T): T {
+  if (text === null) return fallback;
+  if (isTooDeep(text)) {
+    throw Object.assign(new Error(`a stored value nests deeper than ${READABLE_DEPTH} levels (${text.length} characters) and cannot be read`), { name: 'StoreValueError' });
+  }
+  return JSON.parse(text) as T;
+}
+
+/**
+ * Stored values nested deeper than this are not parsed (structured clone and JSON.stringify both
+ * recurse, and fail somewhere past 1,000 levels). Ingest keeps new payloads to
+ * `server.maxJsonDepth` (at most 512); only rows stored before that limit existed can be deeper.
+ */
+export const READABLE_DEPTH = 768;
+
+function isTooDeep(text: string): boolean {
+  // Nesting N levels takes at least 2N characters: shorter text needs no scan.
+  return text.length > 2 * READABLE_DEPTH && jsonDepth(Buffer.from(text), READABLE_DEPTH) > READABLE_DEPTH;
 }
 
 export function deliveryFromRow(row: DeliveryRow): DeliveryRecord {
@@ -158,9 +182,20 @@ export function eventFromRow(row: EventRow): EventRecord {
     receivedAt: row.received_at,
     status: row.status as EventStatus,
     duplicateOf: row.duplicate_of,
-    payload: fromJson<unknown>(row.payload, null),
+    ...payloadFromRow(row.payload),
     decisions: fromJson<RouteDecision[]>(row.decisions, []),
   };
+}
+
+/**
+ * An event's payload. One too deep to read does not fail the read (listing events, claiming its
+ * jobs): the record says why it has no payload, and its jobs go dead at claim (core-queue.ts).
+ */
+function payloadFromRow(text: string | null): Pick<EventRecord, 'payload' | 'unreadablePayload'> {
+  if (text !== null && isTooDeep(text)) {
+    return { payload: null, unreadablePayload: `the stored payload nests deeper than ${READABLE_DEPTH} levels (${text.length} characters): kept in the database, not read` };
+  }
+  return { payload: fromJson<unknown>(text, null) };
 }
 
 /**
@@ -218,7 +253,7 @@ export function attemptFromRow(row: AttemptRow): AttemptRecord {
     // Optional fields of AttemptInput: absent rather than null, as the caller wrote them.
     ...(row.error_class !== null && { errorClass: row.error_class as NonNullable<AttemptRecord['errorClass']> }),
     ...(row.error !== null && { error: row.error }),
-    ...(row.request !== null && { request: JSON.parse(row.request) as RequestSummary }),
+    ...(row.request !== null && { request: fromJson<RequestSummary>(row.request, {} as RequestSummary) }),
     ...(row.response_status !== null && { responseStatus: row.response_status }),
     ...(row.response_body !== null && { responseBody: row.response_body }),
   };
@@ -234,6 +269,8 @@ export function quarantineFromRow(row: QuarantineRow): QuarantineRecord {
     headers: fromJson<Record<string, string>>(row.headers, {}),
     body: row.body,
     receivedAt: row.received_at,
+    timesReceived: row.times_received,
+    lastReceivedAt: row.last_received_at ?? row.received_at,
     status: row.status as QuarantineStatus,
     resolvedAt: row.resolved_at,
     reingestedEventIds: fromJson<number[]>(row.reingested_event_ids, []),

@@ -44,6 +44,14 @@ const WAL_AUTOCHECKPOINT_PAGES = 16_000;
  * then holds about 10,000 pages (40 MB) before a checkpoint.
  */
 const CHECKPOINT_INTERVAL_MS = 400;
+/**
+ * How long a bounding checkpoint (TRUNCATE) waits for readers of old snapshots to finish. Readers
+ * that start meanwhile read the database file, not the log, so a stream of overlapping readers
+ * cannot starve it; a single read longer than this only defers it to the next interval.
+ */
+const WAL_TRUNCATE_WAIT_MS = 1000;
+/** Each WAL frame holds a page and a 24-byte header. */
+const WAL_FRAME_HEADER_BYTES = 24;
 
 /** Where the numbered `NNN_name.sql` migrations are; the build copies them next to dist/store/. */
 export const MIGRATIONS_DIR = new URL('../migrations/sqlite/', import.meta.url);
@@ -53,7 +61,7 @@ export const MIGRATIONS_DIR = new URL('../migrations/sqlite/', import.meta.url);
  * synchronous=FULL makes a commit durable before its promise resolves; busy_timeout makes a write
  * wait for another process's lock instead of failing at once.
  */
-export function openDatabase(path: string, busyTimeoutMs: number): Database.Database {
+export function openDatabase(path: string, busyTimeoutMs: number, walLimitBytes = 67_108_864): Database.Database {
   const db = new Sqlite(path);
   try {
     db.pragma(`busy_timeout = ${Math.trunc(busyTimeoutMs)}`);
@@ -64,6 +72,8 @@ export function openDatabase(path: string, busyTimeoutMs: number): Database.Data
     // them in memory rather than in temp files.
     db.pragma('temp_store = MEMORY');
     db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
+    // After a checkpoint lets the log start over, its file is cut back to this size.
+    db.pragma(`journal_size_limit = ${Math.trunc(walLimitBytes)}`);
     // No foreign keys: retention deletes events and jobs that dedupe keys, audit records and the
     // ledger still name by id (see 001_init.sql).
     db.pragma('foreign_keys = OFF');
@@ -100,6 +110,13 @@ export function migrate(db: Database.Database, dir: URL = MIGRATIONS_DIR): numbe
   return applied;
 }
 
+/** What `PRAGMA wal_checkpoint` answers: frames in the log, and how many are now in the database file. */
+interface WalCheckpointRow {
+  readonly busy: number;
+  readonly log: number;
+  readonly checkpointed: number;
+}
+
 export class SqliteCore implements SyncOps {
   readonly #db: Database.Database;
   readonly #ingest: IngestOps;
@@ -112,16 +129,19 @@ export class SqliteCore implements SyncOps {
   readonly #initSetting: Database.Statement<[string, string]>;
   readonly #setSetting: Database.Statement<[string, string]>;
   readonly #selectOne: Database.Statement;
-  readonly #checkpoint: Database.Statement;
+  readonly #checkpoint: Database.Statement<[], WalCheckpointRow>;
+  readonly #truncateWal: Database.Statement<[], WalCheckpointRow>;
+  readonly #walLimitFrames: number;
+  readonly #busyTimeoutMs: number;
   #lastCheckpointAt = 0;
   /** The last infrastructure fault, until a write transaction commits again. */
   #fault: SerializedError | undefined;
 
   static open(options: WriterOptions): SqliteCore {
-    const db = openDatabase(options.path, options.busyTimeoutMs);
+    const db = openDatabase(options.path, options.busyTimeoutMs, options.walLimitBytes);
     try {
       migrate(db);
-      return new SqliteCore(db);
+      return new SqliteCore(db, options);
     } catch (error) {
       db.close();
       throw error;
@@ -129,8 +149,11 @@ export class SqliteCore implements SyncOps {
   }
 
   /** `db` must be open with openDatabase's pragmas and migrated. */
-  constructor(db: Database.Database) {
+  constructor(db: Database.Database, options: Pick<WriterOptions, 'busyTimeoutMs' | 'walLimitBytes'> = { busyTimeoutMs: 5000, walLimitBytes: 67_108_864 }) {
     this.#db = db;
+    this.#busyTimeoutMs = options.busyTimeoutMs;
+    const pageSize = db.pragma('page_size', { simple: true }) as number;
+    this.#walLimitFrames = Math.max(1, Math.floor(options.walLimitBytes / (pageSize + WAL_FRAME_HEADER_BYTES)));
     this.#tx = {
       begin: db.prepare('BEGIN IMMEDIATE'),
       commit: db.prepare('COMMIT'),
@@ -143,7 +166,8 @@ export class SqliteCore implements SyncOps {
     this.#initSetting = db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING');
     this.#setSetting = db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
     this.#selectOne = db.prepare('SELECT 1');
-    this.#checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+    this.#checkpoint = db.prepare<[], WalCheckpointRow>('PRAGMA wal_checkpoint(PASSIVE)');
+    this.#truncateWal = db.prepare<[], WalCheckpointRow>('PRAGMA wal_checkpoint(TRUNCATE)');
     const storeId = this.getSetting('store_id');
     if (storeId === undefined) throw new Error('settings has no store_id: the database was not migrated');
     this.#query = new QueryOps(db, storeId);
@@ -177,16 +201,31 @@ export class SqliteCore implements SyncOps {
    * Copies committed WAL pages into the database file (and lets the WAL start over) when the last
    * checkpoint is CHECKPOINT_INTERVAL_MS old. The writer calls it after answering a batch, so the
    * copy and its fsync overlap with the event loop handling the answers instead of delaying them.
-   * PASSIVE: it never waits for readers, and a page still in use is copied at a later one.
+   *
+   * PASSIVE first: it never waits for readers, and a page still in use is copied at a later one.
+   * But the log can only start over when no reader still uses it, and with reads always under way
+   * (a CLI listing events, a backup) that moment never comes: the log grew to 2.9 GB. So once it
+   * holds more than `walLimitBytes`, a TRUNCATE checkpoint waits (up to WAL_TRUNCATE_WAIT_MS) for
+   * the readers of old snapshots to finish, then empties the file.
    */
   checkpointIfDue(now: number): void {
     if (now - this.#lastCheckpointAt < CHECKPOINT_INTERVAL_MS) return;
     this.#lastCheckpointAt = now;
     try {
-      this.#checkpoint.get();
+      const passive = this.#checkpoint.get();
+      if (passive !== undefined && passive.log > this.#walLimitFrames) this.#checkpointWaitingForReaders();
     } catch {
       // Retried at the next interval; a fault that stays shows up in the next write transaction,
       // and SQLite's own auto-checkpoint still bounds the WAL.
+    }
+  }
+
+  #checkpointWaitingForReaders(): void {
+    this.#db.pragma(`busy_timeout = ${WAL_TRUNCATE_WAIT_MS}`);
+    try {
+      this.#truncateWal.get();
+    } finally {
+      this.#db.pragma(`busy_timeout = ${Math.trunc(this.#busyTimeoutMs)}`);
     }
   }
 

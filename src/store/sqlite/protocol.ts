@@ -1,8 +1,15 @@
 /**
  * The messages between the async store (store.ts, on the event loop) and the writer thread
- * (writer.ts, which owns the one SQLite connection). Values cross the thread boundary by structured
- * clone, so Buffers arrive as Uint8Array and errors travel as plain data.
+ * (writer.ts, which owns the one SQLite connection).
+ *
+ * Calls and results cross the thread boundary as bytes that each side serialises itself (`encode`,
+ * node:v8's serializer, the one structured clone uses). postMessage cannot be trusted with them: a
+ * value too deep to clone (a payload nested 2,000 levels) is dropped without an error, which left
+ * the caller waiting and every later answer matched to the wrong call. `encode` throws instead,
+ * so the one call at fault fails alone. Batches carry ids, and answers name the batch they answer.
+ * Errors travel as plain data.
  */
+import { deserialize, serialize } from 'node:v8';
 import type { Store } from '../types.js';
 
 /** The Store methods the writer runs: all but the lifecycle ones the proxy handles itself. */
@@ -64,18 +71,31 @@ export type CallResult =
 export interface WriterOptions {
   readonly path: string;
   readonly busyTimeoutMs: number;
+  /** The WAL's bound (see core.ts, checkpointIfDue). */
+  readonly walLimitBytes: number;
+}
+
+/** The answer to one batch: a result per call, in the order of its calls. */
+export interface BatchAnswer {
+  readonly id: number;
+  readonly results: readonly CallResult[];
 }
 
 export type ToWriter =
-  | { readonly kind: 'batch'; readonly calls: readonly Call[] }
+  /** `calls` is `encode(Call[])` of `count` calls. */
+  | { readonly kind: 'batch'; readonly id: number; readonly count: number; readonly calls: Uint8Array }
   | { readonly kind: 'backup'; readonly id: number; readonly destPath: string }
   | { readonly kind: 'close' };
 
 export type FromWriter =
   | { readonly kind: 'ready' }
   | { readonly kind: 'failed'; readonly error: SerializedError }
-  /** The results of one or more batches, in the order they were posted (the writer ran them as one). */
-  | { readonly kind: 'batch'; readonly results: readonly (readonly CallResult[])[] }
+  /**
+   * `encode(BatchAnswer[])`: one or more batches, in the order they were posted (the writer ran
+   * them as one). `ids` names them outside the bytes, so answers that cannot be read still fail
+   * the right calls.
+   */
+  | { readonly kind: 'batch'; readonly ids: readonly number[]; readonly answers: Uint8Array }
   | { readonly kind: 'backup'; readonly id: number; readonly error?: SerializedError }
   | { readonly kind: 'closed' };
 
@@ -96,4 +116,51 @@ export function serializeError(error: unknown): SerializedError {
     return { name: error.name, message: error.message, isUnavailable: isUnavailableCode(sqliteCode), ...(sqliteCode ? { code: sqliteCode } : {}) };
   }
   return { name: 'Error', message: String(error), isUnavailable: false };
+}
+
+/** Serialises a value to cross the thread boundary; throws (rather than dropping it) when it cannot. */
+export function encode(value: unknown): Uint8Array {
+  return serialize(value);
+}
+
+export function decode<T>(bytes: Uint8Array): T {
+  return deserialize(bytes) as T;
+}
+
+/** The transfer list for encoded bytes: their buffer moves to the other thread instead of being copied. */
+export function transferable(bytes: Uint8Array): ArrayBuffer[] {
+  const { buffer } = bytes;
+  return buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === buffer.byteLength ? [buffer] : [];
+}
+
+/** A call that failed because its value cannot cross the thread boundary: that call's bug, not the store's. */
+export function uncrossable(what: string, error: unknown): SerializedError {
+  const reason = error instanceof Error ? error.message : String(error);
+  return { name: 'StoreValueError', message: `${what} cannot be passed between threads: ${reason}`, isUnavailable: false };
+}
+
+/**
+ * The answers as bytes. A result that cannot be serialised becomes that call's error; every other
+ * call still gets its result. (Stored values are read with a depth bound, core-rows.ts, so this
+ * is the last guard, not the usual path.)
+ */
+export function encodeAnswers(answers: readonly BatchAnswer[], calls: readonly Pick<Call, 'op'>[]): Uint8Array {
+  try {
+    return encode(answers);
+  } catch {
+    let index = 0;
+    const checked = answers.map((answer) => ({
+      id: answer.id,
+      results: answer.results.map((result): CallResult => {
+        const op = calls[index++]?.op ?? 'a call';
+        try {
+          encode(result);
+          return result;
+        } catch (error) {
+          return { ok: false, error: uncrossable(`the result of ${op}`, error) };
+        }
+      }),
+    }));
+    return encode(checked);
+  }
 }

@@ -73,7 +73,7 @@ describe('sqlite store', () => {
   it('applies migrations once, however often it runs', async () => {
     const db = openDatabase(join(await tempDir(), 'migrate.db'), 5000);
     try {
-      expect(migrate(db)).toEqual([1, 2, 3]);
+      expect(migrate(db)).toEqual([1, 2, 3, 4]);
       const storeId = db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get('store_id');
       expect(storeId).toMatch(/^[0-9a-f]{16}$/);
       expect(migrate(db)).toEqual([]);
@@ -81,6 +81,7 @@ describe('sqlite store', () => {
         { version: 1, name: '001_init.sql' },
         { version: 2, name: '002_kit.sql' },
         { version: 3, name: '003_dedupe_window.sql' },
+        { version: 4, name: '004_quarantine_dedupe.sql' },
       ]);
       expect(db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get('store_id')).toBe(storeId);
     } finally {
@@ -100,7 +101,7 @@ describe('sqlite store', () => {
       const insert = db.prepare('INSERT INTO dedupe_keys (key, event_id, expires_at, subscriber_key, type, scope) VALUES (?, ?, ?, ?, ?, ?)');
       insert.run('legacy:old', 1, T0 + 30_000, 'id:9', 'subscriber.tag_added', 'tag_id=5');
       insert.run('kit:evt-1', 2, T0 + 72 * 3_600_000, null, null, null);
-      expect(migrate(db)).toEqual([3]);
+      expect(migrate(db)).toEqual([3, 4]);
       expect(db.prepare('SELECT key FROM dedupe_keys').pluck().all()).toEqual(['kit:evt-1']);
       expect(db.prepare('SELECT key, event_id, subscriber_key, scope, type FROM dedupe_window').all()).toEqual([
         { key: 'legacy:old', event_id: 1, subscriber_key: 'id:9', scope: 'tag_id:5', type: 'subscriber.tag_added' },
@@ -288,7 +289,7 @@ describe('sqlite store', () => {
     const { store } = await openTemp();
     const uncloneable = plannedJob({ params: { format: () => 'x' } });
     const [bad, good] = await Promise.allSettled([commit(store, [eventInput({ jobs: [uncloneable] })]), commit(store, [eventInput({ subscriberId: '3' })])]);
-    expect(bad).toMatchObject({ status: 'rejected', reason: { name: 'DataCloneError' } });
+    expect(bad).toMatchObject({ status: 'rejected', reason: { name: 'StoreValueError', message: expect.stringContaining('the arguments of commitDelivery cannot be passed between threads') } });
     expect(good.status).toBe('fulfilled');
     expect((await store.listEvents({})).map((e) => e.subscriberId)).toEqual(['3']);
     expect(store.stats().writeBacklog).toBe(0);
@@ -321,7 +322,7 @@ describe('sqlite store', () => {
     try {
       expect(copy.pragma('integrity_check', { simple: true })).toBe('ok');
       expect(copy.prepare('SELECT count(*) FROM events').pluck().get()).toBeGreaterThanOrEqual(1000);
-      expect(copy.prepare('SELECT version FROM schema_migrations').pluck().all()).toEqual([1, 2, 3]);
+      expect(copy.prepare('SELECT version FROM schema_migrations').pluck().all()).toEqual([1, 2, 3, 4]);
       expect(copy.prepare(`SELECT value FROM settings WHERE key = 'store_id'`).pluck().get()).toBe(await store.getSetting('store_id'));
     } finally {
       copy.close();
@@ -349,7 +350,7 @@ describe('sqlite store', () => {
 
   it('fails pending and later calls, and ping, when the writer thread dies', async () => {
     const path = join(await tempDir(), 'dies.db');
-    const worker = startWriter({ path, busyTimeoutMs: 5000 });
+    const worker = startWriter({ path, busyTimeoutMs: 5000, walLimitBytes: 67_108_864 });
     const store = await SqliteStoreClient.attach(worker, { path, maxWriteBacklog: 100 });
     const terminated = worker.terminate();
     const pending = commit(store, [eventInput()]);

@@ -22,6 +22,8 @@ export interface SqliteStoreOptions {
   readonly maxWriteBacklog?: number;
   /** How long a write waits for another process's lock (a CLI) before it fails. @default 5000 */
   readonly busyTimeoutMs?: number;
+  /** The write-ahead log's bound (config `store.walLimitBytes`). @default 67_108_864 */
+  readonly walLimitBytes?: number;
 }
 
 export interface SqliteStoreStats {
@@ -31,6 +33,8 @@ export interface SqliteStoreStats {
   readonly calls: number;
   /** commitDelivery calls queued or in flight, not yet committed. */
   readonly writeBacklog: number;
+  /** The write-ahead log file's size now (0 when there is none). */
+  readonly walBytes: number;
 }
 
 export interface SqliteStore extends Store {
@@ -42,7 +46,7 @@ export interface SqliteStore extends Store {
 }
 
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
-  const writer = startWriter({ path: options.path, busyTimeoutMs: options.busyTimeoutMs ?? 5000 });
+  const writer = startWriter({ path: options.path, busyTimeoutMs: options.busyTimeoutMs ?? 5000, walLimitBytes: options.walLimitBytes ?? 67_108_864 });
   return SqliteStoreClient.attach(writer, { path: options.path, maxWriteBacklog: options.maxWriteBacklog ?? 10_000 });
 }
 

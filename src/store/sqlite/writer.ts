@@ -8,10 +8,22 @@
  */
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { SqliteCore } from './core.js';
-import { serializeError, type Call, type FromWriter, type ToWriter, type WriterOptions } from './protocol.js';
+import {
+  decode,
+  encodeAnswers,
+  serializeError,
+  transferable,
+  uncrossable,
+  type BatchAnswer,
+  type Call,
+  type CallResult,
+  type FromWriter,
+  type ToWriter,
+  type WriterOptions,
+} from './protocol.js';
 
 function start(port: MessagePort, options: WriterOptions): void {
-  const send = (message: FromWriter): void => port.postMessage(message);
+  const send = (message: FromWriter, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer);
   let core: SqliteCore;
   try {
     core = SqliteCore.open(options);
@@ -24,7 +36,7 @@ function start(port: MessagePort, options: WriterOptions): void {
   const handle = (message: ToWriter): void => {
     switch (message.kind) {
       case 'batch':
-        runWaitingBatches(message.calls);
+        runWaitingBatches(message);
         break;
       case 'backup':
         core.backup(message.destPath).then(
@@ -41,8 +53,8 @@ function start(port: MessagePort, options: WriterOptions): void {
   };
 
   /** Runs this batch with every batch already waiting behind it, then handles what came after them. */
-  const runWaitingBatches = (first: readonly Call[]): void => {
-    const batches = [first];
+  const runWaitingBatches = (first: BatchMessage): void => {
+    const batches = [readBatch(first)];
     let after: ToWriter | undefined;
     for (let next = receiveMessageOnPort(port); next !== undefined; next = receiveMessageOnPort(port)) {
       const message = next.message as ToWriter;
@@ -50,18 +62,45 @@ function start(port: MessagePort, options: WriterOptions): void {
         after = message;
         break;
       }
-      batches.push(message.calls);
+      batches.push(readBatch(message));
     }
-    const results = core.executeBatch(batches.length === 1 ? first : batches.flat());
+    const calls = batches.length === 1 ? batches[0]!.calls : batches.flatMap((batch) => batch.calls);
+    const results = core.executeBatch(calls);
     let offset = 0;
-    const perBatch = batches.map((calls) => results.slice(offset, (offset += calls.length)));
-    send({ kind: 'batch', results: perBatch });
+    const answers = batches.map(
+      (batch): BatchAnswer => ({ id: batch.id, results: batch.failure ? Array.from({ length: batch.count }, () => batch.failure!) : results.slice(offset, (offset += batch.calls.length)) }),
+    );
+    const bytes = encodeAnswers(answers, calls);
+    send({ kind: 'batch', ids: answers.map((answer) => answer.id), answers: bytes }, transferable(bytes));
     core.checkpointIfDue(Date.now());
     if (after !== undefined) handle(after);
   };
 
   port.on('message', handle);
   send({ kind: 'ready' });
+}
+
+type BatchMessage = Extract<ToWriter, { kind: 'batch' }>;
+
+interface ReadBatch {
+  readonly id: number;
+  readonly count: number;
+  readonly calls: readonly Call[];
+  /** Set when the calls could not be read: every call of the batch gets it, and none runs. */
+  readonly failure?: CallResult;
+}
+
+/**
+ * A batch's calls. Bytes this thread cannot rebuild (a value the caller's thread could serialise
+ * but that is too deep for this thread's stack) fail that batch's calls alone: the thread must not
+ * die of one caller's value.
+ */
+function readBatch(message: BatchMessage): ReadBatch {
+  try {
+    return { id: message.id, count: message.count, calls: decode<Call[]>(message.calls) };
+  } catch (error) {
+    return { id: message.id, count: message.count, calls: [], failure: { ok: false, error: uncrossable('the arguments of a call', error) } };
+  }
 }
 
 if (parentPort === null) throw new Error('writer.ts runs as a worker thread, started by store.ts');
