@@ -33,7 +33,9 @@ export function registerQuarantine(program: Command): void {
           ...(limit ? { limit } : {}),
         });
         if (flags.json) return printJson(rows);
-        printTable(rows.map((q) => ({ id: q.id, received: iso(q.receivedAt), system: q.system, route: q.route, status: q.status, reason: q.reason, bytes: q.body.length, detail: q.detail.slice(0, 70) })));
+        printTable(
+          rows.map((q) => ({ id: q.id, received: iso(q.receivedAt), times: q.timesReceived, system: q.system, route: q.route, status: q.status, reason: q.reason, bytes: q.body.length, detail: q.detail.slice(0, 70) })),
+        );
       });
     });
 
@@ -49,6 +51,7 @@ export function registerQuarantine(program: Command): void {
         const out = [
           `quarantine ${entry.id}  ${entry.system} ${entry.route}  ${entry.status}  received ${iso(entry.receivedAt)}`,
           `  reason: ${entry.reason}: ${entry.detail}`,
+          ...(entry.timesReceived > 1 ? [`  received ${entry.timesReceived} times (the same bytes again, e.g. Kit retrying), last ${iso(entry.lastReceivedAt)}`] : []),
           `  headers: ${JSON.stringify(entry.headers)}`,
           ...(entry.reingestedEventIds.length ? [`  re-ingested as events ${entry.reingestedEventIds.join(', ')}`] : []),
           '  body:',
