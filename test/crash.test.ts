@@ -37,7 +37,7 @@ function startRelayProcess(dir: string, sinkUrl: string): Promise<Running> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/index.ts'), '--config', path.join(dir, 'kitrelay.config.mjs'), '--data-dir', dir, 'start', '--port', '0', '--no-sandbox'], {
     cwd: ROOT, // where tsx resolves from
     env: { ...process.env, SINK_URL: sinkUrl, KITRELAY_ROUTE_SECRET: ROUTE_SECRET },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'ignore', 'pipe'], // stdout (JSON logs) unread: a pipe nobody reads could fill and block the relay
   });
   return new Promise((resolve, reject) => {
     let stderr = '';
