@@ -332,12 +332,13 @@ function summarizeCannon(r, connections) {
  * queue, and that wait counts). Latency is measured from the due time (so a slow server or a late
  * generator cannot hide queueing: no coordinated omission) and from the actual send.
  */
-export function paced({ url, body, rate, durationSeconds, maxSockets = 64, drainTimeoutMs = 15_000 }) {
+export function paced({ url, body, rate, durationSeconds, maxSockets = 64, drainTimeoutMs = 15_000, keepLatencies = false }) {
   const target = new URL(url);
   const agent = new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
   const total = Math.max(1, Math.round(rate * durationSeconds));
   const fromDue = new Float64Array(total).fill(Number.NaN);
   const fromSend = new Float64Array(total).fill(Number.NaN);
+  const isOnNewConnection = new Uint8Array(total); // 1: the request opened the connection it went on
   const statuses = {};
   let sent = 0;
   let finished = 0;
@@ -369,6 +370,13 @@ export function paced({ url, body, rate, durationSeconds, maxSockets = 64, drain
         maxGeneratorLagMs: maxLagMs,
         latencyFromDueMs: percentiles(fromDue),
         latencyFromSendMs: percentiles(fromSend),
+        // Requests that had to open a connection (the agent had no free keep-alive socket) and the
+        // others, from due time: under a connection flood they wait in the server's accept queue.
+        connectionsOpened: isOnNewConnection.reduce((n, x) => n + x, 0),
+        latencyOnNewConnectionMs: percentiles(fromDue.filter((_, i) => isOnNewConnection[i] === 1)),
+        latencyOnReusedConnectionMs: percentiles(fromDue.filter((_, i) => isOnNewConnection[i] === 0)),
+        // With keepLatencies: every request's latency from its due time, in order (NaN: no 2xx).
+        ...(keepLatencies ? { fromDueMs: Array.from(fromDue, (x) => Math.round(x * 10) / 10) } : {}),
       });
     };
     const settle = () => {
@@ -394,6 +402,7 @@ export function paced({ url, body, rate, durationSeconds, maxSockets = 64, drain
           res.on('end', () => {
             const end = performance.now();
             statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
+            if (!req.reusedSocket) isOnNewConnection[i] = 1;
             if (res.statusCode >= 200 && res.statusCode < 300) {
               ok += 1;
               fromDue[i] = end - due;

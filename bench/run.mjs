@@ -21,6 +21,10 @@
  *               twice: autocannon `overallRate`, and a paced open-loop generator (see lib.mjs)
  *   e2e         BENCH_JOBS events ingested with workers off, then the same data directory
  *               restarted with workers on: time until every job has succeeded
+ *   flood       (bench/flood.mjs) valid legacy webhooks at a fixed paced rate, workers delivering:
+ *               alone, then while slow unauthenticated 900 KB uploads (a legacy route with a wrong
+ *               token, a signed endpoint with a bad signature) run on 300 connections from their
+ *               own process: latency both times, the relay's RSS, how the flood was answered
  *
  * Each server runs in its own child process with a fresh temporary data directory; every child is
  * killed when the benchmark ends, however it ends. Load goes to 127.0.0.1 only. Every phase is
@@ -37,7 +41,14 @@
  *   BENCH_JOBS=30000           events (= jobs) of the end-to-end phase
  *   BENCH_SINK_CONCURRENCY=64  the webhook destination's `concurrency` (no rate limit)
  *   BENCH_DRAIN_TIMEOUT=90     seconds the e2e phase waits for the jobs before giving up
- *   BENCH_ONLY=                comma list of phases to run (bare,floor,storecore,store,paused,delivering,rate,e2e,bare2)
+ *   BENCH_FLOOD_RATE=200       requests/s of valid webhooks in the flood phase (paced) …
+ *   BENCH_FLOOD_DURATION=5     … seconds of each of its two measurements (alone, under flood)
+ *   BENCH_FLOOD_CONNECTIONS=300  concurrent unauthenticated uploads (half legacy, half signed) …
+ *   BENCH_FLOOD_BODY=921600    … each declaring this many bytes …
+ *   BENCH_FLOOD_CHUNK=65536    … sent this many bytes at a time …
+ *   BENCH_FLOOD_CHUNK_MS=100   … every this many ms (a refused upload's slot starts again after it)
+ *   BENCH_FLOOD_MAX_UPLOADS=20000  uploads the flood starts at most, in all
+ *   BENCH_ONLY=                comma list of phases to run (bare,floor,storecore,store,paused,delivering,rate,e2e,flood,bare2)
  *   BENCH_CPU_PROF=1           run kitrelay with --cpu-prof (profiles kept in the work directory)
  *   BENCH_KEEP=1               keep the work directory (data, logs, results.json)
  *   BENCH_SCATTERED_IDS=1      subscriber ids in no order (as real traffic) instead of counting up:
@@ -75,6 +86,7 @@ import {
   startNode,
   waitForQuiet,
 } from './lib.mjs';
+import { FLOOD_SIGNED_ENDPOINT, floodOptions, phaseFlood } from './flood.mjs';
 import { renderConsole, renderMarkdown, updateBenchmarksMd, verdict } from './report.mjs';
 
 const num = (name, dflt) => {
@@ -105,13 +117,14 @@ const opt = {
   quietCores: num('BENCH_QUIET_CORES', 0.3),
   quietWait: num('BENCH_QUIET_WAIT', 20),
   quietTotal: num('BENCH_QUIET_TOTAL', 60),
+  flood: floodOptions(num),
 };
-const ALL_PHASES = ['bare', 'floor', 'storecore', 'store', 'paused', 'delivering', 'rate', 'e2e', 'bare2'];
+const ALL_PHASES = ['bare', 'floor', 'storecore', 'store', 'paused', 'delivering', 'rate', 'e2e', 'flood', 'bare2'];
 const only = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 for (const p of only) if (!ALL_PHASES.includes(p)) throw new Error(`BENCH_ONLY: unknown phase "${p}" (phases: ${ALL_PHASES.join(', ')})`);
 const runs = (phase) => only.length === 0 || only.includes(phase);
 
-const TARGETS = { throughputRatio: 0.5, p99Ms: 25, jobsPerSecond: 3000 };
+const TARGETS = { throughputRatio: 0.5, p99Ms: 25, jobsPerSecond: 3000, floodP99Ratio: 2, floodRssGrowthMiB: 64 };
 
 // ------------------------------------------------------------------ set-up
 
@@ -136,6 +149,8 @@ setTimeout(() => {
 }, opt.timeout * 1000).unref();
 
 const routeSecret = randomBytes(32).toString('base64url');
+// The flood phase's signed endpoint: its bodies carry a wrong signature, so the secret never matters.
+const signedSecret = `whsec_${randomBytes(24).toString('base64url')}`;
 const SENTINEL = '987654321987';
 const fixture = legacyFixture('subscriber.tag_add', { id: Number(SENTINEL), email: `bench-${SENTINEL}@example.com`, firstName: 'Ada' });
 const template = JSON.stringify(fixture.body);
@@ -151,10 +166,24 @@ const results = {
   startedAt: new Date().toISOString(),
   options: opt,
   phasesRun: ALL_PHASES.filter(runs),
+  command: commandLine(),
   machine: machineInfo(),
   body: { event: 'subscriber.tag_add', route: `${LEGACY_PATH_PREFIX}/${rid}/<token>`, bytes: bodyBytes, example: JSON.parse(bodies.next()) },
   targets: TARGETS,
 };
+
+/** How this run was started (the BENCH_* settings, Node flags) and the checkout's commit. */
+function commandLine() {
+  const vars = Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_')).map(([k, v]) => `${k}=${v}`).sort();
+  const node = ['node', ...process.execArgv, path.relative(ROOT, process.argv[1] ?? 'bench/run.mjs')].join(' ');
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['-C', ROOT, 'describe', '--always', '--dirty'], { encoding: 'utf8', timeout: 5_000 }).trim();
+  } catch {
+    // not a git checkout
+  }
+  return { vars: vars.join(' '), line: [...vars, node].join(' '), viaNpm: process.env.npm_lifecycle_event === 'bench', commit };
+}
 
 function machineInfo() {
   const cpus = os.cpus();
@@ -178,9 +207,10 @@ function machineInfo() {
 
 // ------------------------------------------------------------------ kitrelay processes
 
-function writeConfig(file, { queueEnabled, receiverUrl }) {
+function writeConfig(file, { queueEnabled, receiverUrl, signed = false }) {
   const config = {
     server: { host: '127.0.0.1' },
+    ...(signed ? { kit: { signed: { endpoints: [{ name: FLOOD_SIGNED_ENDPOINT, secrets: [{ $env: 'KIT_WEBHOOK_SECRET' }] }] } } } : {}),
     destinations: { sink: { type: 'webhook', url: `${receiverUrl}/sink`, concurrency: opt.sinkConcurrency } },
     rules: [{ id: 'bench-tag-add', on: 'subscriber.tag_add', scope: { tag_id: 4242 }, actions: [{ destination: 'sink' }] }],
     queue: { enabled: queueEnabled },
@@ -189,9 +219,9 @@ function writeConfig(file, { queueEnabled, receiverUrl }) {
   writeFileSync(file, `// written by bench/run.mjs\nexport default ${JSON.stringify(config, null, 2)};\n`);
 }
 
-async function startKitrelay(label, { dataDir, queueEnabled, receiverUrl }) {
+async function startKitrelay(label, { dataDir, queueEnabled, receiverUrl, signed = false }) {
   const config = path.join(work, `${label}.config.mjs`);
-  writeConfig(config, { queueEnabled, receiverUrl });
+  writeConfig(config, { queueEnabled, receiverUrl, signed });
   mkdirSync(dataDir, { recursive: true });
   const nodeArgs = opt.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(work, 'profiles', label)}`] : [];
   return startNode({
@@ -199,7 +229,7 @@ async function startKitrelay(label, { dataDir, queueEnabled, receiverUrl }) {
     script: CLI,
     nodeArgs,
     args: ['--config', config, '--data-dir', dataDir, 'start', '--port', '0', '--no-sandbox', '--grace', '5000'],
-    env: { KITRELAY_ROUTE_SECRET: routeSecret, KITRELAY_LOG_LEVEL: 'warn' },
+    env: { KITRELAY_ROUTE_SECRET: routeSecret, KITRELAY_LOG_LEVEL: 'warn', ...(signed ? { KIT_WEBHOOK_SECRET: signedSecret } : {}) },
     logFile: path.join(work, `${label}.log`),
     ready: /kitrelay listening on (http:\/\/127\.0\.0\.1:\d+)/,
   });
@@ -532,6 +562,7 @@ try {
     delivering: () => phaseKitrelayThroughput('delivering', { queueEnabled: true, receiverUrl: receiver.url }),
     rate: () => phaseRate('rate', { receiverUrl: receiver.url }),
     e2e: () => phaseE2e('e2e', { receiverUrl: receiver.url }),
+    flood: () => phaseFlood('flood', { opt, work, log, fmtMs, startKitrelay, probe, nextBody, hookPath, receiverUrl: receiver.url, receiverPid, serviceMetrics, stopChecked, inspectDb, durability, sumLoads }),
     bare2: () => phaseBare('bare2', { withRate: false }),
   };
   results.quiet = {};
