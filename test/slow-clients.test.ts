@@ -69,6 +69,17 @@ async function within(ms: number, check: () => boolean): Promise<boolean> {
   return check();
 }
 
+/** Sends `byte` every 200 ms, at most 40 times (8 s), until the server closes; returns whether it did. */
+async function trickleUntilClosed(client: RawClient, byte: string): Promise<boolean> {
+  let isClosed = false;
+  void client.closed.then(() => (isClosed = true));
+  for (let i = 0; i < 40 && !isClosed; i++) {
+    client.socket.write(byte);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return isClosed;
+}
+
 const start = () => startTestRelay(config, { env: { KIT_SECRET: SECRET } });
 const legacyPath = (relay: TestRelay) => [...relay.relay.routes.legacy.values()][0]!.path;
 const statusOf = (raw: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1]);
@@ -121,13 +132,7 @@ describe('slow clients are cut off', () => {
     const client = await open(t.url);
     client.socket.write(headers(legacyPath(t), 200));
     const startedAt = Date.now();
-    let isClosed = false;
-    void client.closed.then(() => (isClosed = true));
-    for (let i = 0; i < 40 && !isClosed; i++) {
-      client.socket.write('{');
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-    expect(isClosed).toBe(true);
+    expect(await trickleUntilClosed(client, '{')).toBe(true);
     expect(Date.now() - startedAt).toBeLessThan(6000);
     expect(await t.relay.store.listEvents({})).toEqual([]);
   });
@@ -136,13 +141,7 @@ describe('slow clients are cut off', () => {
     t = await start();
     const client = await open(t.url);
     client.socket.write('POST /hooks/kit/signed/main HTTP/1.1\r\nHost: 127.0.0.1\r\n');
-    let isClosed = false;
-    void client.closed.then(() => (isClosed = true));
-    for (let i = 0; i < 40 && !isClosed; i++) {
-      client.socket.write('X');
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-    expect(isClosed).toBe(true);
+    expect(await trickleUntilClosed(client, 'X')).toBe(true);
   });
 });
 

@@ -52,15 +52,15 @@ type Called<T> = { readonly ok: true; readonly value: T } | { readonly ok: false
  * the rule records a `predicate_error` decision and makes no job, and the event is still stored.
  * Never a 5xx, never a lost event.
  */
-function callRuleFunction<T>(what: string, fn: () => unknown, check: (value: unknown) => value is T, expected: string): Called<T> {
+function callRuleFunction<T>(fn: () => unknown, check: (value: unknown) => value is T, expected: string): Called<T> {
   let value: unknown;
   try {
     value = fn();
   } catch (error) {
-    return { ok: false, detail: `${what}: ${errorText(error)}` };
+    return { ok: false, detail: errorText(error) };
   }
-  if (isThenable(value)) return { ok: false, detail: `${what}: returned a promise; rule functions must be synchronous` };
-  if (!check(value)) return { ok: false, detail: `${what}: returned ${describe(value)}; expected ${expected}` };
+  if (isThenable(value)) return { ok: false, detail: 'returned a promise; rule functions must be synchronous' };
+  if (!check(value)) return { ok: false, detail: `returned ${describe(value)}; expected ${expected}` };
   return { ok: true, value };
 }
 
@@ -107,16 +107,16 @@ function routeRule(rule: RuleConfig, event: KitEvent, config: Config): RuleRouti
   const error = (detail: string): RuleRouting => ({ ok: false, decision: { rule: rule.id, outcome: 'predicate_error', detail } });
   if (rule.when) {
     const when = rule.when;
-    const verdict = callRuleFunction('when', () => when(event), isAny, 'a boolean');
-    // The detail of a throwing `when` is its message alone (the decision's original form).
-    if (!verdict.ok) return error(verdict.detail.replace(/^when: /, ''));
+    const verdict = callRuleFunction(() => when(event), isAny, 'a boolean');
+    // A `when` decision's detail is the message alone (its form from before the other functions were guarded).
+    if (!verdict.ok) return error(verdict.detail);
     if (!verdict.value) return { ok: false, decision: { rule: rule.id, outcome: 'predicate_false' } };
   }
   let ledgerKey: string | undefined;
   if (rule.once) {
     const once = rule.once;
-    const key = callRuleFunction('once', () => once(event), isKey, 'a non-empty string, a number or undefined');
-    if (!key.ok) return error(key.detail);
+    const key = callRuleFunction(() => once(event), isKey, 'a non-empty string, a number or undefined');
+    if (!key.ok) return error(`once: ${key.detail}`);
     ledgerKey = key.value === undefined ? undefined : `${rule.id}:${key.value}`;
   }
   const jobs: PlannedJob[] = [];
@@ -125,8 +125,8 @@ function routeRule(rule: RuleConfig, event: KitEvent, config: Config): RuleRouti
     if (!destination) continue; // load.ts refuses configs that name unknown destinations
     const { subKey: subKeyOf } = action;
     const subKey =
-      typeof subKeyOf === 'function' ? callRuleFunction('subKey', () => subKeyOf(event), isSubKey, 'a non-empty string or undefined') : ({ ok: true, value: subKeyOf } as const);
-    if (!subKey.ok) return error(`actions[${index}].${subKey.detail}`);
+      typeof subKeyOf === 'function' ? callRuleFunction(() => subKeyOf(event), isSubKey, 'a non-empty string or undefined') : ({ ok: true, value: subKeyOf } as const);
+    if (!subKey.ok) return error(`actions[${index}].subKey: ${subKey.detail}`);
     jobs.push({
       rule: rule.id,
       destination: action.destination,

@@ -140,11 +140,12 @@ export function uncrossable(what: string, error: unknown): SerializedError {
 }
 
 /**
- * The answers as bytes. A result that cannot be serialised becomes that call's error; every other
+ * The answers as bytes, `ops` naming the call behind each result in order (undefined where the
+ * call could not be read). A result that cannot be serialised becomes that call's error; every other
  * call still gets its result. (Stored values are read with a depth bound, core-rows.ts, so this
  * is the last guard, not the usual path.)
  */
-export function encodeAnswers(answers: readonly BatchAnswer[], calls: readonly Pick<Call, 'op'>[]): Uint8Array {
+export function encodeAnswers(answers: readonly BatchAnswer[], ops: readonly (OpName | undefined)[]): Uint8Array {
   try {
     return encode(answers);
   } catch {
@@ -152,7 +153,7 @@ export function encodeAnswers(answers: readonly BatchAnswer[], calls: readonly P
     const checked = answers.map((answer) => ({
       id: answer.id,
       results: answer.results.map((result): CallResult => {
-        const op = calls[index++]?.op ?? 'a call';
+        const op = ops[index++] ?? 'a call';
         try {
           encode(result);
           return result;

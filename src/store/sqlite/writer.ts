@@ -70,7 +70,9 @@ function start(port: MessagePort, options: WriterOptions): void {
     const answers = batches.map(
       (batch): BatchAnswer => ({ id: batch.id, results: batch.failure ? Array.from({ length: batch.count }, () => batch.failure!) : results.slice(offset, (offset += batch.calls.length)) }),
     );
-    const bytes = encodeAnswers(answers, calls);
+    // One op per result, failed batches included, so an error names the call it belongs to.
+    const ops = batches.flatMap((batch) => (batch.failure ? Array.from({ length: batch.count }, () => undefined) : batch.calls.map((call) => call.op)));
+    const bytes = encodeAnswers(answers, ops);
     send({ kind: 'batch', ids: answers.map((answer) => answer.id), answers: bytes }, transferable(bytes));
     core.checkpointIfDue(Date.now());
     if (after !== undefined) handle(after);
