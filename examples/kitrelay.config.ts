@@ -24,8 +24,35 @@ export default defineConfig({
       retry: { maxAttempts: 8, baseDelayMs: 2000, maxDelayMs: 3_600_000 },
       breaker: { failureThreshold: 5, cooldownMs: 30_000 },
     },
+    // Pattern 1: a personal-video task in Bonjoro. Bonjoro has no idempotency key: kitrelay marks
+    // each greet with its job and looks before creating again, so a crash never makes two.
+    bonjoro: {
+      type: 'bonjoro',
+      apiKey: env('BONJORO_API_KEY'),
+      // Bonjoro documents no limit; 600 a minute was observed. Set 'shadow' to compare with a Zap first.
+      rateLimit: { perSecond: 10, burst: 10 },
+      mode: 'live',
+    },
   },
   rules: [
+    {
+      id: 'welcome-video',
+      on: 'subscriber.tag_added',
+      scope: { tag_id: 4567 },
+      // One video per subscriber for this purpose; another only after 365 days.
+      once: { key: (event) => (event.subscriber?.id === undefined ? undefined : `welcome-video:${event.subscriber.id}`), repeatAfterDays: 365 },
+      actions: [
+        {
+          destination: 'bonjoro',
+          action: 'greet',
+          params: {
+            note: 'Welcome {{subscriber.first_name}}! ({{subscriber.email}})',
+            // campaign_id takes the campaign's uuid (GET /api/v2/campaigns → data[].uuid), not its number.
+            custom_attributes: { source: 'kit' },
+          },
+        },
+      ],
+    },
     {
       id: 'customer-tagged',
       on: 'subscriber.tag_added',

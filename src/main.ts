@@ -6,8 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { createConnectors } from './connectors/index.js';
-import { startWebhookReceiver } from './connectors/webhook/simulator.js';
+import { startWebhookReceiver } from './integrations/webhook/simulator.js';
+import { IntegrationRegistry, type DestinationConfig, type SecretResolver } from './integrations/index.js';
 import type { LoadedConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createSecretResolver } from './config/secrets.js';
@@ -22,7 +22,8 @@ import { compileRules } from './rules/route.js';
 import { openSqliteStore, type SqliteStore } from './store/sqlite/index.js';
 import { findCredentials } from './sync/kit-access.js';
 import { startSandboxKit, type SandboxKit } from './sync/sandbox.js';
-import { registerOnStart, startRecovery, startRetention } from './sync/scheduled.js';
+import { applyScheduleOverrides, createScheduler, type ConfiguredSchedules, type ScheduleDefinition, type Scheduler } from './schedules/index.js';
+import { builtInSchedules, registerOnStart, type BuiltInScheduleDeps } from './sync/scheduled.js';
 
 export interface RelayOptions {
   readonly loaded: LoadedConfig;
@@ -43,6 +44,8 @@ export interface Relay {
   readonly config: Config;
   readonly store: SqliteStore;
   readonly worker: Worker | undefined;
+  /** Runs the durable schedules (retention, Kit recovery, integrations' syncs). */
+  readonly scheduler: Scheduler;
   readonly routes: RouteTable;
   readonly metrics: Metrics;
   /** Where the server listens (http://host:port). */
@@ -51,11 +54,22 @@ export interface Relay {
   readonly sandboxReceiverUrl: string | undefined;
   /** The sandbox's Kit simulator, when there are no Kit credentials. */
   readonly sandboxKit: SandboxKit | undefined;
+  /** Every simulator the sandbox runs (Kit, the webhook receiver, stand-ins for destinations without credentials). */
+  readonly sandboxSimulators: readonly SandboxSimulator[];
   /** Stops taking requests, lets in-flight jobs finish (up to graceMs) or releases them, closes the store. */
   close(options?: { graceMs?: number }): Promise<void>;
 }
 
+export interface SandboxSimulator {
+  readonly name: string;
+  readonly url: string;
+  /** The destination it stands in for, if one. */
+  readonly destination?: string;
+}
+
 export const ROUTE_SECRET_SETTING = 'route_secret';
+/** The sandbox's running simulators, written at start for `kitrelay sandbox status`. */
+export const SANDBOX_SIMULATORS_SETTING = 'sandbox_simulators';
 export const SANDBOX_SIGNING_SECRET_SETTING = 'sandbox_signing_secret';
 
 /** Opens the store with its directory created. */
@@ -73,6 +87,22 @@ export async function routeSecret(store: SqliteStore, env: RelayOptions['env']):
 /** The route table with this store's route secret; URLs on `baseUrl` (default the public URL). */
 export async function routeTableFor(store: SqliteStore, loaded: LoadedConfig, env: RelayOptions['env'], baseUrl = loaded.publicBaseUrl): Promise<RouteTable> {
   return buildRouteTable(loaded.config, await routeSecret(store, env), baseUrl);
+}
+
+/**
+ * Every schedule the service runs, `config.schedules` applied: the built-in ones (retention, Kit
+ * recovery), then the integrations' scheduled syncs, which the integration registry passes as
+ * `integrationSchedules`. `kitrelay schedules` builds the same list.
+ */
+export function serviceSchedules(deps: BuiltInScheduleDeps, integrationSchedules: readonly ScheduleDefinition[] = integrationSchedulesOf(deps.loaded.config, createSecretResolver(deps.env))): ConfiguredSchedules {
+  return applyScheduleOverrides([...builtInSchedules(deps), ...integrationSchedules], deps.loaded.config.schedules);
+}
+
+/** The scheduled syncs every configured destination's integration contributes (reconciliations, pollers). */
+export function integrationSchedulesOf(config: Config, secrets: SecretResolver, registry = new IntegrationRegistry()): ScheduleDefinition[] {
+  return Object.entries(config.destinations).flatMap(([destinationName, destination]) => [
+    ...(registry.get(destination.type)?.schedules?.({ destinationName, destination, secrets }) ?? []),
+  ]);
 }
 
 /** Values kitrelay provides itself in the sandbox: a signing secret for signed endpoints with none set. */
@@ -96,12 +126,22 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   try {
     const overlay = options.sandbox ? await sandboxOverlay(store, loaded, env) : {};
     let sandboxReceiverUrl: string | undefined;
+    const integrations = new IntegrationRegistry();
+    const destinations: Record<string, DestinationConfig> = { ...config.destinations };
+    const sandboxSimulators: SandboxSimulator[] = [];
     if (options.sandbox) {
       const receiver = await startWebhookReceiver();
       cleanups.unshift(() => receiver.close());
       sandboxReceiverUrl = receiver.url;
+      sandboxSimulators.push({ name: 'webhook', url: receiver.url });
       for (const [name, destination] of Object.entries(config.destinations)) {
-        if (typeof destination.url === 'object' && !env[destination.url.$env]) overlay[destination.url.$env] = `${receiver.url}/${name}`;
+        if (destination.type === 'webhook' && typeof destination.url === 'object' && !env[destination.url.$env]) overlay[destination.url.$env] = `${receiver.url}/${name}`;
+        const standIn = await integrations.get(destination.type)?.sandbox?.({ destinationName: name, destination, env });
+        if (!standIn) continue;
+        cleanups.unshift(() => standIn.simulator.close());
+        destinations[name] = standIn.destination as DestinationConfig;
+        Object.assign(overlay, standIn.overlay);
+        sandboxSimulators.push({ name: standIn.simulator.name, url: standIn.simulator.url, destination: name });
       }
     }
     const secrets = createSecretResolver(env, overlay);
@@ -110,7 +150,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     const http = createHttpClient();
     cleanups.unshift(() => http.close());
     const worker = config.queue.enabled
-      ? createWorker({ store, clock, log, metrics, connectors: createConnectors({ http }), destinations: config.destinations, queue: config.queue, secrets })
+      ? createWorker({ store, clock, log, metrics, integrations, http, destinations, queue: config.queue, secrets })
       : undefined;
     const app = createIngestServer({
       config,
@@ -137,8 +177,16 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     } else if (config.kit.sync.registerWebhooksOnStart && credentials.kind !== 'none') {
       await registerOnStart(loaded, store, env, secret, log);
     }
-    const retention = startRetention(store, loaded, clock, log);
-    const recovery = config.kit.sync.recoverIntervalMs > 0 && (sandboxKit || credentials.kind !== 'none') ? startRecovery({ loaded, store, env, secret, log, clock }) : undefined;
+    const hasKitAccess = sandboxKit !== undefined || credentials.kind !== 'none';
+    const { schedules, unknownNames } = serviceSchedules({ loaded, store, env, routeSecret: secret, hasKitAccess });
+    if (unknownNames.length > 0) log.warn({ names: unknownNames }, 'config.schedules names schedules that do not exist here; see `kitrelay schedules list`');
+    const scheduler = createScheduler({ store, clock, log, schedules });
+    scheduler.start();
+    if (options.sandbox) {
+      const running = sandboxKit ? [{ name: 'kit', url: sandboxKit.simulator.url }, ...sandboxSimulators] : sandboxSimulators;
+      // For `kitrelay sandbox status`, which runs in another process.
+      await store.setSetting(SANDBOX_SIMULATORS_SETTING, JSON.stringify({ pid: process.pid, relayUrl: listenUrl, startedAt: clock.now(), simulators: running }));
+    }
     log.info({ listen: address, database: loaded.databasePath, config: loaded.source, legacyRoutes: routes.legacy.size, signedEndpoints: routes.signed.size }, 'kitrelay is running');
     let closed: Promise<void> | undefined;
     return {
@@ -146,17 +194,19 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       config,
       store,
       worker,
+      scheduler,
       routes,
       metrics,
       listenUrl,
       sandboxReceiverUrl,
       sandboxKit,
+      sandboxSimulators: sandboxKit ? [{ name: 'kit', url: sandboxKit.simulator.url }, ...sandboxSimulators] : sandboxSimulators,
       close: (closeOptions = {}) =>
         (closed ??= (async () => {
-          clearInterval(retention);
-          if (recovery) clearInterval(recovery);
+          const schedulesStopped = scheduler.stop({ graceMs: closeOptions.graceMs ?? 10_000 });
           await app.close(); // stop taking webhooks first: nothing new is acknowledged
           await worker?.stop({ graceMs: closeOptions.graceMs ?? 10_000 });
+          await schedulesStopped;
           for (const cleanup of cleanups.slice(1)) await cleanup();
           log.info('kitrelay stopped');
         })()),

@@ -7,14 +7,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startWebhookReceiver, type WebhookReceiver } from '../src/connectors/webhook/simulator.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../src/integrations/webhook/simulator.js';
 import { routeToken } from '../src/ingest/routes.js';
 import { jsonBody, legacyFixture } from '../src/kit/fixtures.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
 import { startKitSimulator, type KitSimulator } from '../src/kit/simulator/index.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { eventually, tempDir } from './helpers.js';
+import { eventually, exited, startRelayChild, tempDir } from './helpers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const ROUTE_SECRET = 'crash-test-route-secret';
@@ -28,36 +28,7 @@ const CONFIG = `export default {
 };
 `;
 
-interface Running {
-  readonly child: ChildProcess;
-  readonly url: string;
-}
-
-function startRelayProcess(dir: string, sinkUrl: string): Promise<Running> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/index.ts'), '--config', path.join(dir, 'kitrelay.config.mjs'), '--data-dir', dir, 'start', '--port', '0', '--no-sandbox'], {
-    cwd: ROOT, // where tsx resolves from
-    env: { ...process.env, SINK_URL: sinkUrl, KITRELAY_ROUTE_SECRET: ROUTE_SECRET },
-    stdio: ['ignore', 'ignore', 'pipe'], // stdout (JSON logs) unread: a pipe nobody reads could fill and block the relay
-  });
-  return new Promise((resolve, reject) => {
-    let stderr = '';
-    const timer = setTimeout(() => reject(new Error(`relay did not start: ${stderr}`)), 20_000);
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      const match = /listening on (http:\/\/[\d.]+:\d+)/.exec(stderr);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolve({ child, url: match[1] });
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`relay exited with ${code}: ${stderr}`));
-    });
-  });
-}
-
-const exited = (child: ChildProcess) => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+const startRelayProcess = (dir: string, sinkUrl: string) => startRelayChild(dir, { SINK_URL: sinkUrl, KITRELAY_ROUTE_SECRET: ROUTE_SECRET });
 
 let receiver: WebhookReceiver | undefined;
 let children: ChildProcess[] = [];

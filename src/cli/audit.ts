@@ -1,7 +1,8 @@
 /** `kitrelay audit`: the audit log, one record per outbound attempt. */
 import type { Command } from 'commander';
+import { listAuditRecords } from '../services/index.js';
 import type { AttemptOutcome } from '../store/types.js';
-import { CliError, addListOptions, iso, parseId, printJson, printTable, timeAndSubscriberFilter, withStore, type ListFlags } from './context.js';
+import { CliError, addListOptions, iso, parseId, printJson, printTable, timeAndSubscriberFilter, withServices, type ListFlags } from './context.js';
 
 const OUTCOMES: readonly AttemptOutcome[] = ['succeeded', 'retry', 'failed', 'unknown'];
 
@@ -15,9 +16,9 @@ export function registerAudit(program: Command): void {
       .option('--outcome <outcome>', OUTCOMES.join('|')),
   ).action(async (flags: ListFlags & { job?: string; outcome?: string }, command: Command) => {
     if (flags.outcome && !OUTCOMES.includes(flags.outcome as AttemptOutcome)) throw new CliError('bad_option', `--outcome must be one of ${OUTCOMES.join(', ')}`, 2);
-    await withStore(command, async (store) => {
-      const rows = await store.listAttempts({
-        ...timeAndSubscriberFilter(flags, Date.now()),
+    await withServices(command, async (deps) => {
+      const rows = await listAuditRecords(deps, {
+        ...timeAndSubscriberFilter(flags, deps.clock.now()),
         ...(flags.job ? { jobId: parseId(flags.job, '--job') } : {}),
         ...(flags.destination ? { destination: flags.destination } : {}),
         ...(flags.outcome ? { outcome: flags.outcome as AttemptOutcome } : {}),

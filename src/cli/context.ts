@@ -4,8 +4,11 @@
  */
 import type { Command } from 'commander';
 import { loadConfig, type ConfigOverrides, type LoadedConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { systemClock } from '../lib/clock.js';
 import { KitrelayError } from '../lib/errors.js';
 import { openStore } from '../main.js';
+import type { ServiceDeps } from '../services/index.js';
 import type { SqliteStore } from '../store/sqlite/index.js';
 
 /** A command's expected failure: printed as `error: <message>`, exit code 2 for usage, 1 otherwise. */
@@ -57,6 +60,17 @@ export async function withStore<T>(command: Command, run: (store: SqliteStore, l
   } finally {
     await store.close();
   }
+}
+
+/** What a command hands the services: the open store, the system clock and the loaded config. */
+export interface CliServiceDeps extends ServiceDeps {
+  readonly store: SqliteStore;
+  readonly config: Config;
+}
+
+/** Opens the store for one command, hands the services' dependencies to `run`, and always closes it. */
+export async function withServices<T>(command: Command, run: (deps: CliServiceDeps, loaded: LoadedConfig) => Promise<T>): Promise<T> {
+  return withStore(command, (store, loaded) => run({ store, clock: systemClock, config: loaded.config }, loaded));
 }
 
 const RELATIVE = /^(\d+)\s*(s|m|h|d)$/;

@@ -1,9 +1,9 @@
 /** `kitrelay events list|show`: what arrived from Kit, and what the rules made of it. */
 import type { Command } from 'commander';
 import { canonicalEventType } from '../kit/events.js';
+import { listEvents, showEvent } from '../services/index.js';
 import type { EventStatus } from '../store/types.js';
-import { showEvent } from '../triage/index.js';
-import { CliError, addListOptions, iso, parseId, printJson, printTable, timeAndSubscriberFilter, withStore, type ListFlags } from './context.js';
+import { CliError, addListOptions, iso, parseId, printJson, printTable, timeAndSubscriberFilter, withServices, type ListFlags } from './context.js';
 
 const STATUSES: readonly EventStatus[] = ['accepted', 'duplicate'];
 
@@ -17,9 +17,9 @@ export function registerEvents(program: Command): void {
       .option('--type <type>', 'event type (canonical or legacy name)'),
   ).action(async (flags: ListFlags & { type?: string }, command: Command) => {
     if (flags.status && !STATUSES.includes(flags.status as EventStatus)) throw new CliError('bad_option', `--status must be one of ${STATUSES.join(', ')}`, 2);
-    await withStore(command, async (store) => {
-      const rows = await store.listEvents({
-        ...timeAndSubscriberFilter(flags, Date.now()),
+    await withServices(command, async (deps) => {
+      const rows = await listEvents(deps, {
+        ...timeAndSubscriberFilter(flags, deps.clock.now()),
         ...(flags.status ? { status: flags.status as EventStatus } : {}),
         ...(flags.type ? { type: canonicalEventType(flags.type) } : {}),
       });
@@ -44,8 +44,8 @@ export function registerEvents(program: Command): void {
     .description('one event: payload, rule decisions, jobs')
     .option('--json', 'print JSON')
     .action(async (id: string, flags: { json?: boolean }, command: Command) => {
-      await withStore(command, async (store) => {
-        const detail = await showEvent(store, parseId(id, 'event id'));
+      await withServices(command, async (deps) => {
+        const detail = await showEvent(deps, parseId(id, 'event id'));
         if (!detail) throw new CliError('not_found', `No event ${id}`, 1);
         if (flags.json) return printJson(detail);
         const { event, jobs } = detail;

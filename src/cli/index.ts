@@ -14,6 +14,9 @@ import { registerMaintenance } from './maintenance.js';
 import { registerQuarantine } from './quarantine.js';
 import { registerRoutes } from './routes.js';
 import { registerSandbox } from './sandbox.js';
+import { registerSimulator } from './simulator.js';
+import { registerSchedules } from './schedules.js';
+import { registerShadow } from './shadow.js';
 import { registerStart } from './start.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -27,7 +30,7 @@ export function buildProgram(): Command {
     .option('--db <file>', 'SQLite database file (env KITRELAY_DATABASE, default <data-dir>/kitrelay.db)')
     .showHelpAfterError()
     .exitOverride();
-  for (const register of [registerStart, registerRoutes, registerConfig, registerEvents, registerJobs, registerQuarantine, registerAudit, registerDestinations, registerKit, registerSandbox, registerMaintenance]) register(program);
+  for (const register of [registerStart, registerRoutes, registerConfig, registerEvents, registerJobs, registerQuarantine, registerAudit, registerDestinations, registerKit, registerSandbox, registerMaintenance, registerSchedules, registerShadow, registerSimulator]) register(program);
   return program;
 }
 

@@ -1,8 +1,8 @@
 /** `kitrelay jobs list|show|replay|replay-dead|cancel`: the queue, and the dead-letter triage. */
 import type { Command } from 'commander';
+import { cancelJob, listJobs, replayJob, replayJobs, showJob, type ReplayOptions } from '../services/index.js';
 import type { JobFilter, JobStatus } from '../store/types.js';
-import { cancelJob, replayJob, replayJobs, showJob } from '../triage/index.js';
-import { CliError, addListOptions, iso, parseId, printJson, printTable, timeAndSubscriberFilter, withStore, type ListFlags } from './context.js';
+import { CliError, addListOptions, iso, parseId, printJson, printTable, timeAndSubscriberFilter, withServices, type ListFlags } from './context.js';
 
 const STATUSES: readonly JobStatus[] = ['pending', 'running', 'succeeded', 'dead', 'cancelled'];
 
@@ -26,8 +26,8 @@ export function registerJobs(program: Command): void {
       .option('--destination <name>', 'destination name')
       .option('--rule <id>', 'rule id'),
   ).action(async (flags: ListFlags & { rule?: string }, command: Command) => {
-    await withStore(command, async (store) => {
-      const rows = await store.listJobs(jobFilter(flags, Date.now()));
+    await withServices(command, async (deps) => {
+      const rows = await listJobs(deps, jobFilter(flags, deps.clock.now()));
       if (flags.json) return printJson(rows);
       printTable(
         rows.map((j) => ({
@@ -52,8 +52,8 @@ export function registerJobs(program: Command): void {
     .description('one job with its event and every attempt')
     .option('--json', 'print JSON')
     .action(async (id: string, flags: { json?: boolean }, command: Command) => {
-      await withStore(command, async (store) => {
-        const detail = await showJob(store, parseId(id, 'job id'));
+      await withServices(command, async (deps) => {
+        const detail = await showJob(deps, parseId(id, 'job id'));
         if (!detail) throw new CliError('not_found', `No job ${id}`, 1);
         if (flags.json) return printJson(detail);
         const { job, event, attempts } = detail;
@@ -75,12 +75,24 @@ export function registerJobs(program: Command): void {
     .command('replay <id>')
     .description('run a finished (dead, cancelled or succeeded) job again with a fresh attempt budget')
     .option('--attempts <n>', 'attempts to allow', '5')
-    .action(async (id: string, flags: { attempts: string }, command: Command) => {
-      await withStore(command, async (store) => {
-        const result = await replayJob(store, parseId(id, 'job id'), parseId(flags.attempts, '--attempts'), Date.now());
-        if (result.kind === 'not_found') throw new CliError('not_found', `No job ${id}`, 1);
-        if (result.kind === 'not_finished') throw new CliError('not_finished', `Job ${id} is ${result.job.status}: only finished jobs can be replayed`, 1);
-        process.stdout.write(`job ${id} replayed: pending, up to ${result.job.maxAttempts - result.job.attempts} more attempts\n`);
+    .option('--force-new', 'make a new job copying this one (new id, new idempotency key), so the destination acts again: the explicit way to a second greet')
+    .action(async (id: string, flags: { attempts: string; forceNew?: boolean }, command: Command) => {
+      const jobId = parseId(id, 'job id');
+      if (flags.forceNew && command.getOptionValueSource('attempts') === 'cli') throw new CliError('bad_option', "--attempts applies to a plain replay; with --force-new the new job gets the original's attempt limit", 2);
+      const options: ReplayOptions = flags.forceNew ? { forceNew: true } : { extraAttempts: parseId(flags.attempts, '--attempts') };
+      await withServices(command, async (deps) => {
+        const result = await replayJob(deps, jobId, options);
+        switch (result.kind) {
+          case 'not_found':
+            throw new CliError('not_found', `No job ${id}`, 1);
+          case 'not_finished':
+            throw new CliError('not_finished', `Job ${id} is ${result.job.status}: only finished jobs can be replayed`, 1);
+          case 'replayed':
+            process.stdout.write(`job ${id} replayed: pending, up to ${result.job.maxAttempts - result.job.attempts} more attempts\n`);
+            return;
+          case 'replayed_as_new':
+            process.stdout.write(`job ${id} replayed as new job ${result.job.id}: pending, up to ${result.job.maxAttempts - result.job.attempts} attempts\n`);
+        }
       });
     });
 
@@ -94,8 +106,8 @@ export function registerJobs(program: Command): void {
       .option('--attempts <n>', 'attempts to allow each', '5')
       .option('--dry-run', 'list what would be replayed'),
   ).action(async (flags: ListFlags & { rule?: string; attempts: string; dryRun?: boolean }, command: Command) => {
-    await withStore(command, async (store) => {
-      const ids = await replayJobs(store, jobFilter(flags, Date.now()), parseId(flags.attempts, '--attempts'), Date.now(), flags.dryRun);
+    await withServices(command, async (deps) => {
+      const ids = await replayJobs(deps, jobFilter(flags, deps.clock.now()), { extraAttempts: parseId(flags.attempts, '--attempts'), isDryRun: Boolean(flags.dryRun) });
       if (flags.json) return printJson({ dryRun: Boolean(flags.dryRun), jobs: ids });
       process.stdout.write(`${flags.dryRun ? 'would replay' : 'replayed'} ${ids.length} job(s)${ids.length ? `: ${ids.join(', ')}` : ''}\n`);
     });
@@ -105,8 +117,8 @@ export function registerJobs(program: Command): void {
     .command('cancel <id>')
     .description('cancel a pending or running job (a running attempt finishes, but the job is not retried)')
     .action(async (id: string, _flags: unknown, command: Command) => {
-      await withStore(command, async (store) => {
-        const result = await cancelJob(store, parseId(id, 'job id'), Date.now());
+      await withServices(command, async (deps) => {
+        const result = await cancelJob(deps, parseId(id, 'job id'));
         if (result.kind === 'not_found') throw new CliError('not_found', `No job ${id}`, 1);
         if (result.kind === 'already_finished') throw new CliError('already_finished', `Job ${id} is already ${result.job.status}`, 1);
         process.stdout.write(`job ${id} cancelled\n`);

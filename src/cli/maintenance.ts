@@ -1,18 +1,18 @@
 /** `kitrelay backup <file>` and `kitrelay retention run`. */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { DAY } from '../lib/clock.js';
-import { printJson, withStore } from './context.js';
+import { backupStore, runRetention } from '../services/index.js';
+import { CliError, printJson, withServices } from './context.js';
 
 export function registerMaintenance(program: Command): void {
   program
     .command('backup <file>')
     .description('online backup of the SQLite store to <file> (safe while the service runs)')
     .action(async (file: string, _flags: unknown, command: Command) => {
-      await withStore(command, async (store) => {
-        const target = path.resolve(file);
-        await store.backup(target);
-        process.stdout.write(`backed up ${store.path} to ${target}\n`);
+      await withServices(command, async (deps) => {
+        const result = await backupStore(deps, path.resolve(file));
+        if (result.kind === 'same_file') throw new CliError('same_file', `${result.path} is the live database: back up to another file`, 2);
+        process.stdout.write(`backed up ${result.from} to ${result.to}\n`);
       });
     });
 
@@ -22,12 +22,10 @@ export function registerMaintenance(program: Command): void {
     .description('apply the retention settings now (the service also runs them periodically)')
     .option('--json', 'print JSON')
     .action(async (flags: { json?: boolean }, command: Command) => {
-      await withStore(command, async (store, loaded) => {
-        const now = Date.now();
-        const r = loaded.config.retention;
-        const result = await store.purge({ now, eventsBefore: now - r.eventDays * DAY, quarantineBefore: now - r.quarantineDays * DAY, auditScrubBefore: now - r.auditPersonalDataDays * DAY });
-        if (flags.json) return printJson(result);
-        process.stdout.write(`removed ${result.events} event(s), ${result.jobs} job(s), ${result.quarantine} quarantine entr(ies), ${result.dedupeKeys} expired dedupe key(s); scrubbed ${result.auditScrubbed} audit record(s)\n`);
+      await withServices(command, async (deps) => {
+        const { removed } = await runRetention(deps);
+        if (flags.json) return printJson(removed);
+        process.stdout.write(`removed ${removed.events} event(s), ${removed.jobs} job(s), ${removed.quarantine} quarantine entr(ies), ${removed.dedupeKeys} expired dedupe key(s); scrubbed ${removed.auditScrubbed} audit record(s)\n`);
       });
     });
 }

@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { compileRules } from '../rules/route.js';
 import { routeTableFor } from '../main.js';
+import { discardQuarantine, listQuarantine, reingestQuarantine, showQuarantine } from '../services/index.js';
 import type { QuarantineStatus } from '../store/types.js';
-import { reingestQuarantine } from '../triage/index.js';
-import { CliError, iso, parseId, parseLimit, parseTime, printJson, printTable, withStore } from './context.js';
+import { CliError, iso, parseId, parseLimit, parseTime, printJson, printTable, withServices } from './context.js';
 
 const STATUSES: readonly QuarantineStatus[] = ['open', 'reingested', 'discarded'];
 
@@ -22,10 +22,10 @@ export function registerQuarantine(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (flags: { status?: string; route?: string; since?: string; until?: string; limit?: string; json?: boolean }, command: Command) => {
       if (flags.status && !STATUSES.includes(flags.status as QuarantineStatus)) throw new CliError('bad_option', `--status must be one of ${STATUSES.join(', ')}`, 2);
-      await withStore(command, async (store) => {
-        const now = Date.now();
+      await withServices(command, async (deps) => {
+        const now = deps.clock.now();
         const limit = parseLimit(flags.limit);
-        const rows = await store.listQuarantine({
+        const rows = await listQuarantine(deps, {
           ...(flags.status ? { status: flags.status as QuarantineStatus } : {}),
           ...(flags.route ? { route: flags.route } : {}),
           ...(flags.since ? { since: parseTime(flags.since, now, '--since') } : {}),
@@ -44,8 +44,8 @@ export function registerQuarantine(program: Command): void {
     .description('one quarantined body with why it failed')
     .option('--json', 'print JSON')
     .action(async (id: string, flags: { json?: boolean }, command: Command) => {
-      await withStore(command, async (store) => {
-        const entry = await store.getQuarantine(parseId(id, 'quarantine id'));
+      await withServices(command, async (deps) => {
+        const entry = await showQuarantine(deps, parseId(id, 'quarantine id'));
         if (!entry) throw new CliError('not_found', `No quarantine entry ${id}`, 1);
         if (flags.json) return printJson(entry);
         const out = [
@@ -67,10 +67,10 @@ export function registerQuarantine(program: Command): void {
     .option('--body <file>', 'use this corrected body instead of the stored one')
     .option('--json', 'print JSON')
     .action(async (id: string, flags: { body?: string; json?: boolean }, command: Command) => {
-      await withStore(command, async (store, loaded) => {
-        const routes = await routeTableFor(store, loaded, process.env);
+      await withServices(command, async (deps, loaded) => {
+        const routes = await routeTableFor(deps.store, loaded, process.env);
         const body = flags.body ? readFileSync(flags.body) : undefined;
-        const result = await reingestQuarantine({ store, config: loaded.config, rules: compileRules(loaded.config), routes }, parseId(id, 'quarantine id'), Date.now(), body);
+        const result = await reingestQuarantine({ ...deps, rules: compileRules(deps.config), routes }, parseId(id, 'quarantine id'), body);
         if (flags.json) return printJson(result);
         switch (result.kind) {
           case 'not_found':
@@ -94,8 +94,10 @@ export function registerQuarantine(program: Command): void {
     .command('discard <id>')
     .description('mark a quarantined body as not worth re-ingesting (it is kept until retention)')
     .action(async (id: string, _flags: unknown, command: Command) => {
-      await withStore(command, async (store) => {
-        if (!(await store.discardQuarantine(parseId(id, 'quarantine id'), Date.now()))) throw new CliError('not_open', `Quarantine entry ${id} is not open`, 1);
+      await withServices(command, async (deps) => {
+        const result = await discardQuarantine(deps, parseId(id, 'quarantine id'));
+        // Unknown and already-resolved entries answer alike, as they always have.
+        if (result.kind !== 'discarded') throw new CliError('not_open', `Quarantine entry ${id} is not open`, 1);
         process.stdout.write(`quarantine ${id} discarded\n`);
       });
     });

@@ -8,7 +8,7 @@ import { createSecretResolver } from '../config/secrets.js';
 import { canonicalEventType, legacyEventSpec } from '../kit/events.js';
 import { jsonBody, legacyFixture, signedEnvelope, signedEvent, subscriberObject } from '../kit/fixtures.js';
 import { signPayload } from '../kit/signature.js';
-import { routeTableFor, sandboxOverlay } from '../main.js';
+import { routeTableFor, sandboxOverlay, SANDBOX_SIMULATORS_SETTING, type SandboxSimulator } from '../main.js';
 import type { KitClient } from '../kit/client/index.js';
 import { findCredentials, openKitClient } from '../sync/kit-access.js';
 import { CliError, parseId, printJson, withStore } from './context.js';
@@ -37,8 +37,43 @@ async function findOrCreateTag(client: KitClient, name: string) {
   return byId ?? tags.find((t) => t.name.toLowerCase() === name.toLowerCase()) ?? (await client.createTag(name)).tag;
 }
 
+interface SandboxRecord {
+  readonly pid: number;
+  readonly relayUrl: string;
+  readonly startedAt: number;
+  readonly simulators: readonly SandboxSimulator[];
+}
+
+/** Whether a simulator answers its inspection route, within a second. */
+async function isAnswering(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(`${url}/_sim/state`, { signal: AbortSignal.timeout(1_000) });
+    await response.arrayBuffer();
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
 export function registerSandbox(program: Command): void {
   const sandbox = program.command('sandbox').description('try kitrelay without a Kit account');
+  sandbox
+    .command('status')
+    .description('the simulators the running sandbox started (Kit, the webhook receiver, stand-ins such as Bonjoro), with their URLs')
+    .option('--json', 'print JSON')
+    .action(async (flags: { json?: boolean }, command: Command) => {
+      await withStore(command, async (store) => {
+        const text = await store.getSetting(SANDBOX_SIMULATORS_SETTING);
+        if (text === undefined) throw new CliError('not_sandbox', 'No sandbox has run on this data directory: start one with `npm start` (no credentials set)', 1);
+        const record = JSON.parse(text) as SandboxRecord;
+        const simulators = await Promise.all(record.simulators.map(async (sim) => ({ ...sim, isRunning: await isAnswering(sim.url) })));
+        if (flags.json) return printJson({ relayUrl: record.relayUrl, pid: record.pid, startedAt: new Date(record.startedAt).toISOString(), simulators });
+        process.stdout.write(`sandbox started ${new Date(record.startedAt).toISOString()} (pid ${record.pid}), relay ${record.relayUrl}\n`);
+        for (const sim of simulators) {
+          process.stdout.write(`  ${sim.name.padEnd(10)} ${sim.url.padEnd(28)} ${sim.isRunning ? 'running' : 'not answering'}${sim.destination ? `  (stands in for destination ${sim.destination})` : ''}\n`);
+        }
+      });
+    });
   sandbox
     .command('tag <email> <tag>')
     .description('in the sandbox\'s simulated Kit, tag a subscriber (created if new) by tag name or id: Kit then sends the webhook')

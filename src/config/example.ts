@@ -4,6 +4,8 @@
  * that variable is unset, kitrelay points it at a local webhook receiver simulator so deliveries
  * succeed and can be watched (`kitrelay jobs list`, `kitrelay audit`).
  *
+ * With no BONJORO_API_KEY, the sandbox likewise runs a Bonjoro simulator for the `bonjoro` destination.
+ *
  * The ids (tag 7 "VIP", form 1, sequence 1, product 1, custom field 1) are those of the sandbox's
  * seeded Kit simulator, so the sandbox works end to end. Copy `examples/kitrelay.config.ts` to the
  * project root to start your own.
@@ -35,6 +37,13 @@ export const exampleConfig: ConfigInput = defineConfig({
     },
   },
   destinations: {
+    // Pattern 1: a personal video in Bonjoro for every new VIP. With BONJORO_API_KEY unset, the
+    // sandbox runs a Bonjoro simulator in its place (`kitrelay sandbox status` prints its URL).
+    bonjoro: {
+      type: 'bonjoro',
+      apiKey: env('BONJORO_API_KEY'),
+      retry: { maxAttempts: 8, baseDelayMs: 1000, maxDelayMs: 60_000 },
+    },
     'example-hook': {
       type: 'webhook',
       url: env('EXAMPLE_HOOK_URL'),
@@ -44,6 +53,20 @@ export const exampleConfig: ConfigInput = defineConfig({
     },
   },
   rules: [
+    {
+      id: 'vip-welcome-video',
+      description: 'A subscriber tagged VIP (tag 7) gets one personal-video task in Bonjoro, ever: re-tagging makes no second.',
+      on: 'subscriber.tag_added',
+      scope: { tag_id: 7 },
+      once: (event) => (event.subscriber?.id === undefined ? undefined : `vip-video:${event.subscriber.id}`),
+      actions: [
+        {
+          destination: 'bonjoro',
+          action: 'greet',
+          params: { note: 'New VIP: {{subscriber.first_name}} ({{subscriber.email}}) — say hello!', custom_attributes: { source: 'kit', purpose: 'vip-welcome' } },
+        },
+      ],
+    },
     {
       id: 'vip-tagged',
       description: 'A subscriber tagged VIP (tag 7) is posted to the example hook, once per subscriber.',

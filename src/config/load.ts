@@ -10,6 +10,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createJiti } from 'jiti';
 import type { z } from 'zod';
+import { IntegrationRegistry } from '../integrations/index.js';
+import { envRefsIn } from '../lib/env-ref.js';
 import { ConfigError } from '../lib/errors.js';
 import { canonicalEventType, isKnownEventType, legacyEventSpecByAnyName, SCOPE_OF } from '../kit/events.js';
 import { configSchema, type Config, type ConfigInput, type EnvRef } from './schema.js';
@@ -123,10 +125,38 @@ function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
   });
 }
 
+/** Fields that were replaced, by their path: what to write instead. */
+const REPLACED_FIELDS: Readonly<Record<string, string>> = {
+  'retention.intervalMs': "retention.intervalMs was replaced by retention.schedule, a cron expression: e.g. '0 * * * *' (hourly)",
+  'kit.sync.recoverIntervalMs': "kit.sync.recoverIntervalMs was replaced by kit.sync.recoverSchedule, a cron expression: e.g. '*/15 * * * *' (leave it out to turn recovery off)",
+};
+
 function hintFor(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') return ` (remove ${issue.keys.join(', ')}, or check the spelling against the README's config reference)`;
-  if (issue.code === 'invalid_union' && issue.path.includes('destinations')) return ' (set `type` to a known connector: webhook)';
+  if (issue.code === 'unrecognized_keys') {
+    const replaced = issue.keys.map((key) => REPLACED_FIELDS[[...issue.path, key].join('.')]).filter((hint) => hint !== undefined);
+    if (replaced.length > 0) return ` (${replaced.join('; ')})`;
+    return ` (remove ${issue.keys.join(', ')}, or check the spelling against the README's config reference)`;
+  }
+  if (issue.code === 'invalid_union' && issue.path.includes('destinations')) return ` (set \`type\` to a known integration: ${new IntegrationRegistry().types.join(', ')})`;
   return '';
+}
+
+const registry = new IntegrationRegistry();
+
+/**
+ * A rule action names one of its integration's actions, and its params pass that action's schema
+ * now, at load, not at the first attempt. Templates (`{{…}}`) are checked as written.
+ */
+function checkAction(at: string, type: string, name: string | undefined, params: unknown): string[] {
+  const integration = registry.get(type);
+  if (!integration) return [];
+  const actionName = name ?? integration.defaultAction;
+  if (actionName === undefined) return [`  ${at}.action: the ${type} integration has no default action; name one of: ${Object.keys(integration.actions).join(', ')}`];
+  const action = registry.action(type, actionName);
+  if (!action) return [`  ${at}.action: "${actionName}" is not an action of the ${type} integration; use one of: ${Object.keys(integration.actions).join(', ')}`];
+  const parsed = action.params.safeParse(params);
+  if (parsed.success) return [];
+  return formatIssues(parsed.error.issues).map((line) => line.replace(/^ {2}config/, `  ${at}.params`));
 }
 
 function checkConfig(config: Config, env: LoadConfigOptions['env']) {
@@ -151,9 +181,12 @@ function checkConfig(config: Config, env: LoadConfigOptions['env']) {
       if (!fits) errors.push(`  ${at}.scope.${param}: none of the rule's events (${types.join(', ')}) is scoped by ${param}; remove it or listen to an event that is (e.g. tag_id goes with subscriber.tag_added)`);
     }
     rule.actions.forEach((action, j) => {
-      if (!(action.destination in config.destinations)) {
+      const destination = Object.hasOwn(config.destinations, action.destination) ? config.destinations[action.destination] : undefined;
+      if (!destination) {
         errors.push(`  ${at}.actions[${j}].destination: "${action.destination}" is not defined; add it under config.destinations or fix the name (defined: ${Object.keys(config.destinations).join(', ') || 'none'})`);
+        return;
       }
+      errors.push(...checkAction(`${at}.actions[${j}]`, destination.type, action.action, action.params));
     });
   });
 
@@ -173,10 +206,10 @@ function checkConfig(config: Config, env: LoadConfigOptions['env']) {
     endpoint.secrets.forEach(checkEnv);
   });
 
-  for (const destination of Object.values(config.destinations)) {
-    if (typeof destination.url === 'object') checkEnv(destination.url);
-    for (const value of Object.values(destination.headers)) if (typeof value === 'object') checkEnv(value);
-    if (destination.signing) checkEnv(destination.signing.secret);
+  for (const [name, destination] of Object.entries(config.destinations)) {
+    envRefsIn(destination).forEach(checkEnv);
+    const integration = registry.get(destination.type);
+    for (const message of integration?.check?.(destination, name) ?? []) errors.push(`  config.destinations.${name}.${message}`);
   }
   return { errors, warnings, missingEnv: [...missingEnv] };
 }
@@ -188,10 +221,6 @@ export function requiredEnvMissing(loaded: LoadedConfig, env: LoadConfigOptions[
   const need = (ref: EnvRef) => {
     if (!ref.optional && (env[ref.$env] === undefined || env[ref.$env] === '')) missing.push(ref.$env);
   };
-  for (const destination of Object.values(loaded.config.destinations)) {
-    if (typeof destination.url === 'object') need(destination.url);
-    for (const value of Object.values(destination.headers)) if (typeof value === 'object') need(value);
-    if (destination.signing) need(destination.signing.secret);
-  }
+  for (const destination of Object.values(loaded.config.destinations)) envRefsIn(destination).forEach(need);
   return [...new Set(missing)];
 }

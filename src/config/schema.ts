@@ -5,104 +5,47 @@
  * environment (`env('NAME')`), never literals in the file.
  */
 import { z } from 'zod';
+import { bonjoroDestinationSchema, INTEGRATIONS, webhookDestinationSchema, type DestinationConfig } from '../integrations/index.js';
 import type { KitEvent } from '../kit/events.js';
+import { envRefSchema } from '../lib/env-ref.js';
+import { isValidTimezone, parseCron } from '../lib/cron.js';
 
-/** A reference to an environment variable holding a secret. */
-export interface EnvRef {
-  readonly $env: string;
-  /** When true, a missing variable is not an error (the feature using it is off). */
-  readonly optional?: boolean;
-}
+export { env, type EnvRef } from '../lib/env-ref.js';
 
-/** Reference a secret in the environment: `env('SLACK_TOKEN')`. */
-export function env(name: string, options: { optional?: boolean } = {}): EnvRef {
-  return { $env: name, ...(options.optional ? { optional: true } : {}) };
-}
-
-const envRef = z.object({ $env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), optional: z.boolean().optional() });
+const envRef = envRefSchema;
 
 const fn = <T extends (...args: never[]) => unknown>(what: string) =>
   z.custom<T>((v) => typeof v === 'function', { message: `must be a function (${what})` });
 
 const positiveInt = z.number().int().positive();
 
-export const retryPolicySchema = z
+/** A cron expression (five fields, or six with seconds first; `@hourly`…), checked with croner. */
+const cronExpression = z.string().superRefine((value, ctx) => {
+  const parsed = parseCron(value);
+  if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.message });
+});
+const timezoneName = z.string().refine(isValidTimezone, { message: 'must be an IANA time zone (e.g. Europe/Berlin, America/New_York, UTC)' });
+
+/** `schedules.<name>`: the operator's say over one schedule (built-in, or an integration's sync). */
+export const scheduleOverrideSchema = z
   .object({
-    /** Attempts before a job is dead. @default 8 */
-    maxAttempts: positiveInt.max(100).default(8),
-    /** First backoff step; attempt n waits up to base × 2^(n-1) (full jitter). @default 1000 */
-    baseDelayMs: positiveInt.default(1000),
-    /** Backoff cap. @default 3_600_000 (1 h) */
-    maxDelayMs: positiveInt.default(3_600_000),
-    /** Longest Retry-After honoured; longer values are clamped. @default 86_400_000 (24 h) */
-    maxRetryAfterMs: positiveInt.default(86_400_000),
+    /** Replaces the schedule's cron expression, e.g. '0 3 * * *'. */
+    cron: cronExpression.optional(),
+    /** IANA time zone the cron is read in. @default UTC */
+    timezone: timezoneName.optional(),
+    /** false turns the schedule off. @default true */
+    enabled: z.boolean().optional(),
   })
   .strict();
 
-export const rateLimitSchema = z
-  .object({
-    /** Sustained requests per second (token refill rate). */
-    perSecond: z.number().positive(),
-    /** Bucket size: requests allowed in a burst. @default max(1, perSecond) */
-    burst: positiveInt.optional(),
-  })
-  .strict();
-
-export const breakerSchema = z
-  .object({
-    /** Consecutive failed attempts that open the breaker. @default 5 */
-    failureThreshold: positiveInt.default(5),
-    /** How long the breaker holds jobs before one probe attempt. @default 30_000 */
-    cooldownMs: positiveInt.default(30_000),
-    /** Cap for the cooldown, which doubles each time a probe fails. @default 600_000 */
-    maxCooldownMs: positiveInt.default(600_000),
-  })
-  .strict();
-
-const destinationCommon = {
-  /** Jobs in flight at once for this destination. @default 4 */
-  concurrency: positiveInt.max(1000).default(4),
-  /** Token-bucket limit for the whole destination. */
-  rateLimit: rateLimitSchema.optional(),
-  /** Token-bucket limit per sub-key (e.g. per Slack channel), applied besides `rateLimit`. */
-  subKeyRateLimit: rateLimitSchema.optional(),
-  retry: retryPolicySchema.default(retryPolicySchema.parse({})),
-  breaker: breakerSchema.default(breakerSchema.parse({})),
-  /** Per-attempt timeout. @default 10_000 */
-  timeoutMs: positiveInt.default(10_000),
-};
-
-export interface WebhookBodyContext {
-  readonly event: KitEvent;
-  readonly job: { readonly id: number; readonly rule: string; readonly action: string; readonly params: unknown; readonly idempotencyKey: string };
-}
-
-export const webhookDestinationSchema = z
-  .object({
-    type: z.literal('webhook'),
-    /** Where to POST. */
-    url: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).or(envRef),
-    /** @default 'POST' */
-    method: z.enum(['POST', 'PUT', 'PATCH']).default('POST'),
-    /** Extra headers; values may be env references (they are redacted in audit records). */
-    headers: z.record(z.string(), z.string().or(envRef)).default({}),
-    /** Builds the JSON body; the default sends `{ event, job }`. */
-    body: fn<(ctx: WebhookBodyContext) => unknown>('({ event, job }) => body').optional(),
-    /** Sign each request like Kit does: `t=<unix>,v1=<hex HMAC-SHA256("{t}.{body}")>`. */
-    signing: z
-      .object({
-        secret: envRef,
-        /** @default 'X-Kitrelay-Signature' */
-        header: z.string().min(1).default('X-Kitrelay-Signature'),
-      })
-      .strict()
-      .optional(),
-    ...destinationCommon,
-  })
-  .strict();
-
-/** One destination per connector kind; later issues add slack, bonjoro, facebook, airtable, kajabi. */
-export const destinationSchema = z.discriminatedUnion('type', [webhookDestinationSchema]);
+/**
+ * One destination per configured integration instance: the union of every registered
+ * integration's own config schema (integrations/registry.ts), told apart by `type`.
+ */
+export const destinationSchema = z.discriminatedUnion(
+  'type',
+  Object.values(INTEGRATIONS).map((integration) => integration.configSchema) as unknown as [typeof webhookDestinationSchema, typeof bonjoroDestinationSchema],
+);
 
 const scopeValue = z.union([z.number().int(), z.string().min(1)]);
 const scopeValues = z.union([scopeValue, z.array(scopeValue).min(1)]);
@@ -110,9 +53,12 @@ const scopeValues = z.union([scopeValue, z.array(scopeValue).min(1)]);
 export const ruleActionSchema = z
   .object({
     destination: z.string().min(1),
-    /** What the connector does; the webhook connector has one action, `send`. @default 'send' */
-    action: z.string().min(1).default('send'),
-    /** Parameters passed to the connector with each job (JSON). */
+    /** The integration's action (`send`, `greet`, …). @default the integration's default action */
+    action: z.string().min(1).optional(),
+    /**
+     * The action's parameters (JSON), checked against the action's schema when the config loads.
+     * String values may use templates rendered from the event at each attempt: `{{subscriber.email}}`.
+     */
     params: z.record(z.string(), z.unknown()).default({}),
     /** Rate-limit sub-key for this job (e.g. a channel). */
     subKey: z.union([z.string().min(1), fn<(event: KitEvent) => string | undefined>('(event) => string')]).optional(),
@@ -143,10 +89,22 @@ export const ruleSchema = z
     /** Optional predicate on the event; a throw is recorded on the event and makes no job. */
     when: fn<(event: KitEvent) => boolean>('(event) => boolean').optional(),
     /**
-     * Ledger key: the rule's jobs are made at most once per key, ever (e.g.
-     * `(e) => 'welcome-video:' + e.subscriber?.id`). Returning undefined means "no limit".
+     * Ledger key: the rule's jobs are made at most once per key (e.g.
+     * `(e) => 'welcome-video:' + e.subscriber?.id`), however often the event comes back. Returning
+     * undefined means "no limit". `{ key, repeatAfterDays }` allows another after that many days.
      */
-    once: fn<(event: KitEvent) => string | undefined>('(event) => string | undefined').optional(),
+    once: z
+      .union([
+        fn<(event: KitEvent) => string | number | undefined>('(event) => string | undefined'),
+        z
+          .object({
+            key: fn<(event: KitEvent) => string | number | undefined>('(event) => string | undefined'),
+            /** Days after which the same key makes a job again. */
+            repeatAfterDays: z.number().positive(),
+          })
+          .strict(),
+      ])
+      .optional(),
     actions: z.array(ruleActionSchema).min(1),
   })
   .strict();
@@ -218,8 +176,11 @@ export const kitSyncSchema = z
     register: z.enum(['legacy', 'signed', 'both']).default('legacy'),
     /** Page size for backfills and reconciliations (Kit allows up to 1000). @default 500 */
     pageSize: positiveInt.max(1000).default(500),
-    /** Periodic recovery of missed webhooks (signed history + legacy reconciliation); 0 = off. @default 0 */
-    recoverIntervalMs: z.number().int().nonnegative().default(0),
+    /**
+     * When the service recovers missed webhooks (signed history + legacy reconciliation): a cron
+     * expression, e.g. '*\/15 * * * *' (the schedule `kit-recovery`). Absent = off.
+     */
+    recoverSchedule: cronExpression.optional(),
   })
   .strict();
 
@@ -342,11 +303,16 @@ export const configSchema = z
         quarantineDays: positiveInt.default(90),
         /** Audit records older than this lose personal data; the record stays. @default 90 */
         auditPersonalDataDays: positiveInt.default(90),
-        /** How often retention runs. @default 3_600_000 */
-        intervalMs: positiveInt.default(3_600_000),
+        /** When retention runs: a cron expression (the schedule `retention`). @default '0 * * * *' (hourly) */
+        schedule: cronExpression.default('0 * * * *'),
       })
       .strict()
-      .default({ eventDays: 30, quarantineDays: 90, auditPersonalDataDays: 90, intervalMs: 3_600_000 }),
+      .default({ eventDays: 30, quarantineDays: 90, auditPersonalDataDays: 90, schedule: '0 * * * *' }),
+    /**
+     * Per schedule name (`retention`, `kit-recovery`, an integration's sync): another cron or time
+     * zone, or `enabled: false`. `kitrelay schedules list` shows the names.
+     */
+    schedules: z.record(z.string().min(1), scheduleOverrideSchema).default({}),
     log: z
       .object({
         /** @default 'info' (env KITRELAY_LOG_LEVEL) */
@@ -361,13 +327,10 @@ export const configSchema = z
 export type ConfigInput = z.input<typeof configSchema>;
 /** The validated config, defaults filled in. */
 export type Config = z.output<typeof configSchema>;
-export type DestinationConfig = z.output<typeof destinationSchema>;
-export type WebhookDestinationConfig = z.output<typeof webhookDestinationSchema>;
+export type { DestinationConfig };
+export type { WebhookDestinationConfig, WebhookBodyContext, BonjoroDestinationConfig, RetryPolicy, RateLimit, BreakerPolicy } from '../integrations/index.js';
 export type RuleConfig = z.output<typeof ruleSchema>;
 export type RuleActionConfig = z.output<typeof ruleActionSchema>;
-export type RetryPolicy = z.output<typeof retryPolicySchema>;
-export type RateLimit = z.output<typeof rateLimitSchema>;
-export type BreakerPolicy = z.output<typeof breakerSchema>;
 export type SignedEndpointConfig = z.output<typeof signedEndpointSchema>;
 export type LegacyRouteConfig = z.output<typeof legacyRouteSchema>;
 export type KitApiConfig = z.output<typeof kitApiSchema>;

@@ -45,7 +45,7 @@ function legacyKey(routeId: string, parsed: ParsedEvent): string {
 
 export function toEventInput(parsed: ParsedEvent, deps: CommitDeps, receivedAt: number): EventInput {
   const { event } = parsed;
-  const routed = routeEvent(event.kitEvent, deps.rules, deps.config);
+  const routed = routeEvent(event.kitEvent, deps.rules, deps.config, receivedAt);
   const scope = event.scope ? dedupeScope(event.scope) : undefined;
   const dedupe = parsed.dedupe
     ? parsed.dedupe

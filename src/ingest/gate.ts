@@ -18,6 +18,7 @@ import type { Config } from '../config/schema.js';
 import { LEGACY_MESSAGES, tokensMatch } from './handlers.js';
 import type { RejectReason } from './outcome.js';
 import { LEGACY_PATH_PREFIX, SIGNED_PATH_PREFIX, type RouteTable } from './routes.js';
+import { SOURCE_ROUTE_PATTERN, SOURCE_ROUTE_WITH_REST_PATTERN } from './sources.js';
 
 export type Refusal = { readonly reason: RejectReason; readonly message: string };
 
@@ -46,6 +47,18 @@ export function createGate(config: Config, routes: RouteTable): Gate {
     if (!config.kit.signed.endpoints.some((endpoint) => endpoint.name === name)) {
       return { reason: 'unknown_route', message: `No signed endpoint "${name}".` };
     }
+    return reserveBody(request, reply);
+  };
+
+  /** An integration's source: known route, then (authenticated only once read) a share of the budget. */
+  const checkSource = (request: FastifyRequest, reply: FastifyReply): Refusal | undefined => {
+    const { destination, source } = request.params as { destination: string; source: string };
+    if (!routes.sources.has(`${destination}/${source}`)) return { reason: 'unknown_route', message: `No inbound source "${source}" on destination "${destination}".` };
+    return reserveBody(request, reply);
+  };
+
+  /** Reserves the body's bytes from the budget of unauthenticated bodies until the response is sent. */
+  const reserveBody = (request: FastifyRequest, reply: FastifyReply): Refusal | undefined => {
     const bytes = bytesOf(request);
     if (reserved + bytes > unauthenticatedBodyBudgetBytes) {
       return { reason: 'overloaded', message: 'Too many unauthenticated bodies are being read; retry shortly.' };
@@ -74,6 +87,9 @@ export function createGate(config: Config, routes: RouteTable): Gate {
         }
         case SIGNED_ROUTE_PATTERN:
           return checkSigned(request, reply);
+        case SOURCE_ROUTE_PATTERN:
+        case SOURCE_ROUTE_WITH_REST_PATTERN:
+          return checkSource(request, reply);
         case undefined:
           return { reason: 'unknown_route', message: unknownPathMessage(request) };
         default:

@@ -10,6 +10,7 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import type { Config } from '../config/schema.js';
+import { buildSourceRoutes, type SourceRoute } from './sources.js';
 import { canonicalEventType, LEGACY_EVENTS, legacyEventSpecByAnyName, type LegacyEventSpec, type ScopeParam } from '../kit/events.js';
 
 export interface LegacyRoute {
@@ -35,6 +36,8 @@ export interface SignedRoute {
 export interface RouteTable {
   readonly legacy: ReadonlyMap<string, LegacyRoute>;
   readonly signed: ReadonlyMap<string, SignedRoute>;
+  /** Integrations' inbound routes, by `<destination>/<source>` (sources.ts). */
+  readonly sources: ReadonlyMap<string, SourceRoute>;
 }
 
 export const LEGACY_PATH_PREFIX = '/hooks/kit/legacy';
@@ -100,7 +103,7 @@ export function buildRouteTable(config: Config, routeSecret: string, publicBaseU
     const routePath = `${SIGNED_PATH_PREFIX}/${endpoint.name}`;
     signed.set(endpoint.name, { name: endpoint.name, path: routePath, url: `${publicBaseUrl}${routePath}` });
   }
-  return { legacy, signed };
+  return { legacy, signed, sources: buildSourceRoutes(config, routeSecret, publicBaseUrl) };
 }
 
 function legacySpecsFor(on: string | readonly string[]): LegacyEventSpec[] {

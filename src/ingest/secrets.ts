@@ -4,7 +4,7 @@
  * store by `kitrelay kit webhooks sync`). Stored secrets are cached briefly, so a registration made
  * by the CLI while the service runs is picked up within seconds without a read per request.
  */
-import type { SecretResolver } from '../connectors/types.js';
+import type { SecretResolver } from '../integrations/index.js';
 import type { SignedEndpointConfig } from '../config/schema.js';
 import type { Store } from '../store/types.js';
 

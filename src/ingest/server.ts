@@ -2,8 +2,8 @@
  * The HTTP edge: inbound webhook routes, `/healthz` and `/metrics`. Bodies are read as raw bytes
  * (signatures are computed over them, quarantine keeps them) and parsed by kit/normalize.
  */
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
-import type { SecretResolver } from '../connectors/types.js';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { SecretResolver } from '../integrations/index.js';
 import type { Config } from '../config/schema.js';
 import type { Clock } from '../lib/clock.js';
 import type { Log } from '../lib/log.js';
@@ -15,6 +15,7 @@ import { ingestLegacy, ingestSigned, LEGACY_MESSAGES } from './handlers.js';
 import { toHttp, type IngestOutcome, type RejectReason } from './outcome.js';
 import type { RouteTable } from './routes.js';
 import { createEndpointSecrets } from './secrets.js';
+import { ingestSource, SOURCE_ROUTE_PATTERN, SOURCE_ROUTE_WITH_REST_PATTERN } from './sources.js';
 
 export interface IngestServerDeps {
   readonly config: Config;
@@ -34,6 +35,7 @@ export interface IngestServerDeps {
 export function createIngestServer(deps: IngestServerDeps): FastifyInstance {
   const { config, routes, store, clock, log, metrics } = deps;
   const commitDeps = { store, config, rules: deps.rules };
+  const sourceDeps = { store, config, rules: deps.rules, secrets: deps.secrets };
   const endpointSecrets = createEndpointSecrets({ store, secrets: deps.secrets, now: () => clock.now() });
   const { server } = config;
   const app = Fastify({
@@ -59,6 +61,10 @@ export function createIngestServer(deps: IngestServerDeps): FastifyInstance {
   // Raw bytes only: signature verification and quarantine both need the body exactly as sent.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  // Some integrations post forms (Slack's interactive payloads): kept as bytes for the source's own
+  // checks. Kit's routes refuse them (isJson below).
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  const isJson = (request: FastifyRequest) => /^application\/json\b/i.test(request.headers['content-type'] ?? '');
 
   const send = (reply: FastifyReply, outcome: IngestOutcome, system: string, startedAt: number) => {
     record(outcome, system, startedAt);
@@ -108,7 +114,7 @@ export function createIngestServer(deps: IngestServerDeps): FastifyInstance {
     const route = routes.legacy.get(request.params.route);
     if (!route) return send(reply, { kind: 'rejected', reason: 'unknown_route', message: LEGACY_MESSAGES.unknownRoute(request.params.route) }, 'legacy', startedAt);
     const body = request.body;
-    if (!Buffer.isBuffer(body)) return reject(reply, 'unsupported_media_type', 'Send the body as application/json.');
+    if (!Buffer.isBuffer(body) || !isJson(request)) return reject(reply, 'unsupported_media_type', 'Send the body as application/json.');
     const outcome = await ingestLegacy(commitDeps, route, request.params.token, { body, headers: request.headers, receivedAt: clock.now() });
     return send(reply, outcome, 'legacy', startedAt);
   });
@@ -119,10 +125,29 @@ export function createIngestServer(deps: IngestServerDeps): FastifyInstance {
     const endpoint = config.kit.signed.endpoints.find((e) => e.name === request.params.name);
     if (!endpoint) return send(reply, { kind: 'rejected', reason: 'unknown_route', message: `No signed endpoint "${request.params.name}".` }, 'signed', startedAt);
     const body = request.body;
-    if (!Buffer.isBuffer(body)) return reject(reply, 'unsupported_media_type', 'Send the body as application/json.');
+    if (!Buffer.isBuffer(body) || !isJson(request)) return reject(reply, 'unsupported_media_type', 'Send the body as application/json.');
     const outcome = await ingestSigned(commitDeps, endpoint, endpointSecrets, { body, headers: request.headers, receivedAt: clock.now() });
     return send(reply, outcome, 'signed', startedAt);
   });
+
+  const sourceHandler = async (request: FastifyRequest<{ Params: { destination: string; source: string; '*'?: string } }>, reply: FastifyReply) => {
+    const startedAt = performance.now();
+    metrics.deliveriesReceived.inc({ system: 'source' });
+    const route = routes.sources.get(`${request.params.destination}/${request.params.source}`);
+    if (!route) return send(reply, { kind: 'rejected', reason: 'unknown_route', message: `No inbound source "${request.params.source}" on destination "${request.params.destination}".` }, 'source', startedAt);
+    const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    const rest = request.params['*'];
+    const inbound = {
+      method: request.method,
+      subpath: rest ? `/${rest}` : '',
+      headers: request.headers as Record<string, string | undefined>,
+      query: request.query as Record<string, string | undefined>,
+      body,
+    };
+    return send(reply, await ingestSource(sourceDeps, route, inbound, clock.now()), 'source', startedAt);
+  };
+  app.post(SOURCE_ROUTE_PATTERN, sourceHandler);
+  app.post(SOURCE_ROUTE_WITH_REST_PATTERN, sourceHandler);
 
   app.get('/healthz', async (_request, reply) => {
     try {

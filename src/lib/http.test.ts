@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { classifyResponse, createHttpClient, parseRetryAfter, type HttpClient, type HttpResult } from './http.js';
 
-// A real HTTP server on loopback; each test sets how it answers. lib/ sits below connectors/, so it
+// A real HTTP server on loopback; each test sets how it answers. lib/ sits below integrations/, so it
 // cannot borrow the webhook simulator.
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 let handler: Handler = (_req, res) => res.end();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { retryPolicySchema } from '../config/schema.js';
+import { retryPolicySchema } from '../integrations/index.js';
 import { HOUR, SECOND } from '../lib/clock.js';
 import { backoffDelay, nextRunAt } from './backoff.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { breakerSchema } from '../config/schema.js';
+import { breakerSchema } from '../integrations/index.js';
 import { TestClock } from '../lib/clock.js';
 import { Breaker } from './breaker.js';
 

@@ -21,8 +21,11 @@ import type { DestinationState, Store } from '../store/types.js';
 
 export type BreakerState = 'closed' | 'open' | 'half_open';
 
-/** What an attempt's result means to the breaker. `unknown` (we aborted it) says nothing. */
-export type BreakerSignal = 'success' | 'retryable' | 'permanent' | 'unknown';
+/**
+ * What an attempt's result means to the breaker. `unknown` (we aborted it) says nothing.
+ * `blocked`: the destination refuses every job alike (HTTP 401: a revoked key): open at once.
+ */
+export type BreakerSignal = 'success' | 'retryable' | 'permanent' | 'unknown' | 'blocked';
 
 export class Breaker {
   readonly #policy: BreakerPolicy;
@@ -85,11 +88,15 @@ export class Breaker {
     if (isProbe) {
       this.#isProbeInFlight = false;
       if (signal === 'unknown') return;
-      if (signal === 'retryable') this.#open(now, Math.min(this.#policy.maxCooldownMs, this.#cooldownMs * 2));
+      if (signal === 'retryable' || signal === 'blocked') this.#open(now, Math.min(this.#policy.maxCooldownMs, this.#cooldownMs * 2));
       else this.#close();
       return;
     }
     if (this.state(now) !== 'closed' || signal === 'unknown') return;
+    if (signal === 'blocked') {
+      this.#open(now, this.#cooldownMs);
+      return;
+    }
     if (signal !== 'retryable') {
       this.#failures = 0;
       return;

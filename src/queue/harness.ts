@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { destinationSchema, type DestinationConfig } from '../config/schema.js';
-import { createConnectors, startWebhookReceiver, type Connector, type WebhookReceiver } from '../connectors/index.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../integrations/webhook/simulator.js';
 import { TestClock, type Clock } from '../lib/clock.js';
 import { createHttpClient, type HttpClient } from '../lib/http.js';
 import { silentLog } from '../lib/log.js';
@@ -45,7 +45,8 @@ export interface Harness {
   readonly clock: Clock;
   readonly receiver: WebhookReceiver;
   readonly destinations: Record<string, DestinationConfig>;
-  readonly connectors: ReadonlyMap<string, Connector>;
+  /** The shared outbound client the harness's workers send through. */
+  readonly http: HttpClient;
   /** A worker over this harness (stopped by `close`). Plain functions: safe to destructure. */
   readonly worker: (overrides?: Partial<WorkerDeps>) => Worker;
   /** Commits one delivery holding these events; returns the job ids, in commit order. */
@@ -66,15 +67,14 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   for (const [name, extra] of Object.entries(options.destinations ?? { hook: {} })) {
     destinations[name] = destinationSchema.parse({ type: 'webhook', url: `${receiver.url}/${name}`, ...extra });
   }
-  const connectors = createConnectors({ http });
   const workers: Worker[] = [];
   let sequence = 0;
 
   return {
-    store, clock, receiver, destinations, connectors,
+    store, clock, receiver, destinations, http,
     worker(overrides = {}) {
       const worker = createWorker({
-        store, clock, log: silentLog(), connectors, destinations,
+        store, clock, log: silentLog(), http, destinations,
         queue: { pollIntervalMs: 20, leaseMs: 60_000, heartbeatMs: 15_000 },
         secrets: (value) => (typeof value === 'string' ? value : ''),
         workerId: `test-worker-${workers.length + 1}`,

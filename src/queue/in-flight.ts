@@ -10,6 +10,8 @@ import { delay } from './sleep.js';
 
 interface Flight {
   readonly destination: string;
+  /** Counts toward the destination's concurrency: false for the second and later jobs of a batch call. */
+  readonly isCounted: boolean;
   /** Settles when the attempt is recorded; never rejects. */
   readonly done: Promise<void>;
 }
@@ -21,8 +23,9 @@ export class InFlight {
     return this.#flights.size;
   }
 
-  add(jobId: number, destination: string, done: Promise<void>): void {
-    this.#flights.set(jobId, { destination, done });
+  /** `isCounted` false: a further job of a batch call, which counts as one flight toward concurrency. */
+  add(jobId: number, destination: string, done: Promise<void>, isCounted = true): void {
+    this.#flights.set(jobId, { destination, done, isCounted });
   }
 
   delete(jobId: number): void {
@@ -39,7 +42,7 @@ export class InFlight {
 
   count(destination: string): number {
     let n = 0;
-    for (const flight of this.#flights.values()) if (flight.destination === destination) n += 1;
+    for (const flight of this.#flights.values()) if (flight.destination === destination && flight.isCounted) n += 1;
     return n;
   }
 

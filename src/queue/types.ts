@@ -3,7 +3,8 @@
  * pass reports (`TickResult`). The implementation is worker.ts.
  */
 import type { DestinationConfig } from '../config/schema.js';
-import type { Connector, SecretResolver } from '../connectors/index.js';
+import type { IntegrationRegistry, SecretResolver } from '../integrations/index.js';
+import type { HttpClient } from '../lib/http.js';
 import type { Clock } from '../lib/clock.js';
 import type { Log } from '../lib/log.js';
 import type { Metrics } from '../lib/metrics.js';
@@ -23,8 +24,12 @@ export interface WorkerDeps {
   readonly clock: Clock;
   readonly log: Log;
   readonly metrics?: Metrics;
-  /** Connectors by destination type (`createConnectors`). */
-  readonly connectors: ReadonlyMap<string, Connector>;
+  /** The integrations, by destination type. @default every registered integration */
+  readonly integrations?: IntegrationRegistry;
+  /** The shared outbound client; its owner closes it. */
+  readonly http: HttpClient;
+  /** @default `kitrelay/<package version>` */
+  readonly userAgent?: string;
   readonly destinations: Readonly<Record<string, DestinationConfig>>;
   readonly queue: QueueSettings;
   readonly secrets: SecretResolver;
@@ -43,8 +48,10 @@ export interface TickResult {
   retried: number;
   /** Jobs that ended dead (permanent failure or out of attempts). */
   dead: number;
-  /** Attempts aborted by a forced stop: the job runs again. */
+  /** Attempts whose outcome is unknown (aborted by a stop, or the destination may have acted): the job runs again. */
   unknown: number;
+  /** Shadow attempts: recorded, not sent. */
+  shadow: number;
   /** Jobs handed back unattempted because their sub-key (or destination) bucket was empty. */
   deferred: number;
 }

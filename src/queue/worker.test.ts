@@ -3,6 +3,9 @@
  * HTTP to the receiver simulator, a TestClock, and an injected random so backoff times are exact.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { IntegrationRegistry, type AnyIntegration } from '../integrations/index.js';
+import { webhookIntegration } from '../integrations/webhook/index.js';
 import { TestClock } from '../lib/clock.js';
 import { createMetrics } from '../lib/metrics.js';
 import { createHarness, jobIdOf, type Harness, type HarnessOptions } from './harness.js';
@@ -158,14 +161,14 @@ describe('worker: one attempt', () => {
     expect(audit?.error).toMatch(/time/i);
   });
 
-  it('retries, rather than drops, a job whose connector throws', async () => {
+  it('retries, rather than drops, a job whose action throws', async () => {
     const { commit, worker, ...t } = await harness();
     const [jobId = 0] = await commit({ subscriberId: 1 });
-    const broken = { type: 'webhook', send: (): never => { throw new Error('boom'); } };
+    const broken: AnyIntegration = { ...webhookIntegration, actions: { send: { kind: 'job', description: 'throws', params: z.unknown(), run: (): never => { throw new Error('boom'); } } } };
 
-    expect(await worker({ connectors: new Map([['webhook', broken]]) }).tick()).toMatchObject({ retried: 1 });
+    expect(await worker({ integrations: new IntegrationRegistry([broken]) }).tick()).toMatchObject({ retried: 1 });
     expect(await t.job(jobId)).toMatchObject({ status: 'pending', attempts: 1 });
-    expect((await t.job(jobId)).lastError).toContain('connector threw');
+    expect((await t.job(jobId)).lastError).toContain('action threw');
     expect((await t.job(jobId)).lastError).toContain('boom');
   });
 
@@ -179,9 +182,9 @@ describe('worker: one attempt', () => {
     expect((await t.job(jobId)).lastError).toMatch(/destination "old" is not in the config/);
   });
 
-  it('refuses a config naming a destination type it has no connector for', async () => {
+  it('refuses a config naming a destination type it has no integration for', async () => {
     const { worker } = await harness();
-    expect(() => worker({ connectors: new Map() })).toThrow(/no connector is registered/);
+    expect(() => worker({ integrations: new IntegrationRegistry([]) })).toThrow(/no integration is registered/);
   });
 });
 

@@ -18,7 +18,10 @@ import { performance } from 'node:perf_hooks';
 import { ConfigError } from '../lib/errors.js';
 import type { Log } from '../lib/log.js';
 import type { ClaimedJob, DestinationState } from '../store/types.js';
+import { IntegrationRegistry } from '../integrations/index.js';
+import { userAgent } from '../lib/version.js';
 import { logAttempt, runAttempt, type AttemptDeps, type AttemptReport } from './attempt.js';
+import { runBatchAttempt } from './batch.js';
 import { Breakers } from './breaker.js';
 import { InFlight, LeaseKeeper } from './in-flight.js';
 import { RateLimiter } from './rate-limit.js';
@@ -41,12 +44,13 @@ const ORPHAN_BATCH = 100;
 const STATES_MAX_AGE_MS = 250;
 
 export function createWorker(deps: WorkerDeps): Worker {
+  const integrations = deps.integrations ?? new IntegrationRegistry();
   for (const [name, destination] of Object.entries(deps.destinations)) {
-    if (!deps.connectors.has(destination.type)) {
-      throw new ConfigError(`destination "${name}" has type "${destination.type}", for which no connector is registered`);
+    if (!integrations.get(destination.type)) {
+      throw new ConfigError(`destination "${name}" has type "${destination.type}", for which no integration is registered`);
     }
   }
-  return new QueueWorker(deps);
+  return new QueueWorker(deps, integrations);
 }
 
 class QueueWorker implements Worker {
@@ -70,8 +74,15 @@ class QueueWorker implements Worker {
   /** What the loop has done since start (the loop has no caller to return counts to). */
   readonly #totals: TickResult = emptyCounts();
 
-  constructor(deps: WorkerDeps) {
+  /** Per destination, the most jobs one call takes (1 unless it has batch actions). */
+  readonly #maxBatch = new Map<string, number>();
+
+  constructor(deps: WorkerDeps, integrations: IntegrationRegistry) {
     this.#deps = deps;
+    for (const [name, destination] of Object.entries(deps.destinations)) {
+      const actions = Object.values(integrations.get(destination.type)?.actions ?? {});
+      this.#maxBatch.set(name, Math.max(1, ...actions.map((action) => (action.kind === 'batch' ? action.maxBatchSize(destination) : 1))));
+    }
     this.id = deps.workerId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
     this.#log = deps.log.child({ component: 'worker', workerId: this.id });
     this.#limiter = new RateLimiter(deps.destinations);
@@ -81,8 +92,8 @@ class QueueWorker implements Worker {
       leaseMs: deps.queue.leaseMs, heartbeatMs: deps.queue.heartbeatMs, inFlight: this.#flights,
     });
     this.#attemptDeps = {
-      store: deps.store, clock: deps.clock, connectors: deps.connectors, destinations: deps.destinations,
-      secrets: deps.secrets, workerId: this.id, random: deps.random ?? Math.random,
+      store: deps.store, clock: deps.clock, integrations, http: deps.http, userAgent: deps.userAgent ?? userAgent(),
+      destinations: deps.destinations, secrets: deps.secrets, workerId: this.id, random: deps.random ?? Math.random,
       ...(deps.metrics ? { metrics: deps.metrics } : {}),
     };
   }
@@ -182,6 +193,16 @@ class QueueWorker implements Worker {
       if (limit <= 0) continue;
       const now = this.#deps.clock.now();
       const claimed = await this.#deps.store.claimJobs({ workerId: this.id, destination: name, limit, now, leaseMs: this.#deps.queue.leaseMs });
+      // `limit` counts calls. Jobs of a batch action share a call, so fill the calls they start.
+      const maxBatch = this.#maxBatch.get(name) ?? 1;
+      if (maxBatch > 1 && claimed.length === limit && claimed.some((c) => this.#batchSizeOf(name, c.job.action) !== undefined)) {
+        const more = await this.#deps.store.claimJobs({ workerId: this.id, destination: name, limit: limit * maxBatch - claimed.length, now, leaseMs: this.#deps.queue.leaseMs });
+        const isBatch = (c: ClaimedJob) => this.#batchSizeOf(name, c.job.action) !== undefined;
+        claimed.push(...more.filter(isBatch));
+        // One-job actions claimed by the top-up would go past the destination's concurrency: back they go, unspent.
+        const extra = more.filter((c) => !isBatch(c)).map((c) => c.job.id);
+        if (extra.length > 0) await this.#deps.store.releaseJobs(this.id, extra, now, now);
+      }
       await this.#dispatch(claimed, counts, launched);
     }
     await this.#sweepOrphans(counts, launched);
@@ -211,11 +232,19 @@ class QueueWorker implements Worker {
     counts.claimed += claimed.length;
     const now = this.#deps.clock.now();
     const deferred: { id: number; runAt: number }[] = [];
+    const batches = new Map<string, ClaimedJob[]>();
     for (const item of claimed) {
       const { job } = item;
       // Claimed while stop() began: hand back at once, no attempt spent.
       if (this.#isStopping) {
         deferred.push({ id: job.id, runAt: now });
+        continue;
+      }
+      const batchSize = this.#batchSizeOf(job.destination, job.action);
+      if (batchSize !== undefined) {
+        const group = batches.get(job.action) ?? [];
+        group.push(item);
+        batches.set(job.action, group);
         continue;
       }
       const tokens = this.#limiter.tryAcquire(job.destination, job.subKey, now);
@@ -226,6 +255,24 @@ class QueueWorker implements Worker {
       }
       const done = this.#launch(item, counts);
       launched?.push(done);
+    }
+    for (const [action, group] of batches) {
+      const size = this.#batchSizeOf(group[0]?.job.destination ?? '', action) ?? 1;
+      for (let start = 0; start < group.length; start += size) {
+        const chunk = group.slice(start, start + size);
+        const first = chunk[0];
+        if (!first) continue;
+        // One token per call, whatever the number of jobs it carries.
+        const tokens = this.#limiter.tryAcquire(first.job.destination, null, now);
+        if (!tokens.isAcquired) {
+          for (const item of chunk) deferred.push({ id: item.job.id, runAt: now + tokens.waitMs });
+          counts.deferred += chunk.length;
+          continue;
+        }
+        // Launched before pushing: `launched?.push(f())` would not call f when there is no list.
+        const done = this.#launchBatch(chunk, counts);
+        launched?.push(done);
+      }
     }
     // Launch first, release after: a store fault while releasing must not strand runnable jobs.
     for (const { id, runAt } of deferred) await this.#deps.store.releaseJobs(this.id, [id], runAt, now);
@@ -261,9 +308,49 @@ class QueueWorker implements Worker {
     return done;
   }
 
+  /** The batch size of a destination's action, or undefined when it takes one job at a time. */
+  #batchSizeOf(destinationName: string, actionName: string): number | undefined {
+    const destination = Object.hasOwn(this.#deps.destinations, destinationName) ? this.#deps.destinations[destinationName] : undefined;
+    if (!destination) return undefined;
+    const action = this.#attemptDeps.integrations.action(destination.type, actionName);
+    return action?.kind === 'batch' ? Math.max(1, action.maxBatchSize(destination)) : undefined;
+  }
+
+  /** Runs one batch call in the background: one flight toward concurrency, every job's lease kept. */
+  #launchBatch(chunk: readonly ClaimedJob[], counts: TickResult): Promise<void> {
+    const destination = chunk[0]?.job.destination ?? '';
+    const breaker = this.#breakers.get(destination);
+    const isProbe = breaker?.beginAttempt(this.#deps.clock.now()) ?? false;
+    const done = (async () => {
+      try {
+        const reports = await runBatchAttempt(this.#attemptDeps, chunk, this.#stopController.signal);
+        reports.forEach((report, index) => {
+          const item = chunk[index];
+          this.#count(counts, report);
+          if (item) logAttempt(this.#log, item, report, isProbe);
+        });
+        const signal = reports.find((r) => r.breakerSignal !== 'permanent')?.breakerSignal ?? reports[0]?.breakerSignal ?? 'unknown';
+        breaker?.record(signal, isProbe, this.#deps.clock.now());
+      } catch (err) {
+        this.#log.error({ err, jobIds: chunk.map((c) => c.job.id), destination }, 'could not record a batch attempt; its jobs run again when their leases expire');
+      }
+      try {
+        await this.#breakers.persist(this.#deps.clock.now());
+      } catch (err) {
+        this.#log.warn({ err, destination }, 'could not write the circuit breaker state; trying again at the next pass');
+      } finally {
+        for (const item of chunk) this.#flights.delete(item.job.id);
+        this.#sleeper.wake();
+      }
+    })();
+    chunk.forEach((item, index) => this.#flights.add(item.job.id, destination, done, index === 0));
+    return done;
+  }
+
   #count(counts: TickResult, report: AttemptReport): void {
     for (const target of counts === this.#totals ? [counts] : [counts, this.#totals]) {
-      if (report.outcome === 'unknown') target.unknown += 1;
+      if (report.isShadow) target.shadow += 1;
+      else if (report.outcome === 'unknown') target.unknown += 1;
       else if (report.next === 'succeeded') target.succeeded += 1;
       else if (report.next === 'dead') target.dead += 1;
       else target.retried += 1;
@@ -291,7 +378,7 @@ class QueueWorker implements Worker {
 }
 
 function emptyCounts(): TickResult {
-  return { claimed: 0, succeeded: 0, retried: 0, dead: 0, unknown: 0, deferred: 0 };
+  return { claimed: 0, succeeded: 0, retried: 0, dead: 0, unknown: 0, deferred: 0, shadow: 0 };
 }
 
 /**

@@ -8,7 +8,10 @@
  */
 import type { Config, RuleConfig } from '../config/schema.js';
 import { canonicalEventType, type KitEvent } from '../kit/events.js';
+import { IntegrationRegistry } from '../integrations/index.js';
 import type { PlannedJob, RouteDecision } from '../store/types.js';
+
+const registry = new IntegrationRegistry();
 
 export interface CompiledRule {
   readonly rule: RuleConfig;
@@ -87,13 +90,14 @@ const isKey = (value: unknown): value is string | number | undefined =>
   value === undefined || (typeof value === 'string' && value !== '') || (typeof value === 'number' && Number.isFinite(value));
 const isSubKey = (value: unknown): value is string | undefined => value === undefined || (typeof value === 'string' && value !== '');
 
-export function routeEvent(event: KitEvent, rules: readonly CompiledRule[], config: Config): RoutingResult {
+/** @param receivedAt when the event arrived: the start of a `once` key's `repeatAfterDays`. */
+export function routeEvent(event: KitEvent, rules: readonly CompiledRule[], config: Config, receivedAt?: number): RoutingResult {
   const jobs: PlannedJob[] = [];
   const decisions: RouteDecision[] = [];
   for (const compiled of rules) {
     if (!matches(compiled, event)) continue;
     const { rule } = compiled;
-    const routed = routeRule(rule, event, config);
+    const routed = routeRule(rule, event, config, receivedAt);
     if (routed.ok) jobs.push(...routed.value);
     else decisions.push(routed.decision);
   }
@@ -103,7 +107,7 @@ export function routeEvent(event: KitEvent, rules: readonly CompiledRule[], conf
 type RuleRouting = { readonly ok: true; readonly value: PlannedJob[] } | { readonly ok: false; readonly decision: RouteDecision };
 
 /** One matching rule: its predicate, its once key, then a job per action (or the decision why none). */
-function routeRule(rule: RuleConfig, event: KitEvent, config: Config): RuleRouting {
+function routeRule(rule: RuleConfig, event: KitEvent, config: Config, receivedAt: number | undefined): RuleRouting {
   const error = (detail: string): RuleRouting => ({ ok: false, decision: { rule: rule.id, outcome: 'predicate_error', detail } });
   if (rule.when) {
     const when = rule.when;
@@ -113,11 +117,14 @@ function routeRule(rule: RuleConfig, event: KitEvent, config: Config): RuleRouti
     if (!verdict.value) return { ok: false, decision: { rule: rule.id, outcome: 'predicate_false' } };
   }
   let ledgerKey: string | undefined;
+  let ledgerExpiresAt: number | undefined;
   if (rule.once) {
-    const once = rule.once;
-    const key = callRuleFunction(() => once(event), isKey, 'a non-empty string, a number or undefined');
+    const keyOf = typeof rule.once === 'function' ? rule.once : rule.once.key;
+    const key = callRuleFunction(() => keyOf(event), isKey, 'a non-empty string, a number or undefined');
     if (!key.ok) return error(`once: ${key.detail}`);
     ledgerKey = key.value === undefined ? undefined : `${rule.id}:${key.value}`;
+    // Measured from when the event arrives; routing is pure, so the caller passes that time.
+    if (typeof rule.once === 'object' && receivedAt !== undefined) ledgerExpiresAt = receivedAt + rule.once.repeatAfterDays * 86_400_000;
   }
   const jobs: PlannedJob[] = [];
   for (const [index, action] of rule.actions.entries()) {
@@ -130,12 +137,13 @@ function routeRule(rule: RuleConfig, event: KitEvent, config: Config): RuleRouti
     jobs.push({
       rule: rule.id,
       destination: action.destination,
-      action: action.action,
+      action: action.action ?? registry.get(destination.type)?.defaultAction ?? 'send',
       params: action.params,
       maxAttempts: action.maxAttempts ?? destination.retry.maxAttempts,
       ...(subKey.value !== undefined ? { subKey: subKey.value } : {}),
       // One ledger key per action, so a rule with two actions makes both exactly once.
       ...(ledgerKey !== undefined ? { ledgerKey: rule.actions.length > 1 ? `${ledgerKey}#${index}` : ledgerKey } : {}),
+      ...(ledgerKey !== undefined && ledgerExpiresAt !== undefined ? { ledgerExpiresAt } : {}),
     });
   }
   return { ok: true, value: jobs };

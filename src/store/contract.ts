@@ -11,7 +11,9 @@ import { afterEach, beforeEach, describe } from 'vitest';
 import { ingestContract } from './ingest.contract.js';
 import { kitContract, type KitContractContext } from './kit.contract.js';
 import { operationsContract } from './operations.contract.js';
+import { portContract } from './port.contract.js';
 import { queueContract } from './queue.contract.js';
+import { schedulesContract } from './schedules.contract.js';
 import type { Store } from './types.js';
 
 export interface OpenedStore {
@@ -62,6 +64,8 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
     describe('ingest', () => ingestContract(ctx));
     describe('queue', () => queueContract(ctx));
     describe('operations', () => operationsContract(ctx));
+    describe('integration port', () => portContract(ctx));
     describe('kit', () => kitContract(ctx));
+    describe('schedules', () => schedulesContract(ctx));
   });
 }

@@ -31,6 +31,7 @@ export function ingestContract(ctx: ContractContext): void {
       id: eventId,
       deliveryId: result.deliveryId,
       source: 'signed',
+      origin: 'kit',
       kitEventId: 'evt-42',
       type: 'subscriber.tag_add',
       kitType: 'subscriber.tag_add',

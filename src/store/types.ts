@@ -31,16 +31,23 @@
  * All times are epoch milliseconds. Ids are positive integers assigned by the store.
  *
  * The Kit side of the store (subscriber mirror, sync checkpoints, rate budget, webhook
- * registrations) has its words and port in kit-types.ts.
+ * registrations) has its words and port in kit-types.ts; durable schedules (schedule, schedule
+ * run, schedule lease) in schedule-types.ts.
  */
 import type { KitStore, MirrorChange } from './kit-types.js';
+import type { ScheduleStore } from './schedule-types.js';
 
 export type * from './kit-types.js';
+export type * from './schedule-types.js';
 
 export type WebhookSystem = 'legacy' | 'signed';
 
-/** How an event reached kitrelay. */
-export type EventSource = WebhookSystem | 'reingest' | 'reconciled';
+/**
+ * How an event reached kitrelay: a Kit webhook system, re-ingest from quarantine, a Kit-side
+ * reconciliation, an integration's inbound route (`source`) or its poller (`poll`). Which
+ * integration it came from is the event's `origin`.
+ */
+export type EventSource = WebhookSystem | 'reingest' | 'reconciled' | 'source' | 'poll';
 
 export type EventStatus = 'accepted' | 'duplicate';
 
@@ -81,8 +88,8 @@ export interface RouteDecision {
 // ---------------------------------------------------------------- ingest
 
 export interface DeliveryInput {
-  readonly system: WebhookSystem | 'reingest';
-  /** Legacy route id, signed endpoint name, or the quarantine id being re-ingested. */
+  readonly system: WebhookSystem | 'reingest' | 'source';
+  /** Legacy route id, signed endpoint name, `<integration>/<source>`, or the quarantine id being re-ingested. */
   readonly route: string;
   /** `X-Kit-Delivery` for signed deliveries. */
   readonly kitDeliveryId?: string;
@@ -101,6 +108,8 @@ export interface PlannedJob {
   readonly maxAttempts: number;
   /** When set, the job is made only if this ledger key has not been spent. */
   readonly ledgerKey?: string;
+  /** When the ledger key may be spent again (a rule's `repeatAfterDays`); absent = never. */
+  readonly ledgerExpiresAt?: number;
 }
 
 export interface DedupeInput {
@@ -123,6 +132,8 @@ export function dedupeScope(scope: EventScope): string {
 
 export interface EventInput {
   readonly source: EventSource;
+  /** The integration it came from. @default 'kit' */
+  readonly origin?: string;
   readonly kitEventId?: string;
   /** Canonical type. */
   readonly type: string;
@@ -158,7 +169,7 @@ export interface EventInput {
 }
 
 export interface QuarantineInput {
-  readonly system: WebhookSystem | 'reingest';
+  readonly system: WebhookSystem | 'reingest' | 'source';
   readonly route: string;
   readonly reason: string;
   readonly detail: string;
@@ -203,6 +214,8 @@ export interface EventRecord {
   readonly id: number;
   readonly deliveryId: number;
   readonly source: EventSource;
+  /** The integration it came from: `kit`, or a source's integration (`slack`, `kajabi`, …). */
+  readonly origin: string;
   readonly kitEventId: string | null;
   readonly type: string;
   readonly kitType: string;
@@ -248,6 +261,10 @@ export interface JobRecord {
   readonly updatedAt: number;
   readonly finishedAt: number | null;
   readonly replays: number;
+  /** What the job's attempts noted for later ones (a remote id, a marker): see FinishAttemptInput.facts. */
+  readonly facts: Readonly<Record<string, unknown>>;
+  /** Set on a job made by `jobs replay --force-new`: the job it copies. */
+  readonly copyOf: number | null;
 }
 
 export interface RequestSummary {
@@ -276,6 +293,8 @@ export interface AttemptInput {
   readonly responseBody?: string;
   /** Idempotency key, response request id, Kit event id, … */
   readonly correlation: Readonly<Record<string, string>>;
+  /** A shadow attempt: the request was built and recorded but never sent (destination mode `shadow`). */
+  readonly isShadow?: boolean;
 }
 
 /** One audit record: an attempt plus the job context it ran in, denormalised so it outlives the job. */
@@ -364,6 +383,8 @@ export interface AttemptFilter extends TimeRange, SubscriberFilter, Page {
   readonly jobId?: number;
   readonly destination?: string;
   readonly outcome?: AttemptOutcome;
+  /** Only shadow attempts (true) or only real ones (false). */
+  readonly isShadow?: boolean;
 }
 
 export interface QuarantineFilter extends TimeRange, Page {
@@ -391,6 +412,11 @@ export interface FinishAttemptInput {
   readonly attempt: AttemptInput;
   readonly next: JobNext;
   readonly now: number;
+  /**
+   * Facts for the job's later attempts, merged into `JobRecord.facts` (a key set to null is
+   * removed). Written only while the worker holds the lease, like the job's status.
+   */
+  readonly facts?: Readonly<Record<string, unknown>>;
 }
 
 export interface JobCount {
@@ -417,7 +443,7 @@ export interface PurgeResult {
   readonly dedupeKeys: number;
 }
 
-export interface Store extends KitStore {
+export interface Store extends KitStore, ScheduleStore {
   /** Which implementation: the contract suite and the CLI use it to name backend gaps. */
   readonly dialect: 'sqlite' | 'postgres';
 
@@ -434,7 +460,8 @@ export interface Store extends KitStore {
   listQuarantine(filter: QuarantineFilter): Promise<QuarantineRecord[]>;
   /** Marks an open quarantine entry discarded. Returns false if it was not open. */
   discardQuarantine(id: number, now: number): Promise<boolean>;
-  hasLedgerKey(key: string): Promise<boolean>;
+  /** Whether the ledger key is spent (at `now`, for keys that expire; @default now = the current time). */
+  hasLedgerKey(key: string, now?: number): Promise<boolean>;
 
   /**
    * Leases up to `limit` runnable jobs of one destination: pending with runAt <= now, or running
@@ -467,6 +494,13 @@ export interface Store extends KitStore {
    * filter's `limit` applies only when given. Returns the replayed ids, oldest first.
    */
   replayJobs(filter: JobFilter, extraAttempts: number, now: number): Promise<number[]>;
+  /**
+   * `jobs replay --force-new`: a new pending job copying a terminal one (same event, rule, action,
+   * params; a new id, so a new idempotency key and no facts), for when the destination must act
+   * again. The original is left as it is. Undefined when there is no such job; the original job
+   * unchanged when it is not terminal.
+   */
+  cloneJob(id: number, now: number): Promise<JobRecord | undefined>;
   /** Cancels a job that is not terminal. Returns the job, or undefined if it was already terminal. */
   cancelJob(id: number, now: number): Promise<JobRecord | undefined>;
 

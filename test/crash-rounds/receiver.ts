@@ -5,7 +5,7 @@
  * slow answers (so kills land mid-attempt), one-off 503s and resets (retried), a permanent 422 and
  * a 503 that never clears (both end `dead`).
  */
-import { startWebhookReceiver, type FaultSpec, type ReceivedRequest, type RequestView } from '../../src/connectors/webhook/simulator.js';
+import { startWebhookReceiver, type FaultSpec, type ReceivedRequest, type RequestView } from '../../src/integrations/webhook/simulator.js';
 
 export interface Sink {
   readonly url: string;

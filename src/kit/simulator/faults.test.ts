@@ -88,4 +88,15 @@ describe('kit simulator: faults on demand', () => {
       ['GET', '/v4/custom_fields', 200],
     ]);
   });
+
+  it('serves its record (credentials redacted) and state on /_sim, takes faults over HTTP, and applies a request before hanging', async () => {
+    sim = await startKitSimulator({ seed: { subscribers: 5 } });
+    await fetch(`${sim.url}/_sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'apply_then_hang', method: 'POST', path: '/v4/tags' }) });
+    await expect(fetch(`${sim.url}/v4/tags`, { method: 'POST', headers: { 'x-kit-api-key': 'kit_sim_key', 'content-type': 'application/json' }, body: '{"name":"Made anyway"}', signal: AbortSignal.timeout(200) })).rejects.toThrow();
+    expect(sim.state.tags.map((t) => t.name)).toContain('Made anyway');
+    const recorded = (await (await fetch(`${sim.url}/_sim/requests`)).json()) as Array<{ path: string; status: unknown; headers: Record<string, string> }>;
+    expect(recorded).toMatchObject([{ path: '/v4/tags', status: 'hang', headers: { 'x-kit-api-key': '[redacted]' } }]);
+    const state = (await (await fetch(`${sim.url}/_sim/state`)).json()) as { subscribers: { count: number } };
+    expect(state.subscribers.count).toBe(5);
+  });
 });

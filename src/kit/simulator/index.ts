@@ -4,7 +4,7 @@
  * accounts lazily from a seed, records what it receives and reports every change it makes as a
  * `KitChange` for the webhook emitter. Tests, benchmarks and the sandbox use it.
  */
-export { startKitSimulator, type KitSimulator, type KitSimulatorOptions } from './server.js';
+export { startKitSimulator, type KitCredentials, type KitSimulator, type KitSimulatorOptions } from './server.js';
 export { SimState, type SimStateOptions, type SubscriberInput } from './state.js';
 export { SimFaults, type FaultSpec, type FaultAction, type FaultRequestView, type WebhookDropSpec } from './faults.js';
 export type { RecordedRequest } from './record.js';

@@ -1,12 +1,13 @@
 /**
  * Kit's per-credential rate limit (reference/kit.md §2): a sliding 60-second window, 120 requests
  * for an API key and 600 for an OAuth access token. Over the limit Kit answers 429 with the plain
- * text `Retry later` and no Retry-After header (the route layer writes that answer).
+ * text `Retry later` and no Retry-After header (the guard in hooks.ts writes that answer).
  *
  * Only answered requests count: a client that keeps hammering while limited recovers once its
  * oldest counted requests slide out of the window, which is what Kit's advice ("wait up to 60 s")
  * implies.
  */
+import { WindowLimiter } from '../../simulators/index.js';
 import type { Credential } from './auth.js';
 
 export interface RateLimitOptions {
@@ -22,33 +23,20 @@ export const RATE_LIMITED_BODY = 'Retry later';
 
 export class RateLimiter {
   readonly #limits: { readonly api_key: number; readonly oauth: number };
-  readonly #windowMs: number;
-  readonly #now: () => number;
-  /** Credential → times of its counted requests, oldest first (at most `limit` of them). */
-  readonly #hits = new Map<string, number[]>();
+  readonly #window: WindowLimiter;
 
   constructor(options: RateLimitOptions, now: () => number) {
     this.#limits = { api_key: options.apiKey ?? 120, oauth: options.oauth ?? 600 };
-    this.#windowMs = options.windowMs ?? 60_000;
-    this.#now = now;
+    this.#window = new WindowLimiter({ limit: this.#limits.oauth, windowMs: options.windowMs ?? 60_000, mode: 'sliding' }, now);
   }
 
   /** Counts the request and returns true, or returns false when the credential is over its limit. */
   take(credential: Credential): boolean {
-    const now = this.#now();
-    const key = `${credential.kind}:${credential.id}`;
-    let hits = this.#hits.get(key);
-    if (!hits) this.#hits.set(key, (hits = []));
-    let expired = 0;
-    while (expired < hits.length && (hits[expired] as number) <= now - this.#windowMs) expired++;
-    if (expired > 0) hits.splice(0, expired);
-    if (hits.length >= this.#limits[credential.kind]) return false;
-    hits.push(now);
-    return true;
+    return this.#window.take(`${credential.kind}:${credential.id}`, this.#limits[credential.kind]).isAllowed;
   }
 
   /** Forgets every count (a test starting afresh). */
   reset(): void {
-    this.#hits.clear();
+    this.#window.reset();
   }
 }

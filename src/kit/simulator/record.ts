@@ -1,9 +1,11 @@
 /**
- * The bounded record of every request the simulator received, faulted ones included, with
- * credentials redacted: header values by name (lib/redact.ts), query and top-level body values of
- * secret-looking parameters (`code`, `code_verifier`, `client_secret`, `refresh_token`, …).
+ * The Kit simulator's request record entries: the shared record (simulators/record.ts) with
+ * credentials redacted — header values by name (lib/redact.ts), query and top-level body values of
+ * secret-looking parameters (`code`, `code_verifier`, `client_secret`, `refresh_token`, …) — since
+ * tests print it and the sandbox serves it on `/_sim/requests`.
  */
-import { REDACTED, isSecretParamName, redactHeaders, type HeaderValues } from '../../lib/redact.js';
+import { REDACTED, isSecretParamName, redactHeaders } from '../../lib/redact.js';
+import type { AnswerStatus, SimRequest } from '../../simulators/index.js';
 
 export interface RecordedRequest {
   readonly method: string;
@@ -14,29 +16,22 @@ export interface RecordedRequest {
   readonly headers: Readonly<Record<string, string>>;
   /** The parsed body (JSON or form), secrets redacted; undefined when there was none. */
   readonly body: unknown;
-  /** The status answered, or what happened instead of an answer. */
-  readonly status: number | 'hang' | 'reset';
-  /** Epoch ms, from the simulator's clock. */
+  /** The status answered, or what happened instead of an answer; null until answered. */
+  readonly status: AnswerStatus | null;
+  /** Epoch ms, from the simulator's clock, when the request arrived. */
   readonly at: number;
 }
 
-export class RequestLog {
-  /** Oldest first; the last `max` requests. Exposed as is (the array is live). */
-  readonly requests: RecordedRequest[] = [];
-  readonly #max: number;
-
-  constructor(max: number) {
-    this.#max = max;
-  }
-
-  add(entry: Omit<RecordedRequest, 'headers' | 'query' | 'body'> & { headers: HeaderValues; query: unknown; body: unknown }): void {
-    this.requests.push({ ...entry, headers: redactHeaders(entry.headers), query: redactParams(entry.query) as Record<string, unknown>, body: redactParams(entry.body) });
-    if (this.requests.length > this.#max) this.requests.splice(0, this.requests.length - this.#max);
-  }
-
-  clear(): void {
-    this.requests.length = 0;
-  }
+export function toRecordedRequest(request: SimRequest): RecordedRequest {
+  return {
+    method: request.method,
+    path: request.path,
+    query: redactParams(request.query) as Record<string, unknown>,
+    headers: redactHeaders(request.headers),
+    body: redactParams(request.body),
+    status: request.status,
+    at: request.receivedAt,
+  };
 }
 
 function redactParams(value: unknown): unknown {

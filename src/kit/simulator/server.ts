@@ -1,20 +1,22 @@
 /**
  * The Kit API simulator's HTTP server: a real Fastify server on loopback answering `/v4/…` like
- * api.kit.com. Every request goes through faults, authentication and the rate limit first
- * (hooks.ts), then its route; every request, answered or not, lands in `requests`.
+ * api.kit.com, built on the shared simulator server (simulators/server.ts). Every request goes
+ * through faults, then authentication and the rate limit (hooks.ts), then its route; every
+ * request, answered or not, lands in `requests`. It also answers `/_sim/requests`, `/_sim/faults`
+ * and `/_sim/state`.
  *
  * It starts no timers or loops of its own except a fault's delay and the bulk jobs it was asked
  * for; `close()` waits for those jobs and drops every connection, hung ones included.
  */
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { AddressInfo } from 'node:net';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { createSimServer, type SimView, type WaitOptions } from '../../simulators/index.js';
 import { Auth, type Credential, type OAuthAnswer, type OAuthOptions, type TokenResponse } from './auth.js';
 import type { ChangeListener } from './changes.js';
-import { SimFaults } from './faults.js';
-import { Background, installRequestHooks, registerBodyParsers } from './hooks.js';
+import { SimFaults, kitFaultAnswer } from './faults.js';
+import { Background, createKitGuard, registerKitHandlers } from './hooks.js';
 import type { RouteContext } from './http.js';
-import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
-import { RequestLog, type RecordedRequest } from './record.js';
+import { RATE_LIMITED_BODY, RateLimiter, type RateLimitOptions } from './rate-limit.js';
+import { toRecordedRequest, type RecordedRequest } from './record.js';
 import { registerCommerceRoutes, type BulkCallback } from './routes-commerce.js';
 import { registerOtherRoutes } from './routes-other.js';
 import { registerSubscriberRoutes } from './routes-subscribers.js';
@@ -49,9 +51,17 @@ export interface KitSimulatorOptions {
   readonly upsertWritesFields?: boolean;
 }
 
+/** What a Kit simulator accepts: print it, or point a client at it. */
+export type KitCredentials = {
+  readonly apiKeys: readonly string[];
+  readonly oauthClientId: string;
+};
+
 export interface KitSimulator {
+  readonly name: 'kit';
   /** `http://127.0.0.1:PORT`, no trailing slash; API paths are `/v4/…`. */
   readonly url: string;
+  readonly credentials: KitCredentials;
   readonly state: SimState;
   /** The last `maxRequests` requests, oldest first, credentials redacted. */
   readonly requests: readonly RecordedRequest[];
@@ -66,6 +76,8 @@ export interface KitSimulator {
   /** The credential a request authenticated with (for plugin routes that treat keys and tokens differently). */
   credentialOf(request: FastifyRequest): Credential | undefined;
   resetRateLimits(): void;
+  /** Resolves once `predicate` holds over the requests and the state (simulators/wait.ts). */
+  waitFor(predicate: (view: SimView<RecordedRequest, SimState>) => boolean, options?: WaitOptions): Promise<SimView<RecordedRequest, SimState>>;
   /** Waits for bulk jobs, drops every connection and stops listening; rejects if a bulk job threw. Idempotent. */
   close(): Promise<void>;
 }
@@ -81,16 +93,32 @@ export async function startKitSimulator(options: KitSimulatorOptions = {}): Prom
   const now = options.now ?? Date.now;
   const state = new SimState({ seed: options.seed, now, listLagMs: options.listLagMs, upsertWritesFields: options.upsertWritesFields });
   if (options.onChange) state.onChange(options.onChange);
-  const auth = new Auth(options.apiKeys ?? ['kit_sim_key'], options.oauth ?? { clientId: 'kit_sim_client' }, now);
+  const credentials: KitCredentials = { apiKeys: options.apiKeys ?? ['kit_sim_key'], oauthClientId: (options.oauth ?? { clientId: 'kit_sim_client' }).clientId };
+  const auth = new Auth(credentials.apiKeys, options.oauth ?? { clientId: credentials.oauthClientId }, now);
   const limiter = options.rateLimit === false ? undefined : new RateLimiter(options.rateLimit ?? {}, now);
-  const faults = new SimFaults();
-  const log = new RequestLog(options.maxRequests ?? 10_000);
+  const { guard, credentialOf } = createKitGuard(auth, limiter);
   const background = new Background();
   const callbacks: BulkCallback[] = [];
 
-  const app = Fastify({ logger: false, forceCloseConnections: true, bodyLimit: 10 * 1024 * 1024 });
-  registerBodyParsers(app);
-  const credentialOf = installRequestHooks(app, { now, faults, auth, limiter, log, background });
+  const server = createSimServer<RecordedRequest, SimState>({
+    name: 'kit',
+    host: options.host,
+    port: options.port,
+    now,
+    maxRequests: options.maxRequests,
+    state,
+    snapshot: () => ({
+      subscribers: { count: state.subscribers.count, written: state.subscribers.recordCount },
+      tags: state.tags,
+      customFields: state.customFields,
+    }),
+    faults: new SimFaults(),
+    answers: { status: kitFaultAnswer, rateLimited: (retryAfter) => ({ status: 429, headers: typeof retryAfter === 'number' ? { 'retry-after': String(retryAfter) } : undefined, body: RATE_LIMITED_BODY }) },
+    guard,
+    toEntry: toRecordedRequest,
+  });
+  const app = server.app;
+  registerKitHandlers(app);
   registerOAuthRoutes(app, auth);
   const ctx: RouteContext = { state, background: (task) => background.run(task) };
   registerSubscriberRoutes(app, ctx);
@@ -98,31 +126,31 @@ export async function startKitSimulator(options: KitSimulatorOptions = {}): Prom
   registerOtherRoutes(app, ctx);
   registerCommerceRoutes(app, { ...ctx, recordCallback: (c) => callbacks.push(c) });
 
-  let url = '';
   let closing: Promise<void> | undefined;
   const sim: KitSimulator = {
+    name: 'kit',
     get url() {
-      return url;
+      return server.url;
     },
+    credentials,
     state,
-    requests: log.requests,
-    faults,
+    requests: server.requests,
+    faults: server.faults as SimFaults,
     callbacks,
     issueOAuthToken: (scopes) => auth.issueToken(scopes),
     onChange: (listener) => state.onChange(listener),
     now,
     credentialOf,
     resetRateLimits: () => limiter?.reset(),
+    waitFor: (predicate, waitOptions) => server.waitFor(predicate, waitOptions),
     close() {
-      closing ??= background.settle().finally(() => app.close());
+      closing ??= background.settle().finally(() => server.close());
       return closing;
     },
   };
   for (const plugin of options.plugins ?? []) plugin(app, sim);
 
-  await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
-  const address = app.server.address() as AddressInfo;
-  url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  await server.listen();
   return sim;
 }
 

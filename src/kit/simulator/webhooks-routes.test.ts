@@ -4,7 +4,7 @@
  * delivery history.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { startWebhookReceiver, type WebhookReceiver } from '../../connectors/webhook/simulator.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../../integrations/webhook/simulator.js';
 import { startKitSimulator, type KitSimulator, type KitSimulatorOptions } from './server.js';
 import { createKitWebhooks, type KitWebhooks, type KitWebhooksOptions } from './webhooks.js';
 

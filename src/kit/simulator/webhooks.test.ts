@@ -3,7 +3,7 @@
  * through its API (or its state, for volume), POSTing to the webhook receiver simulator.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { startWebhookReceiver, type ReceivedRequest, type WebhookReceiver } from '../../connectors/webhook/simulator.js';
+import { startWebhookReceiver, type ReceivedRequest, type WebhookReceiver } from '../../integrations/webhook/simulator.js';
 import { legacyFixture } from '../fixtures.js';
 import { verifySignature } from '../signature.js';
 import type { KitSubscriberJson } from './changes.js';

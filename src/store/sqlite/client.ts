@@ -94,6 +94,7 @@ export class SqliteStoreClient implements SqliteStore {
   replayJob = this.#op('replayJob');
   replayJobs = this.#op('replayJobs');
   cancelJob = this.#op('cancelJob');
+  cloneJob = this.#op('cloneJob');
   getDestinationStates = this.#op('getDestinationStates');
   pauseDestination = this.#op('pauseDestination');
   resumeDestination = this.#op('resumeDestination');
@@ -116,6 +117,15 @@ export class SqliteStoreClient implements SqliteStore {
   listWebhookRegistrations = this.#op('listWebhookRegistrations');
   saveWebhookRegistration = this.#op('saveWebhookRegistration');
   deleteWebhookRegistration = this.#op('deleteWebhookRegistration');
+  upsertSchedules = this.#op('upsertSchedules');
+  claimDueSchedule = this.#op('claimDueSchedule');
+  startManualRun = this.#op('startManualRun');
+  extendScheduleLease = this.#op('extendScheduleLease');
+  reportScheduleProgress = this.#op('reportScheduleProgress');
+  finishScheduleRun = this.#op('finishScheduleRun');
+  listSchedules = this.#op('listSchedules');
+  getScheduleRun = this.#op('getScheduleRun');
+  listScheduleRuns = this.#op('listScheduleRuns');
 
   async getQuarantine(id: number): Promise<QuarantineRecord | undefined> {
     const record = await this.#call('getQuarantine', [id]);

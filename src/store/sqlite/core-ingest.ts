@@ -25,7 +25,7 @@ export class IngestOps {
   readonly #selectDedupe: Statement<[string], DedupeRow>;
   readonly #insertEvent: Statement;
   readonly #upsertDedupe: Statement;
-  readonly #hasLedgerKey: Statement<[string], number>;
+  readonly #hasLedgerKey: Statement<[string, number], number>;
   readonly #insertLedger: Statement;
   readonly #insertJob: Statement;
   readonly #selectLastJobId: Statement<[], number>;
@@ -53,13 +53,17 @@ export class IngestOps {
     this.#selectDedupe = db.prepare('SELECT event_id, expires_at FROM dedupe_keys WHERE key = ?');
     this.#insertEvent = db.prepare(`
       INSERT INTO events (delivery_id, source, kit_event_id, type, kit_type, scope_param, scope_value, subscriber_id,
-        email, subscriber_key, occurred_at, received_at, status, duplicate_of, payload, decisions)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+        email, subscriber_key, occurred_at, received_at, status, duplicate_of, payload, decisions, origin)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.#upsertDedupe = db.prepare(`
       INSERT INTO dedupe_keys (key, event_id, expires_at) VALUES (?, ?, ?)
       ON CONFLICT (key) DO UPDATE SET event_id = excluded.event_id, expires_at = excluded.expires_at`);
-    this.#hasLedgerKey = db.prepare<[string], number>('SELECT 1 FROM ledger WHERE key = ?').pluck();
-    this.#insertLedger = db.prepare('INSERT INTO ledger (key, job_id, rule, created_at) VALUES (?, ?, ?, ?)');
+    this.#hasLedgerKey = db.prepare<[string, number], number>('SELECT 1 FROM ledger WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)').pluck();
+    // A key spent again after it expired (`repeatAfterDays`) takes the new job and expiry.
+    this.#insertLedger = db.prepare(`
+      INSERT INTO ledger (key, job_id, rule, created_at, expires_at) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (key) DO UPDATE SET job_id = excluded.job_id, rule = excluded.rule, created_at = excluded.created_at,
+        expires_at = excluded.expires_at`);
     // Jobs are inserted with the id #takeJobId chose. AUTOINCREMENT still keeps sqlite_sequence at
     // the largest id ever inserted, so ids of purged jobs never come back.
     this.#insertJob = db.prepare(`
@@ -112,8 +116,8 @@ export class IngestOps {
     return this.#discardQuarantine.run({ id, now }).changes > 0;
   }
 
-  hasLedgerKey(key: string): boolean {
-    return this.#hasLedgerKey.get(key) !== undefined;
+  hasLedgerKey(key: string, now: number = Date.now()): boolean {
+    return this.#hasLedgerKey.get(key, now) !== undefined;
   }
 
   /**
@@ -152,14 +156,14 @@ export class IngestOps {
       const eventId = this.#insertEventRow(deliveryId, receivedAt, event, seen.eventId, event.decisions);
       return { status: 'duplicate', eventId, duplicateOf: seen.eventId };
     }
-    const planned = this.#planJobs(event);
+    const planned = this.#planJobs(event, receivedAt);
     const eventId = this.#insertEventRow(deliveryId, receivedAt, event, null, planned.decisions);
     this.#writeWindow(event, eventId);
     if (event.mirror?.length) this.#kit.applyMirror(event.mirror, receivedAt);
     if (dedupe && !inWindow) this.#upsertDedupe.run(dedupe.key, eventId, dedupe.expiresAt);
     for (const { id, job } of planned.jobs) {
       this.#insertJobRow(id, eventId, receivedAt, event, job);
-      if (job.ledgerKey !== undefined) this.#insertLedger.run(job.ledgerKey, id, job.rule, receivedAt);
+      if (job.ledgerKey !== undefined) this.#insertLedger.run(job.ledgerKey, id, job.rule, receivedAt, job.ledgerExpiresAt ?? null);
     }
     return { status: 'accepted', eventId, jobIds: planned.jobs.map((p) => p.id) };
   }
@@ -168,7 +172,7 @@ export class IngestOps {
    * Decides each planned job before anything is written: a job whose ledger key is spent (already
    * in the ledger, or by an earlier job of this event) makes none; the others get their ids.
    */
-  #planJobs(event: EventInput): { decisions: readonly RouteDecision[]; jobs: { id: number; job: PlannedJob }[] } {
+  #planJobs(event: EventInput, receivedAt: number): { decisions: readonly RouteDecision[]; jobs: { id: number; job: PlannedJob }[] } {
     if (event.jobs.length === 0) return { decisions: event.decisions, jobs: [] };
     const decisions: RouteDecision[] = [...event.decisions];
     const jobs: { id: number; job: PlannedJob }[] = [];
@@ -176,7 +180,7 @@ export class IngestOps {
     for (const job of event.jobs) {
       const decided = { rule: job.rule, destination: job.destination, action: job.action };
       if (job.ledgerKey !== undefined) {
-        if (spent.has(job.ledgerKey) || this.hasLedgerKey(job.ledgerKey)) {
+        if (spent.has(job.ledgerKey) || this.hasLedgerKey(job.ledgerKey, receivedAt)) {
           decisions.push({ ...decided, outcome: 'once' });
           continue;
         }
@@ -244,6 +248,7 @@ export class IngestOps {
       duplicateOf,
       event.payloadJson ?? toJson(event.payload),
       decisions.length === 0 ? '[]' : toJson(decisions),
+      event.origin ?? 'kit',
     );
     return Number(result.lastInsertRowid);
   }

@@ -136,6 +136,7 @@ export class QueryOps {
       .add('job_id = @jobId', 'jobId', filter.jobId)
       .add('destination = @destination', 'destination', filter.destination)
       .add('outcome = @outcome', 'outcome', filter.outcome)
+      .add('is_shadow = @isShadow', 'isShadow', filter.isShadow === undefined ? undefined : filter.isShadow ? 1 : 0)
       .subscriber(filter)
       .range('started_at', filter)
       .before(filter);

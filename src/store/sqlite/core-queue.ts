@@ -33,6 +33,7 @@ export class QueueOps {
   readonly #release: Statement;
   readonly #replay: Statement<Record<string, unknown>, JobRow>;
   readonly #cancel: Statement<Record<string, unknown>, JobRow>;
+  readonly #clone: Statement<Record<string, unknown>, JobRow>;
   readonly #selectStates: Statement<[], DestinationStateRow>;
   readonly #pause: Statement;
   readonly #resume: Statement;
@@ -73,13 +74,14 @@ export class QueueOps {
     this.#insertAttempt = db.prepare(`
       INSERT INTO attempts (job_id, attempt, event_id, destination, action, subscriber_key, subscriber_id, email,
         worker_id, started_at, finished_at, duration_ms, outcome, error_class, error, request, response_status,
-        response_body, correlation)
+        response_body, correlation, is_shadow)
       VALUES (@jobId, @attempt, @eventId, @destination, @action, @subscriberKey, @subscriberId, @email,
         @workerId, @startedAt, @finishedAt, @finishedAt - @startedAt, @outcome, @errorClass, @error, @request,
-        @responseStatus, @responseBody, @correlation)`);
+        @responseStatus, @responseBody, @correlation, @isShadow)`);
     this.#finish = db.prepare(`
       UPDATE jobs SET status = @status, attempts = attempts + 1, run_at = coalesce(@runAt, run_at),
-        lease_owner = NULL, lease_expires_at = NULL, last_error = @error, finished_at = @finishedAt, updated_at = @now
+        lease_owner = NULL, lease_expires_at = NULL, last_error = @error, finished_at = @finishedAt, updated_at = @now,
+        facts = CASE WHEN @facts IS NULL THEN facts ELSE json_patch(facts, @facts) END
       WHERE id = @id AND status = 'running' AND lease_owner = @workerId`);
     this.#extendLeases = db
       .prepare<Record<string, unknown>, number>(
@@ -99,6 +101,14 @@ export class QueueOps {
     this.#cancel = db.prepare(`
       UPDATE jobs SET status = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, finished_at = @now, updated_at = @now
       WHERE id = @id AND status IN ('pending', 'running')
+      RETURNING *`);
+    // A copy for `replay --force-new`: no id given, so AUTOINCREMENT picks one above every id ever used.
+    this.#clone = db.prepare(`
+      INSERT INTO jobs (event_id, rule, destination, action, params, sub_key, subscriber_key, subscriber_id, email,
+        status, attempts, max_attempts, run_at, created_at, updated_at, copy_of)
+      SELECT event_id, rule, destination, action, params, sub_key, subscriber_key, subscriber_id, email,
+        'pending', 0, max_attempts, @now, @now, @now, id
+      FROM jobs WHERE id = @id
       RETURNING *`);
     this.#selectStates = db.prepare('SELECT * FROM destination_state ORDER BY destination');
     // Pausing again keeps the first pause time and takes the new reason.
@@ -167,7 +177,7 @@ export class QueueOps {
     return held.sort((a, b) => a - b);
   }
 
-  finishAttempt({ attempt, next, now }: FinishAttemptInput): boolean {
+  finishAttempt({ attempt, next, now, facts }: FinishAttemptInput): boolean {
     const job = this.#selectJob.get(attempt.jobId);
     this.#recordAttempt(attempt, job);
     const result = this.#finish.run({
@@ -177,6 +187,8 @@ export class QueueOps {
       runAt: next.status === 'pending' ? next.runAt : null,
       finishedAt: next.status === 'pending' ? null : now,
       error: attempt.error ?? null,
+      // json_patch (RFC 7396): keys set to null are removed.
+      facts: facts === undefined || Object.keys(facts).length === 0 ? null : toJson(facts),
       now,
     });
     return result.changes > 0;
@@ -196,6 +208,14 @@ export class QueueOps {
     const ids = this.#query.terminalJobIds(filter);
     for (const id of ids) this.#replay.run({ id, extraAttempts, now });
     return ids;
+  }
+
+  cloneJob(id: number, now: number): JobRecord | undefined {
+    const original = this.#selectJob.get(id);
+    if (!original) return undefined;
+    if (original.status === 'pending' || original.status === 'running') return jobFromRow(original, this.#storeId);
+    const row = this.#clone.get({ id, now });
+    return row && jobFromRow(row, this.#storeId);
   }
 
   cancelJob(id: number, now: number): JobRecord | undefined {
@@ -264,6 +284,7 @@ export class QueueOps {
       responseStatus: attempt.responseStatus ?? null,
       responseBody: attempt.responseBody ?? null,
       correlation: toJson(attempt.correlation) ?? '{}',
+      isShadow: attempt.isShadow ? 1 : 0,
     });
   }
 }

@@ -48,6 +48,7 @@ export interface EventRow {
   duplicate_of: number | null;
   payload: string | null;
   decisions: string;
+  origin: string;
 }
 
 export interface JobRow {
@@ -72,6 +73,8 @@ export interface JobRow {
   updated_at: number;
   finished_at: number | null;
   replays: number;
+  facts: string;
+  copy_of: number | null;
 }
 
 export interface AttemptRow {
@@ -96,6 +99,7 @@ export interface AttemptRow {
   response_body: string | null;
   correlation: string;
   scrubbed_at: number | null;
+  is_shadow: number;
 }
 
 export interface QuarantineRow {
@@ -171,6 +175,7 @@ export function eventFromRow(row: EventRow): EventRecord {
     id: row.id,
     deliveryId: row.delivery_id,
     source: row.source as EventSource,
+    origin: row.origin,
     kitEventId: row.kit_event_id,
     type: row.type,
     kitType: row.kit_type,
@@ -232,6 +237,8 @@ export function jobFromRow(row: JobRow, storeId: string): JobRecord {
     updatedAt: row.updated_at,
     finishedAt: row.finished_at,
     replays: row.replays,
+    facts: fromJson<Record<string, unknown>>(row.facts, {}),
+    copyOf: row.copy_of,
   };
 }
 
@@ -252,6 +259,7 @@ export function attemptFromRow(row: AttemptRow): AttemptRecord {
     outcome: row.outcome as AttemptOutcome,
     correlation: fromJson<Record<string, string>>(row.correlation, {}),
     scrubbedAt: row.scrubbed_at,
+    ...(row.is_shadow === 1 && { isShadow: true }),
     // Optional fields of AttemptInput: absent rather than null, as the caller wrote them.
     ...(row.error_class !== null && { errorClass: row.error_class as NonNullable<AttemptRecord['errorClass']> }),
     ...(row.error !== null && { error: row.error }),

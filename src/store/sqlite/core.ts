@@ -29,6 +29,8 @@ import { KitOps } from './core-kit.js';
 import { QueryOps } from './core-query.js';
 import { QueueOps } from './core-queue.js';
 import { RetentionOps } from './core-retention.js';
+import { ScheduleOps } from './core-schedules.js';
+import type { ClaimScheduleInput, FinishScheduleRunInput, ScheduleProgress, ScheduleRegistration, ScheduleRunFilter } from '../schedule-types.js';
 import { Sqlite } from './driver.js';
 import { WRITE_OPS, serializeError, type Call, type CallResult, type SerializedError, type SyncOps, type WriterOptions } from './protocol.js';
 
@@ -124,6 +126,7 @@ export class SqliteCore implements SyncOps {
   readonly #query: QueryOps;
   readonly #queue: QueueOps;
   readonly #retention: RetentionOps;
+  readonly #schedules: ScheduleOps;
   readonly #tx: Record<'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollbackTo', Database.Statement>;
   readonly #getSetting: Database.Statement<[string], string>;
   readonly #initSetting: Database.Statement<[string, string]>;
@@ -175,6 +178,7 @@ export class SqliteCore implements SyncOps {
     this.#ingest = new IngestOps(db, this.#kit);
     this.#queue = new QueueOps(db, this.#query, storeId);
     this.#retention = new RetentionOps(db);
+    this.#schedules = new ScheduleOps(db);
   }
 
   /**
@@ -312,7 +316,7 @@ export class SqliteCore implements SyncOps {
 
   commitDelivery = (input: CommitDeliveryInput) => this.#ingest.commitDelivery(input);
   discardQuarantine = (id: number, now: number) => this.#ingest.discardQuarantine(id, now);
-  hasLedgerKey = (key: string) => this.#ingest.hasLedgerKey(key);
+  hasLedgerKey = (key: string, now?: number) => this.#ingest.hasLedgerKey(key, now);
 
   getDelivery = (id: number) => this.#query.getDelivery(id);
   getEvent = (id: number) => this.#query.getEvent(id);
@@ -332,6 +336,7 @@ export class SqliteCore implements SyncOps {
   replayJob = (id: number, extraAttempts: number, now: number) => this.#queue.replayJob(id, extraAttempts, now);
   replayJobs = (filter: JobFilter, extraAttempts: number, now: number) => this.#queue.replayJobs(filter, extraAttempts, now);
   cancelJob = (id: number, now: number) => this.#queue.cancelJob(id, now);
+  cloneJob = (id: number, now: number) => this.#queue.cloneJob(id, now);
   getDestinationStates = () => this.#queue.getDestinationStates();
   pauseDestination = (destination: string, reason: string, now: number) => this.#queue.pauseDestination(destination, reason, now);
   resumeDestination = (destination: string, now: number) => this.#queue.resumeDestination(destination, now);
@@ -356,6 +361,17 @@ export class SqliteCore implements SyncOps {
   listWebhookRegistrations = () => this.#kit.listWebhookRegistrations();
   saveWebhookRegistration = (registration: WebhookRegistration) => this.#kit.saveWebhookRegistration(registration);
   deleteWebhookRegistration = (system: WebhookRegistration['system'], kitId: number) => this.#kit.deleteWebhookRegistration(system, kitId);
+
+  upsertSchedules = (registrations: readonly ScheduleRegistration[], now: number) => this.#schedules.upsertSchedules(registrations, now);
+  claimDueSchedule = (input: ClaimScheduleInput) => this.#schedules.claimDueSchedule(input);
+  startManualRun = (name: string, owner: string, now: number, leaseMs: number) => this.#schedules.startManualRun(name, owner, now, leaseMs);
+  extendScheduleLease = (runId: number, owner: string, leaseExpiresAt: number) => this.#schedules.extendScheduleLease(runId, owner, leaseExpiresAt);
+  reportScheduleProgress = (runId: number, owner: string, progress: ScheduleProgress, leaseExpiresAt: number) =>
+    this.#schedules.reportScheduleProgress(runId, owner, progress, leaseExpiresAt);
+  finishScheduleRun = (input: FinishScheduleRunInput) => this.#schedules.finishScheduleRun(input);
+  listSchedules = () => this.#schedules.listSchedules();
+  getScheduleRun = (id: number) => this.#schedules.getScheduleRun(id);
+  listScheduleRuns = (filter: ScheduleRunFilter) => this.#schedules.listScheduleRuns(filter);
 
   getSetting = (key: string): string | undefined => this.#getSetting.get(key);
   initSetting = (key: string, value: string): string => {

@@ -34,6 +34,7 @@ export const WRITE_OPS: ReadonlySet<OpName> = new Set<OpName>([
   'replayJob',
   'replayJobs',
   'cancelJob',
+  'cloneJob',
   'pauseDestination',
   'resumeDestination',
   'setBreaker',
@@ -48,6 +49,14 @@ export const WRITE_OPS: ReadonlySet<OpName> = new Set<OpName>([
   'blockRateBudget',
   'saveWebhookRegistration',
   'deleteWebhookRegistration',
+  'upsertSchedules',
+  // Writes so "free or expired, and due" and taking the lease share the write lock: two processes
+  // sharing the file never both start a run.
+  'claimDueSchedule',
+  'startManualRun',
+  'extendScheduleLease',
+  'reportScheduleProgress',
+  'finishScheduleRun',
 ]);
 
 export interface Call {

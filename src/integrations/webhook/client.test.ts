@@ -1,13 +1,15 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { env, webhookDestinationSchema, type WebhookBodyContext } from '../../config/schema.js';
+import { startWebhookReceiver, type WebhookReceiver } from './simulator.js';
 import type { KitEvent } from '../../kit/events.js';
+import { env } from '../../lib/env-ref.js';
 import { createHttpClient, type HttpClient } from '../../lib/http.js';
 import type { EventRecord, JobRecord } from '../../store/types.js';
-import { createConnectors } from '../index.js';
-import type { AttemptResult, ConnectorContext, SecretResolver } from '../types.js';
-import { createWebhookConnector } from './client.js';
-import { startWebhookReceiver, type WebhookReceiver } from './simulator.js';
+import { IntegrationRegistry } from '../index.js';
+import { createActionHttp } from '../outbound.js';
+import type { ActionContext, ActionResult, SecretResolver } from '../types.js';
+import { sendWebhook } from './client.js';
+import { webhookDestinationSchema, type WebhookBodyContext, type WebhookDestinationConfig } from './schema.js';
 
 const NOW = Date.parse('2026-03-01T12:00:00.000Z');
 const IDEMPOTENCY_KEY = 'kitrelay-job-42';
@@ -49,6 +51,7 @@ const eventRecord: EventRecord = {
   id: 9,
   deliveryId: 3,
   source: 'legacy',
+  origin: 'kit',
   kitEventId: null,
   type: event.type,
   kitType: event.kitType,
@@ -87,25 +90,36 @@ const job: JobRecord = {
   updatedAt: NOW,
   finishedAt: null,
   replays: 0,
+  facts: {},
+  copyOf: null,
 };
 
-function context(destination: Record<string, unknown> = {}, overrides: Partial<ConnectorContext> = {}): ConnectorContext {
+type Overrides = Partial<Pick<ActionContext<unknown, WebhookDestinationConfig>, 'event' | 'signal'>>;
+
+function context(destination: Record<string, unknown> = {}, overrides: Overrides = {}): ActionContext<unknown, WebhookDestinationConfig> {
+  const config = webhookDestinationSchema.parse({ type: 'webhook', url: `${receiver.url}/hook`, timeoutMs: 2_000, ...destination });
+  const signal = overrides.signal ?? new AbortController().signal;
   return {
     job,
     eventRecord,
     event,
+    params: job.params,
+    earlierAttempts: [],
+    facts: {},
     destinationName: 'crm-hook',
-    destination: webhookDestinationSchema.parse({ type: 'webhook', url: `${receiver.url}/hook`, timeoutMs: 2_000, ...destination }),
+    destination: config,
     idempotencyKey: IDEMPOTENCY_KEY,
     secrets,
-    signal: new AbortController().signal,
+    http: createActionHttp({ http, signal, timeoutMs: config.timeoutMs, isShadow: false }),
+    signal,
     now: NOW,
+    userAgent: 'kitrelay/0.1.0',
     ...overrides,
   };
 }
 
-function send(destination: Record<string, unknown> = {}, overrides: Partial<ConnectorContext> = {}): Promise<AttemptResult> {
-  return createWebhookConnector({ http }).send(context(destination, overrides));
+function send(destination: Record<string, unknown> = {}, overrides: Overrides = {}): Promise<ActionResult> {
+  return sendWebhook(context(destination, overrides));
 }
 
 describe('webhook connector', () => {
@@ -187,7 +201,7 @@ describe('webhook connector', () => {
     expect(receiver.requests[0]?.headers['authorization']).toBe('tok-s3cret');
     expect(receiver.requests[0]?.headers['x-tenant']).toBe('tok-s3cret');
     if (result.outcome !== 'succeeded') throw new Error(result.outcome);
-    expect(result.call.request.headers).toMatchObject({ authorization: '[redacted]', 'x-tenant': '[redacted]', 'x-sig': '[redacted]', 'x-plain': 'visible' });
+    expect(result.call?.request.headers).toMatchObject({ authorization: '[redacted]', 'x-tenant': '[redacted]', 'x-sig': '[redacted]', 'x-plain': 'visible' });
     expect(JSON.stringify(result)).not.toContain('tok-s3cret');
   });
 
@@ -196,7 +210,7 @@ describe('webhook connector', () => {
     const result = await send({ url: env('HOOK_URL') });
     expect(receiver.requests[0]?.path).toBe('/services/T0/SECRET');
     if (result.outcome !== 'succeeded') throw new Error(result.outcome);
-    expect(result.call.request.url).toBe(`${receiver.url}/[redacted]`);
+    expect(result.call?.request.url).toBe(`${receiver.url}/[redacted]`);
   });
 
   it('retries a 500', async () => {
@@ -266,9 +280,11 @@ describe('webhook connector', () => {
   });
 });
 
-describe('createConnectors', () => {
-  it('registers the webhook connector under its destination type', () => {
-    const connectors = createConnectors({ http });
-    expect(connectors.get('webhook')?.type).toBe('webhook');
+describe('the registry', () => {
+  it('registers the webhook integration under its destination type, with send and sendBatch', () => {
+    const registry = new IntegrationRegistry();
+    expect(registry.get('webhook')?.type).toBe('webhook');
+    expect(registry.action('webhook', 'send')?.kind).toBe('job');
+    expect(registry.action('webhook', 'sendBatch')?.kind).toBe('batch');
   });
 });

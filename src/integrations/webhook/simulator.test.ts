@@ -92,4 +92,27 @@ describe('webhook receiver simulator', () => {
     await other.close();
     expect((await pending).kind).toBe('network_error');
   });
+
+  it('waits for a predicate over the requests', async () => {
+    const waiting = receiver.waitFor((requests) => requests.some((r) => r.path === '/wanted'));
+    await post('/other');
+    await post('/wanted');
+    expect((await waiting).map((r) => r.path)).toEqual(['/other', '/wanted']);
+  });
+
+  it('records an answer lost after the receiver acted (apply_then_hang) as hung', async () => {
+    receiver.fault({ kind: 'apply_then_hang' });
+    expect(statusOf(await post('/lost', {}, 150))).toBe('timeout');
+    expect(receiver.requests[0]).toMatchObject({ path: '/lost', answer: { kind: 'hang' }, status: 'hang' });
+  });
+
+  it('serves its record with bodies as text on /_sim/requests, its state on /_sim/state, and takes faults over HTTP', async () => {
+    await post('/a', { n: 2 });
+    const listed = (await (await fetch(`${receiver.url}/_sim/requests`)).json()) as Array<{ path: string; body: string; status: number }>;
+    expect(listed).toMatchObject([{ path: '/a', body: '{"n":2}', status: 200 }]);
+    expect(await (await fetch(`${receiver.url}/_sim/state`)).json()).toEqual({ defaultStatus: 200, received: 1 });
+    const added = await fetch(`${receiver.url}/_sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'status', status: 410, path: '/gone' }) });
+    expect(added.status).toBe(201);
+    expect(statusOf(await post('/gone'))).toBe(410);
+  });
 });

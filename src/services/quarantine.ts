@@ -1,70 +1,33 @@
-/**
- * Triage: the operator's actions on events, jobs, quarantine and destinations. The CLI (and, on
- * the roadmap, the dashboard) act only through these functions, never on the store behind them.
- */
-import type { CommitDeps } from '../ingest/commit.js';
-import { commit } from '../ingest/commit.js';
+/** Quarantine: authenticated input that could not be used, kept raw until re-ingested or discarded. */
+import { commit, type CommitDeps } from '../ingest/commit.js';
 import { bodyText } from '../ingest/handlers.js';
 import type { IngestOutcome } from '../ingest/outcome.js';
 import type { RouteTable } from '../ingest/routes.js';
 import { parseLegacyDelivery, parseSignedDelivery } from '../kit/normalize.js';
-import type { AttemptRecord, EventRecord, JobFilter, JobRecord, QuarantineRecord, Store } from '../store/types.js';
+import type { QuarantineFilter, QuarantineRecord } from '../store/index.js';
+import type { ServiceDeps } from './deps.js';
 
-export interface EventDetail {
-  readonly event: EventRecord;
-  readonly jobs: readonly JobRecord[];
+/** Quarantine entries matching the filter, newest first. */
+export function listQuarantine(deps: ServiceDeps, filter: QuarantineFilter): Promise<QuarantineRecord[]> {
+  return deps.store.listQuarantine(filter);
 }
 
-export interface JobDetail {
-  readonly job: JobRecord;
-  readonly event: EventRecord | undefined;
-  readonly attempts: readonly AttemptRecord[];
+export function showQuarantine(deps: ServiceDeps, id: number): Promise<QuarantineRecord | undefined> {
+  return deps.store.getQuarantine(id);
 }
 
-export async function showEvent(store: Store, id: number): Promise<EventDetail | undefined> {
-  const event = await store.getEvent(id);
-  if (!event) return undefined;
-  return { event, jobs: await store.listJobs({ eventId: id, limit: 1000 }) };
+export type DiscardResult = { readonly kind: 'discarded' } | { readonly kind: 'not_found' } | { readonly kind: 'not_open'; readonly entry: QuarantineRecord };
+
+/** Marks an open entry as not worth re-ingesting; it is kept until retention. */
+export async function discardQuarantine(deps: ServiceDeps, id: number): Promise<DiscardResult> {
+  if (await deps.store.discardQuarantine(id, deps.clock.now())) return { kind: 'discarded' };
+  const entry = await deps.store.getQuarantine(id);
+  return entry ? { kind: 'not_open', entry } : { kind: 'not_found' };
 }
 
-export async function showJob(store: Store, id: number): Promise<JobDetail | undefined> {
-  const job = await store.getJob(id);
-  if (!job) return undefined;
-  const [event, attempts] = await Promise.all([store.getEvent(job.eventId), store.listAttempts({ jobId: id, limit: 1000 })]);
-  return { job, event, attempts: [...attempts].reverse() };
-}
-
-export type ReplayResult =
-  | { readonly kind: 'replayed'; readonly job: JobRecord }
-  | { readonly kind: 'not_found' }
-  | { readonly kind: 'not_finished'; readonly job: JobRecord };
-
-/** Runs one finished job again with a fresh attempt budget; its history stays. */
-export async function replayJob(store: Store, id: number, extraAttempts: number, now: number): Promise<ReplayResult> {
-  const before = await store.getJob(id);
-  if (!before) return { kind: 'not_found' };
-  if (before.status === 'pending' || before.status === 'running') return { kind: 'not_finished', job: before };
-  const job = await store.replayJob(id, extraAttempts, now);
-  return job ? { kind: 'replayed', job } : { kind: 'not_found' };
-}
-
-/**
- * Replays the jobs a filter selects (by default only dead ones): only the failed destination's
- * jobs, never the whole fan-out of their events.
- */
-export async function replayJobs(store: Store, filter: JobFilter, extraAttempts: number, now: number, isDryRun = false): Promise<readonly number[]> {
-  const selection: JobFilter = { ...filter, status: filter.status ?? 'dead' };
-  if (isDryRun) return (await store.listJobs({ ...selection, limit: filter.limit ?? 1000 })).map((job) => job.id);
-  return store.replayJobs(selection, extraAttempts, now);
-}
-
-export type CancelResult = { readonly kind: 'cancelled'; readonly job: JobRecord } | { readonly kind: 'not_found' } | { readonly kind: 'already_finished'; readonly job: JobRecord };
-
-export async function cancelJob(store: Store, id: number, now: number): Promise<CancelResult> {
-  const before = await store.getJob(id);
-  if (!before) return { kind: 'not_found' };
-  const job = await store.cancelJob(id, now);
-  return job ? { kind: 'cancelled', job } : { kind: 'already_finished', job: before };
+export interface ReingestDeps extends ServiceDeps, CommitDeps {
+  /** A legacy entry is parsed as its route says: the route must still be in the config. */
+  readonly routes: RouteTable;
 }
 
 export type ReingestResult =
@@ -80,12 +43,12 @@ export type ReingestResult =
  * quarantine untouched; a good one is committed as events (deduplicated as usual) and the entry
  * is marked re-ingested in the same transaction.
  */
-export async function reingestQuarantine(deps: CommitDeps & { routes: RouteTable }, id: number, now: number, correctedBody?: Buffer): Promise<ReingestResult> {
+export async function reingestQuarantine(deps: ReingestDeps, id: number, correctedBody?: Buffer): Promise<ReingestResult> {
   const entry = await deps.store.getQuarantine(id);
   if (!entry) return { kind: 'not_found' };
   if (entry.status !== 'open') return { kind: 'not_open', entry };
   const body = correctedBody ?? entry.body;
-  const delivery = { system: 'reingest' as const, route: `quarantine:${id}`, receivedAt: now, bodyBytes: body.length };
+  const delivery = { system: 'reingest' as const, route: `quarantine:${id}`, receivedAt: deps.clock.now(), bodyBytes: body.length };
 
   if (entry.system === 'legacy') {
     const route = deps.routes.legacy.get(entry.route);

@@ -1,0 +1,125 @@
+/**
+ * Integrations' inbound routes (the port's sources): `POST /hooks/in/<destination>/<source>/<token>`.
+ * Each source authenticates the integration's way (a URL token, an HMAC signature, a MAC) and
+ * parses the body into events; what it received then goes through the same commit step as Kit's
+ * webhooks: stored before the 2xx, deduplicated by the event's id, quarantined when authenticated
+ * but malformed, routed by rules. Events carry their origin (the integration's type).
+ *
+ * The URL token is HMAC(route secret, destination/source), like Kit's legacy routes: stable, so
+ * registering the URL with the remote side is idempotent, and unguessable. Sources that sign
+ * their requests may ignore it.
+ */
+import { createHmac } from 'node:crypto';
+import type { Config } from '../config/schema.js';
+import { IntegrationRegistry, type AnyIntegration, type InboundRequest, type SecretResolver, type SourceDefinition } from '../integrations/index.js';
+import { sourceEventType, sourceKitEvent } from '../integrations/source-event.js';
+import { routeEvent, type CompiledRule } from '../rules/route.js';
+import { StoreUnavailableError } from '../lib/errors.js';
+import type { EventInput, QuarantineInput, Store } from '../store/types.js';
+import type { IngestOutcome } from './outcome.js';
+
+export const SOURCE_PATH_PREFIX = '/hooks/in';
+export const SOURCE_ROUTE_PATTERN = `${SOURCE_PATH_PREFIX}/:destination/:source`;
+export const SOURCE_ROUTE_WITH_REST_PATTERN = `${SOURCE_PATH_PREFIX}/:destination/:source/*`;
+
+const HOUR = 3_600_000;
+
+export interface SourceRoute {
+  readonly destinationName: string;
+  readonly destination: unknown;
+  readonly integration: AnyIntegration;
+  readonly source: SourceDefinition<unknown>;
+  readonly token: string;
+  /** `/hooks/in/<destination>/<source>/<token>` */
+  readonly path: string;
+  readonly url: string;
+}
+
+export function sourceToken(routeSecret: string, destination: string, source: string): string {
+  return createHmac('sha256', routeSecret).update(`kitrelay-source-route:${destination}/${source}`).digest('base64url').slice(0, 32);
+}
+
+/** Every enabled source of every configured destination, by `<destination>/<source>`. */
+export function buildSourceRoutes(config: Config, routeSecret: string, publicBaseUrl: string, registry = new IntegrationRegistry()): Map<string, SourceRoute> {
+  const routes = new Map<string, SourceRoute>();
+  for (const [destinationName, destination] of Object.entries(config.destinations)) {
+    const integration = registry.get(destination.type);
+    for (const source of integration?.sources ?? []) {
+      if (source.isEnabled && !source.isEnabled(destination)) continue;
+      const token = sourceToken(routeSecret, destinationName, source.name);
+      const path = `${SOURCE_PATH_PREFIX}/${destinationName}/${source.name}/${token}`;
+      routes.set(`${destinationName}/${source.name}`, { destinationName, destination, integration: integration as AnyIntegration, source: source as SourceDefinition<unknown>, token, path, url: `${publicBaseUrl}${path}` });
+    }
+  }
+  return routes;
+}
+
+export interface SourceIngestDeps {
+  readonly store: Store;
+  readonly config: Config;
+  readonly rules: readonly CompiledRule[];
+  readonly secrets: SecretResolver;
+}
+
+/** Authenticates, parses and commits one inbound request to a source. */
+export async function ingestSource(deps: SourceIngestDeps, route: SourceRoute, request: InboundRequest, receivedAt: number): Promise<IngestOutcome> {
+  const auth = route.source.authenticate(request, { destination: route.destination, destinationName: route.destinationName, secrets: deps.secrets, urlToken: route.token, now: receivedAt });
+  if (!auth.ok) return { kind: 'rejected', reason: auth.status === 404 ? 'unknown_route' : 'bad_token', message: auth.reason };
+  const routeId = `${route.destinationName}/${route.source.name}`;
+  const delivery = { system: 'source' as const, route: routeId, receivedAt, bodyBytes: request.body.length };
+  const headers = { 'content-type': request.headers['content-type'] ?? '' };
+  const parsed = route.source.parse(request, { destination: route.destination, destinationName: route.destinationName });
+  if (parsed.kind === 'malformed') {
+    const quarantine: QuarantineInput = { system: 'source', route: routeId, reason: parsed.reason, detail: parsed.detail, headers, body: request.body, receivedAt };
+    return commitSource(deps.store, { delivery, events: [], quarantine: [quarantine] }, { reason: parsed.reason, detail: parsed.detail });
+  }
+  const origin = route.integration.type;
+  const dedupeHours = route.source.dedupeHours ?? 72;
+  const events: EventInput[] = parsed.events.map((event) => {
+    const type = sourceEventType(origin, event.type);
+    const view = sourceKitEvent({ ...event, type });
+    const routed = routeEvent(view, deps.rules, deps.config, receivedAt);
+    const email = view.subscriber?.email;
+    return {
+      source: 'source',
+      origin,
+      type,
+      kitType: event.type,
+      payload: event.payload,
+      ...(event.id !== undefined ? { dedupe: { key: `${origin}:${route.destinationName}:${event.id}`, expiresAt: receivedAt + dedupeHours * HOUR } } : {}),
+      ...(event.subscriberId !== undefined ? { subscriberId: event.subscriberId } : {}),
+      ...(email !== undefined ? { email } : {}),
+      ...(event.subscriberId !== undefined ? { subscriberKey: `id:${event.subscriberId}` } : email !== undefined ? { subscriberKey: `email:${email}` } : {}),
+      ...(event.occurredAt !== undefined ? { occurredAt: event.occurredAt } : {}),
+      jobs: routed.jobs,
+      decisions: routed.decisions,
+    };
+  });
+  const quarantine: QuarantineInput[] = parsed.quarantine.map((q) => ({ system: 'source', route: routeId, reason: q.reason, detail: q.detail, headers, body: q.body, receivedAt }));
+  return commitSource(deps.store, { delivery, events, quarantine });
+}
+
+async function commitSource(
+  store: Store,
+  input: Parameters<Store['commitDelivery']>[0],
+  wholeBodyBad?: { reason: string; detail: string },
+): Promise<IngestOutcome> {
+  try {
+    const result = await store.commitDelivery(input);
+    if (wholeBodyBad) return { kind: 'quarantined', deliveryId: result.deliveryId, quarantineIds: result.quarantineIds, ...wholeBodyBad };
+    const accepted = result.events.filter((e) => e.status === 'accepted');
+    return {
+      kind: 'accepted',
+      deliveryId: result.deliveryId,
+      accepted: accepted.length,
+      duplicates: result.events.length - accepted.length,
+      quarantined: result.quarantineIds.length,
+      eventIds: result.events.map((e) => e.eventId),
+      jobs: accepted.reduce((n, e) => n + (e.status === 'accepted' ? e.jobIds.length : 0), 0),
+    };
+  } catch (error) {
+    // Not stored: the sender must retry, never get a 2xx.
+    if (error instanceof StoreUnavailableError) return { kind: 'unavailable', retryAfterSeconds: error.retryAfterSeconds, message: error.message };
+    return { kind: 'unavailable', retryAfterSeconds: 5, message: `store error: ${error instanceof Error ? error.message : String(error)}` };
+  }
+}

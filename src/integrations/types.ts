@@ -1,0 +1,222 @@
+/**
+ * The integration port: what one integration (the generic webhook, Bonjoro, Slack, Meta audiences,
+ * Airtable, Kajabi) gives kitrelay. Everything about an integration lives in its folder
+ * (`src/integrations/<name>/`): its config schema, its actions with their parameter schemas, its
+ * API client, request formatting, sources, scheduled syncs, simulator and tests. Adding one is its
+ * folder plus one line in `registry.ts`.
+ *
+ * Words (see the glossary in store/types.ts): a **destination** is one configured instance of an
+ * integration (`config.destinations.<name>` with `type: '<integration>'`); an **action** is what a
+ * job asks of it (`greet`, `send`); an **attempt** is one run of the action for a job, leaving one
+ * audit record.
+ *
+ * Every outcome of an attempt is a value, never a throw: `succeeded`, `retry` (safe to send again),
+ * `failed` (will never succeed as sent), or `unknown` (the request may have been applied: a timeout
+ * after sending, a reset connection). A throw is a bug; the queue records it as a retryable failure.
+ */
+import type { z } from 'zod';
+import type { KitEvent } from '../kit/events.js';
+import type { HttpRequest, HttpResult } from '../lib/http.js';
+import type { ScheduleDefinition } from '../schedules/types.js';
+import type { AttemptRecord, EventRecord, JobRecord, RequestSummary } from '../store/types.js';
+import type { DestinationBase } from './destination.js';
+
+/** Resolves a secret reference (`env('NAME')`) or passes a plain string through; throws when unset. */
+export type SecretResolver = (value: string | { readonly $env: string }) => string;
+
+/** What one outbound call sent and got back, for the audit record. */
+export interface CallRecord {
+  readonly request: RequestSummary;
+  readonly responseStatus?: number;
+  /** The start of the response body (kept short). */
+  readonly responseBody?: string;
+  /** Ids that tie this call to others: idempotency key, the response's request id, a batch id, … */
+  readonly correlation: Readonly<Record<string, string>>;
+}
+
+/** Small facts an attempt keeps for the job's later attempts (a remote id, the marker it used). */
+export type JobFacts = Readonly<Record<string, unknown>>;
+
+export type ActionResult =
+  | { readonly outcome: 'succeeded'; readonly call?: CallRecord; readonly facts?: JobFacts }
+  /**
+   * Not applied; worth trying again (`retryAfterMs` when the destination said when).
+   * `opensBreaker`: the destination refuses every job alike (a revoked credential, HTTP 401): the
+   * breaker opens at once and the job waits with it instead of every job spending its attempts.
+   */
+  | { readonly outcome: 'retry'; readonly error: string; readonly retryAfterMs?: number; readonly call?: CallRecord; readonly facts?: JobFacts; readonly opensBreaker?: boolean }
+  /** Will never succeed as sent (a 400, a 404, a config error): the job is dead with `error`. */
+  | { readonly outcome: 'failed'; readonly error: string; readonly call?: CallRecord; readonly facts?: JobFacts }
+  /** The request may have been applied: tried again, and the next attempt sees this one in `earlierAttempts`. */
+  | { readonly outcome: 'unknown'; readonly error: string; readonly call?: CallRecord; readonly facts?: JobFacts };
+
+/**
+ * The outbound HTTP an action sends through: the shared keep-alive client, with the attempt's
+ * timeout and abort signal applied. In shadow mode, `send` records the request and ends the
+ * attempt there (it throws `ShadowStop`, which the queue turns into a shadow attempt): nothing
+ * leaves the machine. Actions must not catch it.
+ */
+export interface ActionHttp {
+  send(request: OutboundRequest): Promise<HttpResult>;
+}
+
+export type OutboundRequest = Omit<HttpRequest, 'timeoutMs' | 'signal'> & {
+  /** Shorter than the attempt's remaining time, if given. */
+  readonly timeoutMs?: number;
+};
+
+/** One job as an action sees it. */
+export interface JobInput<P> {
+  readonly job: JobRecord;
+  readonly eventRecord: EventRecord;
+  /** The normalised event the job was made from. */
+  readonly event: KitEvent;
+  /** The rule's params for this action, templates rendered, checked against the action's schema. */
+  readonly params: P;
+  /** Stable per job across attempts: send it where the destination accepts one. */
+  readonly idempotencyKey: string;
+  /** This job's earlier attempts, oldest first (empty on the first). */
+  readonly earlierAttempts: readonly AttemptRecord[];
+  /** What earlier attempts kept (`ActionResult.facts`). */
+  readonly facts: JobFacts;
+}
+
+/** What every action gets besides its job(s). */
+export interface AttemptEnvironment<D> {
+  readonly destinationName: string;
+  readonly destination: D;
+  readonly secrets: SecretResolver;
+  readonly http: ActionHttp;
+  /** Aborted on timeout and on forced shutdown. */
+  readonly signal: AbortSignal;
+  /** Epoch ms, from the injected clock. */
+  readonly now: number;
+  /** `kitrelay/<version>`, for User-Agent headers. */
+  readonly userAgent: string;
+}
+
+export type ActionContext<P, D> = JobInput<P> & AttemptEnvironment<D>;
+
+export interface BatchContext<P, D> extends AttemptEnvironment<D> {
+  /** The jobs of this call, in claim order (per-subscriber order kept). */
+  readonly items: readonly JobInput<P>[];
+}
+
+export interface BatchResult {
+  /** The shared call; each job's audit record points at it. */
+  readonly call?: CallRecord;
+  /** One result per item, in the same order. */
+  readonly results: readonly ActionResult[];
+}
+
+interface ActionCommon<P> {
+  readonly description: string;
+  /** The rule's `params` for this action: checked when the config loads, and again at each attempt. */
+  readonly params: z.ZodType<P>;
+}
+
+/** One job → one attempt (which may make more than one call, e.g. a lookup then a create). */
+export interface JobAction<P = unknown, D = unknown> extends ActionCommon<P> {
+  readonly kind: 'job';
+  run(ctx: ActionContext<P, D>): Promise<ActionResult>;
+}
+
+/** Many jobs → one call: one rate-limit token per call, one audit record per job. */
+export interface BatchAction<P = unknown, D = unknown> extends ActionCommon<P> {
+  readonly kind: 'batch';
+  /** Most jobs in one call. */
+  maxBatchSize(destination: D): number;
+  runBatch(ctx: BatchContext<P, D>): Promise<BatchResult>;
+}
+
+export type ActionDefinition<P = unknown, D = unknown> = JobAction<P, D> | BatchAction<P, D>;
+
+/**
+ * An action of some params type, as the registry holds it: each action's params are checked by its
+ * own schema before `run` sees them, so the registry need not know their type.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyAction<D> = JobAction<any, D> | BatchAction<any, D>;
+
+/** An inbound request as a source sees it: the raw bytes (signatures are computed over them). */
+export interface InboundRequest {
+  readonly method: string;
+  /** The path after `/hooks/in/<destination>/<source>` ('' or '/<token>' …). */
+  readonly subpath: string;
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  readonly query: Readonly<Record<string, string | undefined>>;
+  readonly body: Buffer;
+}
+
+/** One event a source received, before routing. */
+export interface SourceEvent {
+  /** The integration's own event type (`purchase.created`, `block_actions`, …). */
+  readonly type: string;
+  /** The id the integration gives it: the dedupe key (with the source), when it has one. */
+  readonly id?: string;
+  readonly email?: string;
+  /** A Kit subscriber id when the source knows it. */
+  readonly subscriberId?: string;
+  readonly occurredAt?: number;
+  readonly payload: unknown;
+}
+
+export type SourceParse =
+  | { readonly kind: 'events'; readonly events: readonly SourceEvent[]; readonly quarantine: readonly { readonly reason: string; readonly detail: string; readonly body: Buffer }[] }
+  /** Authenticated but unreadable: kept in quarantine, answered 400. */
+  | { readonly kind: 'malformed'; readonly reason: string; readonly detail: string };
+
+export type SourceAuth = { readonly ok: true } | { readonly ok: false; readonly status: 401 | 403 | 404; readonly reason: string };
+
+/**
+ * An inbound HTTP route, authenticated the integration's way (URL token, HMAC signature, MAC).
+ * What it receives goes through the same commit step as Kit's webhooks: stored before the 2xx,
+ * deduplicated by `SourceEvent.id`, quarantined when authenticated but malformed, routed by rules.
+ */
+export interface SourceDefinition<D = unknown> {
+  readonly name: string;
+  readonly description: string;
+  /** Whether this destination's config turns the source on. @default always */
+  isEnabled?(destination: D): boolean;
+  /** Checked before the body is parsed; `now` for timestamped signatures. */
+  authenticate(request: InboundRequest, ctx: { readonly destination: D; readonly destinationName: string; readonly secrets: SecretResolver; readonly urlToken: string; readonly now: number }): SourceAuth;
+  parse(request: InboundRequest, ctx: { readonly destination: D; readonly destinationName: string }): SourceParse;
+  /** How long an event id is remembered for dedupe. @default 72 h */
+  readonly dedupeHours?: number;
+}
+
+/** Scheduled work of one destination (reconciliations, pollers); each becomes a durable schedule. */
+export type IntegrationSchedules<D> = (ctx: { readonly destinationName: string; readonly destination: D; readonly secrets: SecretResolver }) => readonly ScheduleDefinition[];
+
+export interface Integration<D extends DestinationBase = DestinationBase> {
+  /** The destination `type` (`webhook`, `bonjoro`, …). */
+  readonly type: string;
+  readonly description: string;
+  /** The destination's config schema: an object with `type: z.literal(<type>)` and `...destinationCommon`. */
+  readonly configSchema: z.ZodType<D>;
+  readonly actions: Readonly<Record<string, AnyAction<D>>>;
+  /** The action a rule gets when it names none. */
+  readonly defaultAction?: string;
+  readonly sources?: readonly SourceDefinition<D>[];
+  readonly schedules?: IntegrationSchedules<D>;
+  /** Checks the schema cannot express; each message names the field and the fix. */
+  check?(destination: D, name: string): readonly string[];
+  /**
+   * The sandbox (`kitrelay start` with no credentials): stand this integration's simulator in for a
+   * destination whose credentials are not set. Undefined when the destination needs no stand-in.
+   */
+  sandbox?(ctx: { readonly destinationName: string; readonly destination: D; readonly env: Readonly<Record<string, string | undefined>> }): Promise<SandboxStandIn<D> | undefined>;
+}
+
+/** A simulator running in place of a destination's real API, and the config that points at it. */
+export interface SandboxStandIn<D> {
+  /** The destination's config, pointed at the simulator. */
+  readonly destination: D;
+  /** Values for env references the environment leaves unset (the simulator's token). */
+  readonly overlay: Readonly<Record<string, string>>;
+  readonly simulator: { readonly name: string; readonly url: string; close(): Promise<void> };
+}
+
+/** An integration of some destination type, as the registry holds it (each checks its own config). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyIntegration = Integration<any>;
