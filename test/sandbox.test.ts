@@ -7,7 +7,7 @@ import { resolveConfig } from '../src/config/load.js';
 import { exampleConfig } from '../src/config/example.js';
 import { silentLog } from '../src/lib/log.js';
 import { startRelay, type Relay } from '../src/main.js';
-import { eventually, tempDir } from './helpers.js';
+import { eventually, execCli, tempDir } from './helpers.js';
 
 let relay: Relay | undefined;
 let remove: (() => void) | undefined;
@@ -42,5 +42,35 @@ describe('sandbox', () => {
     const routes = buildRouteTable(relay.config, (await relay.store.getSetting('route_secret'))!, relay.listenUrl);
     const again = await syncWebhooks({ client: kit.client, store: relay.store, config: relay.config, routes, publicBaseUrl: relay.listenUrl, now: () => Date.now() });
     expect(again.changed).toBe(0);
+  });
+
+  it('stands a Bonjoro simulator in for the bonjoro destination: a VIP tag makes one greet, re-tagging none', async () => {
+    const temp = tempDir();
+    remove = temp.remove;
+    const loaded = resolveConfig({ ...exampleConfig, store: { dataDir: temp.dir } }, { cwd: temp.dir, env: {}, source: 'built-in example' });
+    relay = await startRelay({ loaded, env: {}, log: silentLog(), port: 0, sandbox: true });
+    const bonjoro = relay.sandboxSimulators.find((sim) => sim.name === 'bonjoro');
+    expect(bonjoro).toMatchObject({ destination: 'bonjoro', url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) as unknown });
+    const greets = async () => ((await (await fetch(`${bonjoro?.url}/_sim/state`)).json()) as { greets: { note: string }[] }).greets;
+
+    const kit = relay.sandboxKit!;
+    const { subscriber } = await kit.client.createSubscriber({ email: 'newuser@example.com', firstName: 'Nia' });
+    await kit.client.tagSubscriber(7, subscriber.id);
+    const [greet] = await eventually(async () => ((await greets()).length === 1 ? greets() : undefined), 10_000, 'the greet');
+    expect(greet?.note).toBe('New VIP: Nia (newuser@example.com) — say hello!');
+    const [audit] = await relay.store.listAttempts({ destination: 'bonjoro' });
+    expect(audit).toMatchObject({ outcome: 'succeeded', responseStatus: 200, request: { method: 'POST', url: `${bonjoro?.url}/api/v2/greets` } });
+
+    await kit.client.untagSubscriberByEmail(7, 'newuser@example.com');
+    await kit.client.tagSubscriber(7, subscriber.id);
+    await eventually(async () => ((await relay!.store.listEvents({ type: 'subscriber.tag_added' })).length === 2 ? true : undefined), 10_000, 'the second tag event');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await greets()).toHaveLength(1);
+
+    const status = await execCli(['sandbox', 'status', '--json'], { KITRELAY_DATA_DIR: temp.dir });
+    expect(status.code).toBe(0);
+    const parsed = JSON.parse(status.stdout) as { simulators: { name: string; url: string; isRunning: boolean }[] };
+    expect(parsed.simulators.map((sim) => [sim.name, sim.isRunning])).toEqual([['kit', true], ['webhook', true], ['bonjoro', true]]);
+    expect(parsed.simulators.find((sim) => sim.name === 'bonjoro')?.url).toBe(bonjoro?.url);
   });
 });

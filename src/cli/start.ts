@@ -34,6 +34,9 @@ export function registerStart(program: Command): void {
         `kitrelay listening on ${relay.listenUrl} (config: ${loaded.source}; database: ${loaded.databasePath})`,
         `  ${relay.routes.legacy.size} legacy route(s), ${relay.routes.signed.size} signed endpoint(s): list their URLs with \`npx kitrelay routes\``,
         ...(relay.sandboxReceiverUrl ? [`  sandbox: destinations without a URL deliver to a local receiver at ${relay.sandboxReceiverUrl}`] : []),
+        ...relay.sandboxSimulators
+          .filter((sim) => sim.destination !== undefined)
+          .map((sim) => `  sandbox: destination ${sim.destination ?? ''} has no credentials: a ${sim.name} simulator stands in at ${sim.url} (see \`npx kitrelay sandbox status\`)`),
         `  health: ${relay.listenUrl}/healthz  metrics: ${relay.listenUrl}/metrics`,
       ];
       process.stderr.write(`${lines.join('\n')}\n`);

@@ -13,10 +13,22 @@
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
-import type { RequestSummary } from '../store/types.js';
 import { redactHeaders, redactUrl } from './redact.js';
 
 export { classifyResponse, parseRetryAfter, type ResponseClass } from './http-classify.js';
+
+/** What the audit record keeps of a request: nothing secret, the body as size, digest and preview. */
+export interface RequestSummary {
+  readonly method: string;
+  /** URL with credentials and secret query values removed. */
+  readonly url: string;
+  /** Headers with secret values replaced by `[redacted]`. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly bodyBytes: number;
+  readonly bodySha256: string;
+  /** The start of the body, for the operator; personal data, scrubbed by retention. */
+  readonly bodyPreview?: string;
+}
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 

@@ -15,9 +15,16 @@
  * - **attempt**: one outbound call for a job. Every attempt leaves one audit record.
  * - **audit record**: what an attempt sent and got back (a request summary without secrets, the
  *   response status, duration, correlation ids). Append-only.
- * - **connector**: the code for one kind of destination (the generic webhook, later Slack, …).
- * - **destination**: one configured instance of a connector (`crm-hook`, `#sales` Slack…), with its
- *   own rate limits, concurrency, retry policy, circuit breaker and pause switch.
+ * - **integration** (connector): the code for one kind of destination (the generic webhook,
+ *   Bonjoro, later Slack, …), in `src/integrations/<name>/`: its actions, sources and syncs.
+ * - **destination**: one configured instance of an integration (`crm-hook`, `#sales` Slack…), with
+ *   its own rate limits, concurrency, retry policy, circuit breaker, pause switch and mode
+ *   (`live`, or `shadow`: requests recorded, never sent).
+ * - **action**: what a job asks of its destination (`send`, `greet`); its outcome is `succeeded`,
+ *   `retry`, `failed` or `unknown` (the request may have been applied).
+ * - **job facts**: small values an attempt keeps for the job's later attempts (the greet it made).
+ * - **source**: an integration's inbound route or poller; its events carry the integration as
+ *   their `origin` (`kit` for Kit's own).
  * - **ledger**: keys that make something happen once (e.g. "one Bonjoro video per purpose per
  *   subscriber"). A ledger key is written in the same transaction as the job it guards.
  * - **dedupe key**: the key an inbound event is recognised by when Kit sends it again (the 2.0
@@ -34,7 +41,11 @@
  * registrations) has its words and port in kit-types.ts; durable schedules (schedule, schedule
  * run, schedule lease) in schedule-types.ts.
  */
+import type { RequestSummary } from '../lib/http.js';
 import type { KitStore, MirrorChange } from './kit-types.js';
+
+/** What an audit record keeps of a request (defined beside the HTTP client that makes it). */
+export type { RequestSummary } from '../lib/http.js';
 import type { ScheduleStore } from './schedule-types.js';
 
 export type * from './kit-types.js';
@@ -265,18 +276,6 @@ export interface JobRecord {
   readonly facts: Readonly<Record<string, unknown>>;
   /** Set on a job made by `jobs replay --force-new`: the job it copies. */
   readonly copyOf: number | null;
-}
-
-export interface RequestSummary {
-  readonly method: string;
-  /** URL with credentials and secret query values removed. */
-  readonly url: string;
-  /** Headers with secret values replaced by `[redacted]`. */
-  readonly headers: Readonly<Record<string, string>>;
-  readonly bodyBytes: number;
-  readonly bodySha256: string;
-  /** The start of the body, for the operator; personal data, scrubbed by retention. */
-  readonly bodyPreview?: string;
 }
 
 export interface AttemptInput {
