@@ -25,6 +25,9 @@
  *               alone, then while slow unauthenticated 900 KB uploads (a legacy route with a wrong
  *               token, a signed endpoint with a bad signature) run on 300 connections from their
  *               own process: latency both times, the relay's RSS, how the flood was answered
+ *   bonjoro     (bench/bonjoro.mjs) a Bonjoro destination limited to R/s against the Bonjoro
+ *               simulator (unthrottled, in this process): greets/s over N webhooks against R, and a
+ *               burst of 200 tags, each greet against R's bound; duplicates counted both times
  *
  * Each server runs in its own child process with a fresh temporary data directory; every child is
  * killed when the benchmark ends, however it ends. Load goes to 127.0.0.1 only. Every phase is
@@ -48,7 +51,15 @@
  *   BENCH_FLOOD_CHUNK=65536    … sent this many bytes at a time …
  *   BENCH_FLOOD_CHUNK_MS=100   … every this many ms (a refused upload's slot starts again after it)
  *   BENCH_FLOOD_MAX_UPLOADS=20000  uploads the flood starts at most, in all
- *   BENCH_ONLY=                comma list of phases to run (bare,floor,storecore,store,paused,delivering,rate,e2e,flood,bare2)
+ *   BENCH_BONJORO_RATE=50      the Bonjoro destination's rateLimit.perSecond (R) …
+ *   BENCH_BONJORO_BUCKET=R     … and its rateLimit.burst (B)
+ *   BENCH_BONJORO_TAGS=R×20    webhooks (distinct subscribers) of the sustained part
+ *   BENCH_BONJORO_BURST_TAGS=200  webhooks of the burst
+ *   BENCH_BONJORO_CONCURRENCY=16  the destination's concurrency
+ *   BENCH_BONJORO_CONNECTIONS=32  keep-alive connections posting the webhooks
+ *   BENCH_BONJORO_TOLERANCE_MS=250  slack over R's bound a burst greet may take and still count
+ *   BENCH_BONJORO_POLL_MS=     the relay's queue.pollIntervalMs (unset: its default, 250)
+ *   BENCH_ONLY=                comma list of phases to run (bare,floor,storecore,store,paused,delivering,rate,e2e,flood,bonjoro,bare2)
  *   BENCH_CPU_PROF=1           run kitrelay with --cpu-prof (profiles kept in the work directory)
  *   BENCH_KEEP=1               keep the work directory (data, logs, results.json)
  *   BENCH_SCATTERED_IDS=1      subscriber ids in no order (as real traffic) instead of counting up:
@@ -87,6 +98,7 @@ import {
   waitForQuiet,
 } from './lib.mjs';
 import { FLOOD_SIGNED_ENDPOINT, floodOptions, phaseFlood } from './flood.mjs';
+import { bonjoroOptions, phaseBonjoro } from './bonjoro.mjs';
 import { renderConsole, renderMarkdown, updateBenchmarksMd, verdict } from './report.mjs';
 
 const num = (name, dflt) => {
@@ -118,13 +130,14 @@ const opt = {
   quietWait: num('BENCH_QUIET_WAIT', 20),
   quietTotal: num('BENCH_QUIET_TOTAL', 60),
   flood: floodOptions(num),
+  bonjoro: bonjoroOptions(num),
 };
-const ALL_PHASES = ['bare', 'floor', 'storecore', 'store', 'paused', 'delivering', 'rate', 'e2e', 'flood', 'bare2'];
+const ALL_PHASES = ['bare', 'floor', 'storecore', 'store', 'paused', 'delivering', 'rate', 'e2e', 'flood', 'bonjoro', 'bare2'];
 const only = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 for (const p of only) if (!ALL_PHASES.includes(p)) throw new Error(`BENCH_ONLY: unknown phase "${p}" (phases: ${ALL_PHASES.join(', ')})`);
 const runs = (phase) => only.length === 0 || only.includes(phase);
 
-const TARGETS = { throughputRatio: 0.5, p99Ms: 25, jobsPerSecond: 3000, floodP99Ratio: 2, floodRssGrowthMiB: 64 };
+const TARGETS = { throughputRatio: 0.5, p99Ms: 25, jobsPerSecond: 3000, floodP99Ratio: 2, floodRssGrowthMiB: 64, bonjoroRateRatio: 0.95, bonjoroBurstShare: 1 };
 
 // ------------------------------------------------------------------ set-up
 
@@ -563,6 +576,7 @@ try {
     rate: () => phaseRate('rate', { receiverUrl: receiver.url }),
     e2e: () => phaseE2e('e2e', { receiverUrl: receiver.url }),
     flood: () => phaseFlood('flood', { opt, work, log, fmtMs, startKitrelay, probe, nextBody, hookPath, receiverUrl: receiver.url, receiverPid, serviceMetrics, stopChecked, inspectDb, durability, sumLoads }),
+    bonjoro: () => phaseBonjoro('bonjoro', { opt, work, log, fmtMs, stopChecked, inspectDb, durability, serviceMetrics }),
     bare2: () => phaseBare('bare2', { withRate: false }),
   };
   results.quiet = {};

@@ -7,6 +7,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../src/config/load.js';
 import { env, type ConfigInput } from '../src/config/schema.js';
 import { legacyFixture, jsonBody } from '../src/kit/fixtures.js';
+import { systemClock } from '../src/lib/clock.js';
+import { compileRules } from '../src/rules/route.js';
+import { reingestQuarantine } from '../src/services/index.js';
 import { eventually, execCli, startTestRelay, type TestRelay } from './helpers.js';
 
 let relay: TestRelay | undefined;
@@ -50,7 +53,17 @@ describe('sources: an integration receives events through the commit step', () =
 
     const broken = await relay.post(path, '{"event":');
     expect(broken.status).toBe(400);
-    expect(await relay.relay.store.listQuarantine({})).toHaveLength(2);
+    const entries = await relay.relay.store.listQuarantine({});
+    expect(entries).toHaveLength(2);
+
+    // Re-ingest, with the body corrected: parsed by the source again, committed and routed.
+    const deps = { store: relay.relay.store, clock: systemClock, config: relay.relay.config, rules: compileRules(relay.relay.config), routes: relay.relay.routes };
+    const brokenEntry = entries.find((e) => e.reason === 'invalid_json');
+    expect(await reingestQuarantine(deps, brokenEntry?.id ?? 0)).toMatchObject({ kind: 'still_invalid', reason: 'invalid_json' });
+    const fixed = await reingestQuarantine(deps, brokenEntry?.id ?? 0, Buffer.from(JSON.stringify({ event: 'deal.won', id: 'd2', email: 'bo@example.com' })));
+    expect(fixed).toMatchObject({ kind: 'done', outcome: { kind: 'accepted', accepted: 1, jobs: 1 } });
+    expect((await relay.relay.store.getQuarantine(brokenEntry?.id ?? 0))?.status).toBe('reingested');
+    expect((await relay.relay.store.listEvents({ email: 'bo@example.com' }))[0]).toMatchObject({ origin: 'webhook', type: 'webhook:deal.won', source: 'reingest' });
   });
 });
 

@@ -101,14 +101,20 @@ export async function commit(
     quarantine,
     ...(reingestOf !== undefined ? { reingestOf } : {}),
   };
+  const first = quarantine[0];
+  return commitInput(deps.store, input, options.isWholeBodyBad ? { reason: first?.reason ?? 'invalid_payload', detail: first?.detail ?? 'no events' } : undefined);
+}
+
+/**
+ * Commits a prepared delivery and says what became of it. `wholeBodyBad`: the body could not be
+ * used at all, so it is answered 400 (a signed batch whose events were all bad is still a
+ * well-formed delivery: 2xx with them quarantined, or Kit retries it for 41 h). Store faults
+ * become `unavailable` (the sender retries later); never a 2xx for what was not stored.
+ */
+export async function commitInput(store: Store, input: CommitDeliveryInput, wholeBodyBad?: { readonly reason: string; readonly detail: string }): Promise<IngestOutcome> {
   try {
-    const result = await deps.store.commitDelivery(input);
-    // A body that could not be used at all is answered 400. A signed batch whose events were all
-    // bad is still a well-formed delivery: 2xx with them quarantined, or Kit retries it for 41 h.
-    if (options.isWholeBodyBad) {
-      const first = quarantine[0];
-      return { kind: 'quarantined', deliveryId: result.deliveryId, quarantineIds: result.quarantineIds, reason: first?.reason ?? 'invalid_payload', detail: first?.detail ?? 'no events' };
-    }
+    const result = await store.commitDelivery(input);
+    if (wholeBodyBad) return { kind: 'quarantined', deliveryId: result.deliveryId, quarantineIds: result.quarantineIds, ...wholeBodyBad };
     const accepted = result.events.filter((e) => e.status === 'accepted');
     return {
       kind: 'accepted',
@@ -121,7 +127,7 @@ export async function commit(
     };
   } catch (error) {
     if (error instanceof StoreUnavailableError) return { kind: 'unavailable', retryAfterSeconds: error.retryAfterSeconds, message: error.message };
-    // Any other store failure also means "not stored": Kit must retry, never get a 2xx.
+    // Any other store failure also means "not stored": the sender must retry, never get a 2xx.
     return { kind: 'unavailable', retryAfterSeconds: 5, message: `store error: ${error instanceof Error ? error.message : String(error)}` };
   }
 }

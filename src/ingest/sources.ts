@@ -11,11 +11,11 @@
  */
 import { createHmac } from 'node:crypto';
 import type { Config } from '../config/schema.js';
-import { IntegrationRegistry, type AnyIntegration, type InboundRequest, type SecretResolver, type SourceDefinition } from '../integrations/index.js';
+import { IntegrationRegistry, type AnyIntegration, type InboundRequest, type SecretResolver, type SourceDefinition, type SourceEvent } from '../integrations/index.js';
 import { sourceEventType, sourceKitEvent } from '../integrations/source-event.js';
 import { routeEvent, type CompiledRule } from '../rules/route.js';
-import { StoreUnavailableError } from '../lib/errors.js';
 import type { EventInput, QuarantineInput, Store } from '../store/types.js';
+import { commitInput } from './commit.js';
 import type { IngestOutcome } from './outcome.js';
 
 export const SOURCE_PATH_PREFIX = '/hooks/in';
@@ -71,11 +71,33 @@ export async function ingestSource(deps: SourceIngestDeps, route: SourceRoute, r
   const parsed = route.source.parse(request, { destination: route.destination, destinationName: route.destinationName });
   if (parsed.kind === 'malformed') {
     const quarantine: QuarantineInput = { system: 'source', route: routeId, reason: parsed.reason, detail: parsed.detail, headers, body: request.body, receivedAt };
-    return commitSource(deps.store, { delivery, events: [], quarantine: [quarantine] }, { reason: parsed.reason, detail: parsed.detail });
+    return commitInput(deps.store, { delivery, events: [], quarantine: [quarantine] }, { reason: parsed.reason, detail: parsed.detail });
   }
+  const events = sourceEventInputs(deps, route, parsed.events, receivedAt);
+  const quarantine: QuarantineInput[] = parsed.quarantine.map((q) => ({ system: 'source', route: routeId, reason: q.reason, detail: q.detail, headers, body: q.body, receivedAt }));
+  return commitInput(deps.store, { delivery, events, quarantine });
+}
+
+/**
+ * Quarantine re-ingest of a source's entry: parsed again by its source (the request was
+ * authenticated when it arrived), committed with the entry marked re-ingested. Undefined when the
+ * bytes still do not parse into events alone.
+ */
+export async function reingestSource(deps: SourceIngestDeps, route: SourceRoute, body: Buffer, receivedAt: number, reingestOf: number): Promise<IngestOutcome | { readonly kind: 'still_invalid'; readonly reason: string; readonly detail: string }> {
+  const request = { method: 'POST', subpath: '', headers: { 'content-type': 'application/json' }, query: {}, body };
+  const parsed = route.source.parse(request, { destination: route.destination, destinationName: route.destinationName });
+  if (parsed.kind === 'malformed') return { kind: 'still_invalid', reason: parsed.reason, detail: parsed.detail };
+  const [bad] = parsed.quarantine;
+  if (bad) return { kind: 'still_invalid', reason: bad.reason, detail: bad.detail };
+  const events = sourceEventInputs(deps, route, parsed.events, receivedAt).map((event) => ({ ...event, source: 'reingest' as const }));
+  return commitInput(deps.store, { delivery: { system: 'reingest', route: `quarantine:${reingestOf}`, receivedAt, bodyBytes: body.length }, events, quarantine: [], reingestOf });
+}
+
+/** A source's events as the store takes them: typed by origin, deduplicated by id, routed. */
+function sourceEventInputs(deps: SourceIngestDeps, route: SourceRoute, sourceEvents: readonly SourceEvent[], receivedAt: number): EventInput[] {
   const origin = route.integration.type;
   const dedupeHours = route.source.dedupeHours ?? 72;
-  const events: EventInput[] = parsed.events.map((event) => {
+  return sourceEvents.map((event): EventInput => {
     const type = sourceEventType(origin, event.type);
     const view = sourceKitEvent({ ...event, type });
     const routed = routeEvent(view, deps.rules, deps.config, receivedAt);
@@ -95,31 +117,4 @@ export async function ingestSource(deps: SourceIngestDeps, route: SourceRoute, r
       decisions: routed.decisions,
     };
   });
-  const quarantine: QuarantineInput[] = parsed.quarantine.map((q) => ({ system: 'source', route: routeId, reason: q.reason, detail: q.detail, headers, body: q.body, receivedAt }));
-  return commitSource(deps.store, { delivery, events, quarantine });
-}
-
-async function commitSource(
-  store: Store,
-  input: Parameters<Store['commitDelivery']>[0],
-  wholeBodyBad?: { reason: string; detail: string },
-): Promise<IngestOutcome> {
-  try {
-    const result = await store.commitDelivery(input);
-    if (wholeBodyBad) return { kind: 'quarantined', deliveryId: result.deliveryId, quarantineIds: result.quarantineIds, ...wholeBodyBad };
-    const accepted = result.events.filter((e) => e.status === 'accepted');
-    return {
-      kind: 'accepted',
-      deliveryId: result.deliveryId,
-      accepted: accepted.length,
-      duplicates: result.events.length - accepted.length,
-      quarantined: result.quarantineIds.length,
-      eventIds: result.events.map((e) => e.eventId),
-      jobs: accepted.reduce((n, e) => n + (e.status === 'accepted' ? e.jobIds.length : 0), 0),
-    };
-  } catch (error) {
-    // Not stored: the sender must retry, never get a 2xx.
-    if (error instanceof StoreUnavailableError) return { kind: 'unavailable', retryAfterSeconds: error.retryAfterSeconds, message: error.message };
-    return { kind: 'unavailable', retryAfterSeconds: 5, message: `store error: ${error instanceof Error ? error.message : String(error)}` };
-  }
 }

@@ -1,4 +1,5 @@
 /** Quarantine: authenticated input that could not be used, kept raw until re-ingested or discarded. */
+import { reingestSource } from '../ingest/sources.js';
 import { commit, type CommitDeps } from '../ingest/commit.js';
 import { bodyText } from '../ingest/handlers.js';
 import type { IngestOutcome } from '../ingest/outcome.js';
@@ -43,6 +44,11 @@ export type ReingestResult =
  * quarantine untouched; a good one is committed as events (deduplicated as usual) and the entry
  * is marked re-ingested in the same transaction.
  */
+/** A re-ingest authenticates nothing (the request was authenticated when it arrived). */
+const unusedSecrets = (): never => {
+  throw new Error('re-ingest reads no secrets');
+};
+
 export async function reingestQuarantine(deps: ReingestDeps, id: number, correctedBody?: Buffer): Promise<ReingestResult> {
   const entry = await deps.store.getQuarantine(id);
   if (!entry) return { kind: 'not_found' };
@@ -61,6 +67,13 @@ export async function reingestQuarantine(deps: ReingestDeps, id: number, correct
     });
     if (!parsed.ok) return { kind: 'still_invalid', reason: parsed.reason, detail: parsed.detail };
     return { kind: 'done', outcome: await commit(deps, delivery, [{ event: parsed.event, source: 'reingest', legacyRouteId: route.id, payloadJson: bodyText(body) }], [], { reingestOf: id }) };
+  }
+
+  if (entry.system === 'source') {
+    const route = deps.routes.sources.get(entry.route);
+    if (!route) return { kind: 'route_gone', entry };
+    const outcome = await reingestSource({ ...deps, secrets: unusedSecrets }, route, body, deps.clock.now(), id);
+    return outcome.kind === 'still_invalid' ? outcome : { kind: 'done', outcome };
   }
 
   // Signed: the entry is a whole envelope (it failed as a whole) or one event cut from a batch.
