@@ -1,15 +1,18 @@
 // The `bonjoro` phase of bench/run.mjs: how closely the relay keeps a Bonjoro destination at its
 // rate limit R, and what it does with a burst. Two parts, each with a fresh relay (its own child
-// process and data directory) and a fresh Bonjoro simulator (dist/integrations/bonjoro/simulator.js,
-// in the benchmark process, its own rate limit off, so the relay's limiter alone sets the pace):
+// process and data directory) and a fresh Bonjoro simulator (dist/integrations/bonjoro/simulator.js
+// in a child process of its own, bench/bonjoro-sim.mjs, its rate limit off, so the relay's limiter
+// alone sets the pace; the webhooks are posted from the benchmark process):
 //
 //   sustained  N legacy `subscriber.tag_add` webhooks (tag 7, N distinct subscribers) posted as fast
 //              as the relay takes them, workers delivering; the destination has
 //              `rateLimit: { perSecond: R, burst: B }`. Greets/s at the simulator (POST /greets
 //              arrival times): over the whole run (first → last greet, which the bucket's first B
-//              inflate to about R·(N−1)/(N−B)), after the bucket's first B (the steady state, the
-//              target: ≥ 95 % of R), and over the middle half of that stretch; greets = N,
-//              duplicates = greets − distinct `kitrelay_job` markers = 0.
+//              inflate to about R·(N−1)/(N−B)), after the bucket's first B (tokens refilled while
+//              those went out still count there), and the steady state (the target: ≥ 95 % of R):
+//              the least-squares slope of greet number against time over the middle half of the
+//              stretch after the first B; greets = N, duplicates = greets − distinct
+//              `kitrelay_job` markers = 0, and how far the greets ever ran ahead of an ideal bucket.
 //   burst      a burst of M webhooks (200, distinct subscribers), then each greet's delay from its
 //              webhook's acknowledgement, and the i-th greet's arrival against R's bound: when an
 //              ideal token bucket (R/s, B tokens, full at the first acknowledgement) fed the
@@ -22,22 +25,20 @@
 // attempt ends, ingest nudges it, or `queue.pollIntervalMs` (250 ms unless BENCH_BONJORO_POLL_MS)
 // passes: once the webhooks stop coming, greets leave in clumps of about R × the poll interval.
 //
-// Loopback only; every wait has a deadline; the relay children are killed however the phase ends
-// (lib.mjs), the simulators closed in `finally`.
+// Loopback only; every wait has a deadline; the children (relay, simulator) are stopped in `finally`
+// and killed however the benchmark ends (lib.mjs).
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { ROOT, cpuMeter, percentiles, sleep, startNode } from './lib.mjs';
+import { BENCH_DIR, ROOT, cpuMeter, getJson, percentiles, sleep, startNode } from './lib.mjs';
 
 const dist = (p) => import(pathToFileURL(path.join(ROOT, 'dist', p)).href);
 const CLI = path.join(ROOT, 'dist', 'cli', 'index.js');
 const TOKEN = 'bench-bonjoro-token';
 const TAG_ID = 7;
-const GREETS_PATH = '/api/v2/greets';
-const MARKER = 'kitrelay_job';
 /** Subscriber ids of this phase count up from here (every webhook names a new subscriber). */
 let lastId = 7_000_000;
 
@@ -135,28 +136,21 @@ async function postAll({ url, bodies, connections, deadlineMs }) {
 /** Waits until the simulator holds `want` greets or the deadline passes; then `settleMs` more for stragglers. */
 async function waitForGreets(sim, want, deadlineMs, settleMs = 1_000) {
   const deadline = performance.now() + deadlineMs;
-  while (sim.greets().length < want && performance.now() < deadline) await sleep(50);
-  const isComplete = sim.greets().length >= want;
+  const count = async () => (await getJson(`${sim.control}/count`)).greets;
+  while ((await count()) < want && performance.now() < deadline) await sleep(100);
+  const isComplete = (await count()) >= want;
   await sleep(settleMs);
   return isComplete;
 }
 
-/** Greet POSTs the simulator answered 2xx, oldest first: arrival time, subscriber email, marker. */
-function greetPosts(sim) {
-  return sim.requests
-    .filter((r) => r.method === 'POST' && r.path === GREETS_PATH)
-    .map((r) => ({ at: r.receivedAt, status: r.status, email: r.body?.profiles?.[0], marker: r.body?.custom_attributes?.[MARKER] }));
-}
-
-/** Greets, distinct markers, duplicates, and the status of every POST /greets. */
-function greetCounts(sim, want) {
-  const greets = sim.greets();
-  const markers = new Set(greets.map((g) => g.customAttributes?.[MARKER]));
-  const posts = greetPosts(sim);
+/** Greets, distinct markers, duplicates, the status of every POST /greets, and those POSTs (arrival time, email, marker). */
+async function greetCounts(sim, want) {
+  const dump = await getJson(`${sim.control}/dump`, 30_000);
+  const markers = new Set(dump.markers);
   const statuses = {};
-  for (const p of posts) statuses[p.status] = (statuses[p.status] ?? 0) + 1;
-  const otherRequests = sim.requests.filter((r) => !(r.method === 'POST' && r.path === GREETS_PATH)).length;
-  return { expected: want, greets: greets.length, distinctMarkers: markers.size, duplicates: greets.length - markers.size, postStatuses: statuses, otherRequests, isExact: greets.length === want && markers.size === want };
+  for (const p of dump.posts) statuses[p.status] = (statuses[p.status] ?? 0) + 1;
+  const counts = { expected: want, greets: dump.markers.length, distinctMarkers: markers.size, duplicates: dump.markers.length - markers.size, postStatuses: statuses, otherRequests: dump.otherRequests, isExact: dump.markers.length === want && markers.size === want };
+  return { counts, posts: dump.posts };
 }
 
 /** The most greets in any window of `windowMs` (sliding), and the longest gap between two greets. */
@@ -169,6 +163,40 @@ function windows(times, windowMs = 1_000) {
     if (i > 0) maxGap = Math.max(maxGap, times[i] - times[i - 1]);
   }
   return { mostInOneSecond: most, maxGapMs: maxGap };
+}
+
+/** Least-squares slope of greet number against arrival time (ms): greets/s, blind to clumps and window edges. */
+function slope(times) {
+  const n = times.length;
+  if (n < 2) return Number.NaN;
+  let mt = 0;
+  for (const t of times) mt += t;
+  mt /= n;
+  const mk = (n - 1) / 2;
+  let num = 0;
+  let den = 0;
+  for (let k = 0; k < n; k++) {
+    num += (times[k] - mt) * (k - mk);
+    den += (times[k] - mt) ** 2;
+  }
+  return (num / den) * 1000;
+}
+
+/**
+ * How far the greets ran ahead of an ideal bucket (R/s, B tokens, full at the first greet): the
+ * largest token debt, in greets (0: never more than B + R·t in any stretch of t seconds).
+ */
+function overshoot(times, rate, bucket) {
+  let tokens = bucket;
+  let at = times[0];
+  let debt = 0;
+  for (const t of times) {
+    tokens = Math.min(bucket, tokens + ((t - at) * rate) / 1000);
+    at = t;
+    tokens -= 1;
+    debt = Math.max(debt, -tokens);
+  }
+  return debt;
 }
 
 /** Greets/s over the whole run, after the bucket's first B, and over the middle half of that. */
@@ -188,7 +216,12 @@ function rates(times, o) {
   const mid0 = steadyFrom + (last - steadyFrom) / 4;
   const mid1 = steadyFrom + (3 * (last - steadyFrom)) / 4;
   out.middleSeconds = (mid1 - mid0) / 1000;
-  out.middle = times.filter((t) => t >= mid0 && t < mid1).length / out.middleSeconds;
+  const middle = times.filter((t) => t >= mid0 && t < mid1);
+  out.middle = middle.length / out.middleSeconds;
+  // The target's figure: the slope over the middle half (the first B and the clumps left out).
+  out.middleSlope = slope(middle);
+  out.firstBucketSeconds = (steadyFrom - first) / 1000;
+  out.overshoot = overshoot(times, o.rate, o.bucket);
   Object.assign(out, windows(times));
   return out;
 }
@@ -212,10 +245,21 @@ function idealReleases(arrivals, rate, bucket) {
   return out;
 }
 
-/** Starts a simulator and a relay on it, runs `body(ctx)`, stops both; returns what body returned plus the relay's end. */
+/**
+ * Starts a simulator and a relay on it, runs `body(ctx)`, stops both; returns what body returned
+ * plus the relay's end and, not in the results, `attemptStarts`: when the relay started each
+ * attempt (its `attempts.started_at`, ms, sorted): the limiter's own decisions, free of the time a
+ * call takes to reach the simulator.
+ */
 async function withRelay(label, ctx, o, body) {
-  const { startBonjoroSimulator } = await dist('integrations/bonjoro/simulator.js');
-  const sim = await startBonjoroSimulator({ tokens: [TOKEN], rateLimit: false, port: 0, host: '127.0.0.1', now: clock, maxRequests: Math.max(o.tags, o.burstTags) * 2 + 1_000 });
+  const simProc = await startNode({
+    name: `bonjoro simulator (${label})`,
+    script: path.join(BENCH_DIR, 'bonjoro-sim.mjs'),
+    args: [TOKEN, String(Math.max(o.tags, o.burstTags) * 2 + 1_000)],
+    logFile: path.join(ctx.work, `${label}.sim.log`),
+    ready: /^bonjoro-sim (\{.*\})$/m,
+  });
+  const sim = { ...JSON.parse(simProc.url), pid: simProc.pid };
   const dataDir = path.join(ctx.work, label);
   let proc;
   const out = {};
@@ -236,9 +280,17 @@ async function withRelay(label, ctx, o, body) {
     out.metrics = await ctx.serviceMetrics(proc.url);
   } finally {
     if (proc) out.stop = await ctx.stopChecked(proc);
-    await sim.close();
+    await simProc.stop(5_000);
   }
   out.db = ctx.inspectDb(dataDir);
+  const { Sqlite } = await dist('store/sqlite/driver.js');
+  const db = new Sqlite(path.join(dataDir, 'kitrelay.db'), { readonly: true, fileMustExist: true });
+  try {
+    const attemptStarts = db.prepare('SELECT started_at FROM attempts ORDER BY started_at').pluck().all();
+    Object.defineProperty(out, 'attemptStarts', { value: attemptStarts, enumerable: false });
+  } finally {
+    db.close();
+  }
   return out;
 }
 
@@ -268,22 +320,30 @@ export async function phaseBonjoro(label, ctx) {
   const expectSeconds = (n) => Math.max(0, n - o.bucket) / o.rate;
   out.sustained = await withRelay(`${label}-sustained`, pctx, o, async ({ sim, proc, url }) => {
     const r = {};
-    const meter = cpuMeter({ server: proc.pid, generator: process.pid });
+    const meter = cpuMeter({ server: proc.pid, generator: process.pid, simulator: sim.pid });
     r.post = summarizePost(await postAll({ url, bodies: bodiesFor(o.tags), connections: o.connections, deadlineMs: 60_000 }));
     log(`  posted ${r.post.ok}/${o.tags} (2xx) in ${r.post.seconds.toFixed(2)} s (${Math.round(r.post.perSecond)}/s)`);
     r.isComplete = await waitForGreets(sim, o.tags, expectSeconds(o.tags) * 1.5 * 1000 + 30_000);
     r.cpu = meter.since();
-    r.counts = greetCounts(sim, o.tags);
-    const times = greetPosts(sim).filter((p) => p.status >= 200 && p.status < 300).map((p) => p.at).sort((a, b) => a - b);
+    const { counts, posts } = await greetCounts(sim, o.tags);
+    r.counts = counts;
+    const times = posts.filter((p) => p.status >= 200 && p.status < 300).map((p) => p.at).sort((a, b) => a - b);
     r.rates = rates(times, o);
-    r.ratioSteady = r.rates.steady / o.rate;
+    r.raw = times;
+    r.ratioSteady = r.rates.middleSlope / o.rate;
+    r.ratioAfterBucket = r.rates.steady / o.rate;
     r.ratioMiddle = r.rates.middle / o.rate;
     r.ratioOverall = r.rates.overall / o.rate;
     return r;
   });
   const s = out.sustained;
+  // The same figures from the relay's side: when its limiter let each attempt start.
+  s.relayRates = rates(s.attemptStarts, o);
+  s.rates.firstArrivalAfterFirstAttemptMs = s.raw[0] - s.attemptStarts[0];
+  delete s.raw;
   s.durability = ctx.durability(s.post.ok, s.post.sent - s.post.ok, s.db);
-  log(`  greets ${s.counts.greets}/${o.tags}, duplicates ${s.counts.duplicates}; ${ctx.fmtMs(s.rates.steady)} greets/s after the first ${o.bucket} (× ${s.ratioSteady.toFixed(3)} of R), middle half ${ctx.fmtMs(s.rates.middle)}/s, overall ${ctx.fmtMs(s.rates.overall)}/s (an ideal bucket: ${ctx.fmtMs(s.rates.idealOverall)}/s); most in 1 s ${s.rates.mostInOneSecond}, longest gap ${ctx.fmtMs(s.rates.maxGapMs)} ms`);
+  log(`  greets ${s.counts.greets}/${o.tags}, duplicates ${s.counts.duplicates}; steady ${s.rates.middleSlope.toFixed(2)} greets/s (× ${s.ratioSteady.toFixed(3)} of R; slope over the middle half after the first ${o.bucket}; count/window there ${ctx.fmtMs(s.rates.middle)}/s); after the first ${o.bucket} ${ctx.fmtMs(s.rates.steady)}/s, overall ${ctx.fmtMs(s.rates.overall)}/s (an ideal bucket: ${ctx.fmtMs(s.rates.idealOverall)}/s); most in 1 s ${s.rates.mostInOneSecond}, longest gap ${ctx.fmtMs(s.rates.maxGapMs)} ms, ahead of an ideal bucket by ${s.rates.overshoot.toFixed(2)} greets at most`);
+  log(`  relay side (attempt starts): steady ${s.relayRates.middleSlope.toFixed(2)}/s, most in 1 s ${s.relayRates.mostInOneSecond}, ahead of an ideal bucket by ${s.relayRates.overshoot.toFixed(2)} at most; the first greet reached the simulator ${ctx.fmtMs(s.rates.firstArrivalAfterFirstAttemptMs)} ms after its attempt started`);
 
   // ---------------------------------------------------------------- 2. burst
   log(`\n[${label}] a burst of ${o.burstTags} tag_add webhooks: each greet against R's bound (+${o.toleranceMs} ms)`);
@@ -295,14 +355,18 @@ export async function phaseBonjoro(label, ctx) {
     r.post = summarizePost(post);
     log(`  posted ${r.post.ok}/${o.burstTags} (2xx) in ${ctx.fmtMs(r.post.seconds * 1000)} ms`);
     r.isComplete = await waitForGreets(sim, o.burstTags, expectSeconds(o.burstTags) * 1.5 * 1000 + 30_000);
-    r.counts = greetCounts(sim, o.burstTags);
-    r.bound = burstAgainstBound(post, emails, greetPosts(sim), o);
+    const { counts, posts } = await greetCounts(sim, o.burstTags);
+    r.counts = counts;
+    r.raw = { post, emails, posts };
     return r;
   });
   const b = out.burst;
+  b.bound = burstAgainstBound(b.raw.post, b.raw.emails, b.raw.posts, o, b.attemptStarts);
+  delete b.raw;
   b.durability = ctx.durability(b.post.ok, b.post.sent - b.post.ok, b.db);
   const bb = b.bound;
   log(`  greets ${b.counts.greets}/${o.burstTags}, duplicates ${b.counts.duplicates}; within R's bound + ${o.toleranceMs} ms: ${bb.within}/${bb.n} (${(bb.share * 100).toFixed(1)}%), lateness p50 ${ctx.fmtMs(bb.latenessMs.p50)} / max ${ctx.fmtMs(bb.latenessMs.max)} ms`);
+  log(`  relay side (attempt starts): ${bb.relayWithin}/${bb.n} within the bound + ${o.toleranceMs} ms, lateness p50 ${ctx.fmtMs(bb.relayLatenessMs.p50)} / max ${ctx.fmtMs(bb.relayLatenessMs.max)} ms, ahead of an ideal bucket by ${bb.relayOvershoot.toFixed(2)} at most`);
   log(`  burst took ${ctx.fmtMs(bb.totalSeconds)} s (first acknowledgement → last greet); ideal (M − B)/R ${ctx.fmtMs(bb.idealSeconds)} s, M/R ${ctx.fmtMs(bb.naiveSeconds)} s; delay from acknowledgement p50 ${ctx.fmtMs(bb.delayMs.p50)} / max ${ctx.fmtMs(bb.delayMs.max)} ms`);
   for (const [name, p] of [['sustained', s], ['burst', b]]) {
     if (!p.durability.ok || !p.counts.isExact || !p.isComplete) log(`  ! ${name}: durability ${p.durability.ok ? 'ok' : 'FAILED'}, greets ${p.counts.greets}/${p.counts.expected} (${p.counts.distinctMarkers} distinct)${p.isComplete ? '' : ', not all within the deadline'}`);
@@ -315,7 +379,7 @@ function summarizePost(p) {
 }
 
 /** The i-th greet (by arrival) against the ideal bucket's i-th release; each greet's delay from its webhook's 2xx. */
-function burstAgainstBound(post, emails, posts, o) {
+function burstAgainstBound(post, emails, posts, o, attemptStarts) {
   const created = posts.filter((p) => p.status >= 200 && p.status < 300);
   const acks = Array.from(post.ackAt).filter(Number.isFinite).sort((x, y) => x - y);
   const arrivals = created.map((p) => p.at).sort((x, y) => x - y);
@@ -331,6 +395,8 @@ function burstAgainstBound(post, emails, posts, o) {
   // The simple bound of the issue, from the first acknowledgement: max(0, (i − B)/R) s (i from 1).
   let withinSimple = 0;
   for (let k = 0; k < n; k++) if (arrivals[k] - t0 <= Math.max(0, (k + 1 - o.bucket) / o.rate) * 1000 + o.toleranceMs) withinSimple += 1;
+  // The relay's side: when each attempt started, against the same bound (ms-resolution clock).
+  const relayLateness = Float64Array.from({ length: Math.min(attemptStarts.length, ideal.length) }, (_, k) => attemptStarts[k] - ideal[k]);
   const ackByEmail = new Map(emails.map((e, i) => [e, post.ackAt[i]]));
   const delays = created.map((p) => p.at - (ackByEmail.get(p.email) ?? Number.NaN));
   const last = arrivals[arrivals.length - 1];
@@ -345,11 +411,18 @@ function burstAgainstBound(post, emails, posts, o) {
     // went faster than R here (its bucket starts full when the worker first asks, which may be before
     // the first acknowledgement reaches the generator).
     early: lateness.filter((x) => x < -1).length,
+    relayWithin: relayLateness.filter((x) => x <= o.toleranceMs).length,
+    relayLatenessMs: percentiles(relayLateness),
+    relayOvershoot: overshoot(attemptStarts, o.rate, o.bucket),
+    // Per greet, in arrival order (results.json only): lateness at the simulator and at the relay, ms.
+    latenessByGreetMs: Array.from(lateness, (x) => Math.round(x)),
+    relayLatenessByGreetMs: Array.from(relayLateness, (x) => Math.round(x)),
     delayMs: percentiles(delays),
     acksSpanMs: acks[acks.length - 1] - t0,
     totalSeconds: (last - t0) / 1000,
     idealSeconds: (ideal[ideal.length - 1] - t0) / 1000,
     naiveSeconds: post.ackAt.length / o.rate,
     windows: windows(arrivals),
+    overshoot: overshoot(arrivals, o.rate, o.bucket),
   };
 }
