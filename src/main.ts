@@ -10,8 +10,10 @@ import { startWebhookReceiver } from './integrations/webhook/simulator.js';
 import { IntegrationRegistry, type DestinationConfig, type SecretResolver } from './integrations/index.js';
 import type { LoadedConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
+import type { Store } from './store/types.js';
 import { createSecretResolver } from './config/secrets.js';
 import { buildRouteTable, type RouteTable } from './ingest/routes.js';
+import { ingestPolled } from './ingest/sources.js';
 import { createIngestServer } from './ingest/server.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { createHttpClient } from './lib/http.js';
@@ -94,15 +96,59 @@ export async function routeTableFor(store: SqliteStore, loaded: LoadedConfig, en
  * recovery), then the integrations' scheduled syncs, which the integration registry passes as
  * `integrationSchedules`. `kitrelay schedules` builds the same list.
  */
-export function serviceSchedules(deps: BuiltInScheduleDeps, integrationSchedules: readonly ScheduleDefinition[] = integrationSchedulesOf(deps.loaded.config, createSecretResolver(deps.env))): ConfiguredSchedules {
+export function serviceSchedules(
+  deps: BuiltInScheduleDeps,
+  integrationSchedules: readonly ScheduleDefinition[] = integrationSchedulesOf({ config: deps.loaded.config, store: deps.store, secrets: createSecretResolver(deps.env) }),
+): ConfiguredSchedules {
   return applyScheduleOverrides([...builtInSchedules(deps), ...integrationSchedules], deps.loaded.config.schedules);
 }
 
-/** The scheduled syncs every configured destination's integration contributes (reconciliations, pollers). */
-export function integrationSchedulesOf(config: Config, secrets: SecretResolver, registry = new IntegrationRegistry()): ScheduleDefinition[] {
-  return Object.entries(config.destinations).flatMap(([destinationName, destination]) => [
-    ...(registry.get(destination.type)?.schedules?.({ destinationName, destination, secrets }) ?? []),
-  ]);
+export interface IntegrationScheduleOptions {
+  readonly config: Config;
+  readonly store: Store;
+  readonly secrets: SecretResolver;
+  /** The destinations as the relay runs them (the sandbox points some at simulators). @default config.destinations */
+  readonly destinations?: Readonly<Record<string, DestinationConfig>>;
+  readonly clock?: Clock;
+  readonly registry?: IntegrationRegistry;
+}
+
+/**
+ * The scheduled syncs every configured destination's integration contributes (reconciliations,
+ * pollers), each given a way to commit what it polls and durable cursors in the store.
+ */
+export function integrationSchedulesOf(options: IntegrationScheduleOptions): ScheduleDefinition[] {
+  const { config, store, secrets } = options;
+  const registry = options.registry ?? new IntegrationRegistry();
+  const clock = options.clock ?? systemClock;
+  const rules = compileRules(config);
+  return Object.entries(options.destinations ?? config.destinations).flatMap(([destinationName, destination]) => {
+    const integration = registry.get(destination.type);
+    if (!integration?.schedules) return [];
+    return integration.schedules({
+      destinationName,
+      destination,
+      secrets,
+      async ingest(poller, events) {
+        const outcome = await ingestPolled({ store, config, rules, secrets }, { integration: integration.type, destinationName, poller }, events, clock.now());
+        if (outcome.kind !== 'accepted') throw new Error(`could not store what ${destinationName}/${poller} polled: ${outcome.kind === 'unavailable' ? outcome.message : outcome.kind}`);
+        return { accepted: outcome.accepted, duplicates: outcome.duplicates, jobs: outcome.jobs };
+      },
+      cursor: (name) => durableCursor(store, clock, `cursor:${destinationName}:${name}`),
+    });
+  });
+}
+
+/** A cursor kept as a sync checkpoint that no run ever completes, so it survives successful runs. */
+function durableCursor(store: Store, clock: Clock, name: string) {
+  return {
+    load: async () => (await store.getCheckpoint(name))?.cursor ?? null,
+    save: async (value: string) => {
+      const now = clock.now();
+      const current = await store.getCheckpoint(name);
+      await store.saveCheckpoint({ name, cursor: value, data: current?.data ?? {}, startedAt: current?.startedAt ?? now, updatedAt: now, completedAt: null });
+    },
+  };
 }
 
 /** Values kitrelay provides itself in the sandbox: a signing secret for signed endpoints with none set. */
@@ -178,7 +224,10 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       await registerOnStart(loaded, store, env, secret, log);
     }
     const hasKitAccess = sandboxKit !== undefined || credentials.kind !== 'none';
-    const { schedules, unknownNames } = serviceSchedules({ loaded, store, env, routeSecret: secret, hasKitAccess });
+    const { schedules, unknownNames } = serviceSchedules(
+      { loaded, store, env, routeSecret: secret, hasKitAccess },
+      integrationSchedulesOf({ config, store, secrets, destinations, clock, registry: integrations }),
+    );
     if (unknownNames.length > 0) log.warn({ names: unknownNames }, 'config.schedules names schedules that do not exist here; see `kitrelay schedules list`');
     const scheduler = createScheduler({ store, clock, log, schedules });
     scheduler.start();

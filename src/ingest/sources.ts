@@ -73,7 +73,7 @@ export async function ingestSource(deps: SourceIngestDeps, route: SourceRoute, r
     const quarantine: QuarantineInput = { system: 'source', route: routeId, reason: parsed.reason, detail: parsed.detail, headers, body: request.body, receivedAt };
     return commitInput(deps.store, { delivery, events: [], quarantine: [quarantine] }, { reason: parsed.reason, detail: parsed.detail });
   }
-  const events = sourceEventInputs(deps, route, parsed.events, receivedAt);
+  const events = sourceEventInputs(deps, originOf(route), parsed.events, receivedAt);
   const quarantine: QuarantineInput[] = parsed.quarantine.map((q) => ({ system: 'source', route: routeId, reason: q.reason, detail: q.detail, headers, body: q.body, receivedAt }));
   return commitInput(deps.store, { delivery, events, quarantine });
 }
@@ -89,26 +89,54 @@ export async function reingestSource(deps: SourceIngestDeps, route: SourceRoute,
   if (parsed.kind === 'malformed') return { kind: 'still_invalid', reason: parsed.reason, detail: parsed.detail };
   const [bad] = parsed.quarantine;
   if (bad) return { kind: 'still_invalid', reason: bad.reason, detail: bad.detail };
-  const events = sourceEventInputs(deps, route, parsed.events, receivedAt).map((event) => ({ ...event, source: 'reingest' as const }));
+  const events = sourceEventInputs(deps, originOf(route), parsed.events, receivedAt).map((event) => ({ ...event, source: 'reingest' as const }));
   return commitInput(deps.store, { delivery: { system: 'reingest', route: `quarantine:${reingestOf}`, receivedAt, bodyBytes: body.length }, events, quarantine: [], reingestOf });
 }
 
+/** Where events come from: the integration, its destination, and how long their ids are remembered. */
+interface Origin {
+  readonly integration: string;
+  readonly destinationName: string;
+  readonly dedupeHours: number;
+  readonly source: 'source' | 'poll';
+}
+
+function originOf(route: SourceRoute): Origin {
+  return { integration: route.integration.type, destinationName: route.destinationName, dedupeHours: route.source.dedupeHours ?? 72, source: 'source' };
+}
+
+/**
+ * What a poller found (a scheduled sync reading an API since its cursor), committed like what an
+ * inbound source receives: stored, deduplicated by the events' ids, routed by rules. A poll that
+ * reads the same event twice (its cursor moved back after a crash) makes no second job.
+ */
+export async function ingestPolled(
+  deps: SourceIngestDeps,
+  from: { readonly integration: string; readonly destinationName: string; readonly poller: string; readonly dedupeHours?: number },
+  events: readonly SourceEvent[],
+  receivedAt: number,
+): Promise<IngestOutcome> {
+  const origin: Origin = { integration: from.integration, destinationName: from.destinationName, dedupeHours: from.dedupeHours ?? 72, source: 'poll' };
+  const inputs = sourceEventInputs(deps, origin, events, receivedAt);
+  return commitInput(deps.store, { delivery: { system: 'source', route: `${from.destinationName}/${from.poller}`, receivedAt, bodyBytes: 0 }, events: inputs, quarantine: [] });
+}
+
 /** A source's events as the store takes them: typed by origin, deduplicated by id, routed. */
-function sourceEventInputs(deps: SourceIngestDeps, route: SourceRoute, sourceEvents: readonly SourceEvent[], receivedAt: number): EventInput[] {
-  const origin = route.integration.type;
-  const dedupeHours = route.source.dedupeHours ?? 72;
+function sourceEventInputs(deps: Pick<SourceIngestDeps, 'rules' | 'config'>, from: Origin, sourceEvents: readonly SourceEvent[], receivedAt: number): EventInput[] {
+  const origin = from.integration;
+  const { dedupeHours } = from;
   return sourceEvents.map((event): EventInput => {
     const type = sourceEventType(origin, event.type);
     const view = sourceKitEvent({ ...event, type });
     const routed = routeEvent(view, deps.rules, deps.config, receivedAt);
     const email = view.subscriber?.email;
     return {
-      source: 'source',
+      source: from.source,
       origin,
       type,
       kitType: event.type,
       payload: event.payload,
-      ...(event.id !== undefined ? { dedupe: { key: `${origin}:${route.destinationName}:${event.id}`, expiresAt: receivedAt + dedupeHours * HOUR } } : {}),
+      ...(event.id !== undefined ? { dedupe: { key: `${origin}:${from.destinationName}:${event.id}`, expiresAt: receivedAt + dedupeHours * HOUR } } : {}),
       ...(event.subscriberId !== undefined ? { subscriberId: event.subscriberId } : {}),
       ...(email !== undefined ? { email } : {}),
       ...(event.subscriberId !== undefined ? { subscriberKey: `id:${event.subscriberId}` } : email !== undefined ? { subscriberKey: `email:${email}` } : {}),

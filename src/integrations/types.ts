@@ -185,8 +185,33 @@ export interface SourceDefinition<D = unknown> {
   readonly dedupeHours?: number;
 }
 
+/** What a destination's scheduled syncs are given when they are made. */
+export interface ScheduleDeps<D> {
+  readonly destinationName: string;
+  readonly destination: D;
+  readonly secrets: SecretResolver;
+  /**
+   * A poller's findings, committed through the same step as an inbound source's: stored,
+   * deduplicated by `SourceEvent.id`, routed by rules (events of source `poll`).
+   */
+  ingest(poller: string, events: readonly SourceEvent[]): Promise<PolledIngest>;
+  /** A durable cursor by name: kept across runs, successful ones included (a run's checkpoint is not). */
+  cursor(name: string): DurableCursor;
+}
+
+export interface PolledIngest {
+  readonly accepted: number;
+  readonly duplicates: number;
+  readonly jobs: number;
+}
+
+export interface DurableCursor {
+  load(): Promise<string | null>;
+  save(value: string): Promise<void>;
+}
+
 /** Scheduled work of one destination (reconciliations, pollers); each becomes a durable schedule. */
-export type IntegrationSchedules<D> = (ctx: { readonly destinationName: string; readonly destination: D; readonly secrets: SecretResolver }) => readonly ScheduleDefinition[];
+export type IntegrationSchedules<D> = (ctx: ScheduleDeps<D>) => readonly ScheduleDefinition[];
 
 export interface Integration<D extends DestinationBase = DestinationBase> {
   /** The destination `type` (`webhook`, `bonjoro`, …). */

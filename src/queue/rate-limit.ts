@@ -97,6 +97,11 @@ export class RateLimiter {
     return this.#bucket(destination, now)?.available(now) ?? Number.POSITIVE_INFINITY;
   }
 
+  /** Milliseconds until the destination's bucket holds a whole token (0 when it does, or has no limit). */
+  msUntilToken(destination: string, now: number): number {
+    return this.#bucket(destination, now)?.msUntilToken(now) ?? 0;
+  }
+
   /**
    * Takes a token from the destination's bucket and, when the job has a sub-key and the
    * destination a `subKeyRateLimit`, from the sub-key's bucket: both or neither, so a deferred

@@ -74,6 +74,8 @@ class QueueWorker implements Worker {
   /** What the loop has done since start (the loop has no caller to return counts to). */
   readonly #totals: TickResult = emptyCounts();
 
+  /** The soonest a destination that waited for a token this pass gets one, in ms; undefined when none waited. */
+  #untilTokenMs: number | undefined;
   /** Per destination, the most jobs one call takes (1 unless it has batch actions). */
   readonly #maxBatch = new Map<string, number>();
 
@@ -170,7 +172,10 @@ class QueueWorker implements Worker {
         await this.#pass(this.#totals, undefined);
         faults = 0;
         if (this.#isStopping) break;
-        await this.#sleeper.sleep(this.#deps.queue.pollIntervalMs);
+        // A destination waiting for its next token wakes the loop when it is due, not a whole poll
+        // interval later: a burst then leaves at the limit's pace instead of in clumps.
+        const untilToken = this.#untilTokenMs;
+        await this.#sleeper.sleep(untilToken === undefined ? this.#deps.queue.pollIntervalMs : Math.max(1, Math.min(this.#deps.queue.pollIntervalMs, untilToken)));
       } catch (err) {
         faults += 1;
         // Doubling pause, and one that wakes only for stop(): a failing store under a stream of
@@ -185,12 +190,16 @@ class QueueWorker implements Worker {
 
   /** One pass: persist breaker changes, read destination states, claim and launch per destination. */
   async #pass(counts: TickResult, launched: Promise<void>[] | undefined): Promise<void> {
+    this.#untilTokenMs = undefined;
     await this.#breakers.persist(this.#deps.clock.now());
     const states = await this.#readStates({ isCacheAllowed: launched === undefined });
     for (const name of Object.keys(this.#deps.destinations)) {
       if (this.#isStopping) return;
       const limit = this.#claimLimit(name, states.get(name));
-      if (limit <= 0) continue;
+      if (limit <= 0) {
+        this.#noteTokenWait(this.#limiter.msUntilToken(name, this.#deps.clock.now()));
+        continue;
+      }
       const now = this.#deps.clock.now();
       const claimed = await this.#deps.store.claimJobs({ workerId: this.id, destination: name, limit, now, leaseMs: this.#deps.queue.leaseMs });
       // `limit` counts calls. Jobs of a batch action share a call, so fill the calls they start.
@@ -249,6 +258,7 @@ class QueueWorker implements Worker {
       }
       const tokens = this.#limiter.tryAcquire(job.destination, job.subKey, now);
       if (!tokens.isAcquired) {
+        this.#noteTokenWait(tokens.waitMs);
         deferred.push({ id: job.id, runAt: now + tokens.waitMs });
         counts.deferred += 1;
         continue;
@@ -345,6 +355,12 @@ class QueueWorker implements Worker {
     })();
     chunk.forEach((item, index) => this.#flights.add(item.job.id, destination, done, index === 0));
     return done;
+  }
+
+  /** Remembers the soonest a rate-limited destination gets a token this pass (0: none is waiting). */
+  #noteTokenWait(ms: number): void {
+    if (ms <= 0) return;
+    this.#untilTokenMs = Math.min(this.#untilTokenMs ?? Number.POSITIVE_INFINITY, ms);
   }
 
   #count(counts: TickResult, report: AttemptReport): void {
