@@ -32,7 +32,7 @@ export function registerAudit(program: Command): void {
           action: a.action,
           job: a.jobId,
           attempt: a.attempt,
-          outcome: a.outcome,
+          outcome: a.isShadow ? 'shadow' : a.outcome,
           status: a.responseStatus ?? '-',
           ms: a.durationMs,
           subscriber: a.subscriberKey ?? '',

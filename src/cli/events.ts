@@ -28,6 +28,7 @@ export function registerEvents(program: Command): void {
         rows.map((e) => ({
           id: e.id,
           received: iso(e.receivedAt),
+          origin: e.origin,
           type: e.type,
           scope: e.scope ? `${e.scope.param}=${e.scope.value}` : '',
           subscriber: e.subscriberId ?? '',

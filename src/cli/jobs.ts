@@ -61,11 +61,12 @@ export function registerJobs(program: Command): void {
           `job ${job.id}  ${job.destination}/${job.action}  ${job.status}  attempts ${job.attempts}/${job.maxAttempts}  (rule ${job.rule})`,
           `  event ${job.eventId} ${event?.type ?? '(removed by retention)'}  subscriber ${job.subscriberId ?? '-'} ${job.email ?? ''}`,
           `  created ${iso(job.createdAt)}  next run ${job.status === 'pending' ? iso(job.runAt) : '-'}  finished ${iso(job.finishedAt)}  replays ${job.replays}`,
-          `  idempotency key ${job.idempotencyKey}${job.lastError ? `\n  last error: ${job.lastError}` : ''}`,
+          `  idempotency key ${job.idempotencyKey}${job.copyOf !== null ? `  (a copy of job ${job.copyOf})` : ''}${job.lastError ? `\n  last error: ${job.lastError}` : ''}`,
+          ...(Object.keys(job.facts).length > 0 ? [`  facts: ${JSON.stringify(job.facts)}`] : []),
           '  attempts:',
           ...(attempts.length === 0
             ? ['    (none yet)']
-            : attempts.map((a) => `    #${a.attempt}  ${iso(a.startedAt)}  ${a.outcome}  ${a.responseStatus ?? '-'}  ${a.durationMs} ms${a.error ? `  ${a.error}` : ''}`)),
+            : attempts.map((a) => `    #${a.attempt}  ${iso(a.startedAt)}  ${a.isShadow ? 'shadow (not sent)' : a.outcome}  ${a.responseStatus ?? '-'}  ${a.durationMs} ms${a.error ? `  ${a.error}` : ''}`)),
         ];
         process.stdout.write(`${out.join('\n')}\n`);
       });
