@@ -142,6 +142,6 @@ describe('action params are checked when the config loads', () => {
   });
 
   it('names the known integrations for an unknown destination type', () => {
-    expect(load({ destinations: { x: { type: 'zapier' } as never } })).toThrow(/known integration: webhook, bonjoro/);
+    expect(load({ destinations: { x: { type: 'zapier' } as never } })).toThrow(/known integration: webhook, bonjoro, slack/);
   });
 });

@@ -30,7 +30,7 @@ describe('sandbox', () => {
     await kit.client.tagSubscriber(7, subscriber.id); // "VIP": the example's vip-tagged rule
     const event = await eventually(async () => (await relay!.store.listEvents({ type: 'subscriber.tag_added' }))[0], 10_000, 'the tag_added webhook');
     expect(event).toMatchObject({ source: 'legacy', subscriberId: String(subscriber.id), email: 'grace@example.com', scope: { param: 'tag_id', value: '7' } });
-    const job = await eventually(async () => (await relay!.store.listJobs({ status: 'succeeded', eventId: event.id }))[0], 10_000, 'the job to be delivered');
+    const job = await eventually(async () => (await relay!.store.listJobs({ status: 'succeeded', eventId: event.id, rule: 'vip-tagged' }))[0], 10_000, 'the job to be delivered');
     expect(job.rule).toBe('vip-tagged');
     // The webhook also updated the subscriber mirror in the same transaction.
     const mirrored = await relay.store.getSubscriber(subscriber.id);

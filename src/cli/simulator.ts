@@ -8,6 +8,7 @@
 import type { Command } from 'commander';
 import { startWebhookReceiver } from '../integrations/webhook/simulator.js';
 import { startBonjoroSimulator } from '../integrations/bonjoro/simulator.js';
+import { startSlackSimulator } from '../integrations/slack/simulator.js';
 import { startKitSimulator } from '../kit/simulator/index.js';
 import { createKitWebhooks } from '../kit/simulator/webhooks.js';
 import type { SimulatorFactory } from '../simulators/index.js';
@@ -19,6 +20,7 @@ export const SIMULATORS: Readonly<Record<string, SimulatorFactory>> = {
   kit: ({ port, host, seed }) => startKitSimulator({ port, host, seed: { subscribers: 200, ...(seed === undefined ? {} : { seed }) }, plugins: [createKitWebhooks().plugin] }),
   webhook: ({ port, host }) => startWebhookReceiver({ port, host }),
   bonjoro: (options) => startBonjoroSimulator(options),
+  slack: (options) => startSlackSimulator(options),
 };
 
 interface SimulatorFlags {

@@ -187,6 +187,9 @@ function checkConfig(config: Config, env: LoadConfigOptions['env']) {
         return;
       }
       errors.push(...checkAction(`${at}.actions[${j}]`, destination.type, action.action, action.params));
+      if (action.enrich !== undefined && !Object.hasOwn(config.enrichments, action.enrich)) {
+        errors.push(`  ${at}.actions[${j}].enrich: "${action.enrich}" is not defined; add it under config.enrichments (defined: ${Object.keys(config.enrichments).join(', ') || 'none'})`);
+      }
     });
   });
 

@@ -5,7 +5,7 @@
  * environment (`env('NAME')`), never literals in the file.
  */
 import { z } from 'zod';
-import { bonjoroDestinationSchema, INTEGRATIONS, webhookDestinationSchema, type DestinationConfig } from '../integrations/index.js';
+import { bonjoroDestinationSchema, INTEGRATIONS, slackDestinationSchema, webhookDestinationSchema, type DestinationConfig } from '../integrations/index.js';
 import type { KitEvent } from '../kit/events.js';
 import { envRefSchema } from '../lib/env-ref.js';
 import { isValidTimezone, parseCron } from '../lib/cron.js';
@@ -44,7 +44,7 @@ export const scheduleOverrideSchema = z
  */
 export const destinationSchema = z.discriminatedUnion(
   'type',
-  Object.values(INTEGRATIONS).map((integration) => integration.configSchema) as unknown as [typeof webhookDestinationSchema, typeof bonjoroDestinationSchema],
+  Object.values(INTEGRATIONS).map((integration) => integration.configSchema) as unknown as [typeof webhookDestinationSchema, typeof bonjoroDestinationSchema, typeof slackDestinationSchema],
 );
 
 const scopeValue = z.union([z.number().int(), z.string().min(1)]);
@@ -64,6 +64,25 @@ export const ruleActionSchema = z
     subKey: z.union([z.string().min(1), fn<(event: KitEvent) => string | undefined>('(event) => string')]).optional(),
     /** Max attempts for jobs of this action; defaults to the destination's retry policy. */
     maxAttempts: positiveInt.max(100).optional(),
+    /** An enrichment (config.enrichments) run when the job is attempted; its fields reach the action. */
+    enrich: z.string().min(1).optional(),
+  })
+  .strict();
+
+/** What an enrichment adds to a message: a few labelled values. */
+export type EnrichmentFields = Readonly<Record<string, string | number | boolean | null>>;
+
+export const enrichmentSchema = z
+  .object({
+    /**
+     * Looks things up about the event's subscriber (a CRM's order history, a lead score), when the
+     * job is attempted (routing stays pure). Honour `signal`: it aborts at `timeoutMs`.
+     */
+    fetch: fn<(event: KitEvent, ctx: { readonly signal: AbortSignal }) => Promise<EnrichmentFields>>('async (event, { signal }) => ({ label: value })'),
+    /** Past this the job goes on without the extra fields, marked degraded. @default 2000 */
+    timeoutMs: positiveInt.max(60_000).default(2000),
+    /** How long an answer is reused for the same subscriber. @default 300_000 */
+    cacheMs: z.number().int().nonnegative().default(300_000),
   })
   .strict();
 
@@ -282,6 +301,8 @@ export const configSchema = z
       .default({ legacy: { enabled: true, routes: [], dedupeWindowSeconds: 30 }, signed: { endpoints: [], dedupeHours: 72 }, api: kitApiSchema.parse({}), sync: kitSyncSchema.parse({}) }),
     destinations: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'use letters, digits, - or _'), destinationSchema).default({}),
     rules: z.array(ruleSchema).default([]),
+    /** Named enrichment steps rules may use (`actions[].enrich`). */
+    enrichments: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'use letters, digits, - or _'), enrichmentSchema).default({}),
     queue: z
       .object({
         /** How often an idle worker looks for due jobs. @default 250 */
@@ -331,6 +352,7 @@ export type { DestinationConfig };
 export type { WebhookDestinationConfig, WebhookBodyContext, BonjoroDestinationConfig, RetryPolicy, RateLimit, BreakerPolicy } from '../integrations/index.js';
 export type RuleConfig = z.output<typeof ruleSchema>;
 export type RuleActionConfig = z.output<typeof ruleActionSchema>;
+export type EnrichmentConfig = z.output<typeof enrichmentSchema>;
 export type SignedEndpointConfig = z.output<typeof signedEndpointSchema>;
 export type LegacyRouteConfig = z.output<typeof legacyRouteSchema>;
 export type KitApiConfig = z.output<typeof kitApiSchema>;

@@ -6,3 +6,4 @@ export { createActionHttp, callRecordOf, outcomeOf, mayHaveBeenApplied, ShadowSt
 export { renderParams, templateScope } from './template.js';
 export { webhookDestinationSchema, type WebhookBodyContext, type WebhookDestinationConfig } from './webhook/index.js';
 export { bonjoroDestinationSchema, type BonjoroDestinationConfig } from './bonjoro/index.js';
+export { slackDestinationSchema, type SlackDestinationConfig } from './slack/index.js';

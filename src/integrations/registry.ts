@@ -4,12 +4,14 @@
  * the CLI all read this list.
  */
 import { bonjoroIntegration } from './bonjoro/index.js';
+import { slackIntegration } from './slack/index.js';
 import type { AnyAction, AnyIntegration } from './types.js';
 import { webhookIntegration } from './webhook/index.js';
 
 export const INTEGRATIONS = {
   webhook: webhookIntegration,
   bonjoro: bonjoroIntegration,
+  slack: slackIntegration,
 } as const;
 
 export type IntegrationType = keyof typeof INTEGRATIONS;

@@ -45,8 +45,11 @@ export type ActionResult =
    * breaker opens at once and the job waits with it instead of every job spending its attempts.
    */
   | { readonly outcome: 'retry'; readonly error: string; readonly retryAfterMs?: number; readonly call?: CallRecord; readonly facts?: JobFacts; readonly opensBreaker?: boolean }
-  /** Will never succeed as sent (a 400, a 404, a config error): the job is dead with `error`. */
-  | { readonly outcome: 'failed'; readonly error: string; readonly call?: CallRecord; readonly facts?: JobFacts }
+  /**
+   * Will never succeed as sent (a 400, a 404, a config error): the job is dead with `error`.
+   * `opensBreaker`: and every other job would fail alike (Slack's `invalid_auth`): the breaker opens.
+   */
+  | { readonly outcome: 'failed'; readonly error: string; readonly call?: CallRecord; readonly facts?: JobFacts; readonly opensBreaker?: boolean }
   /** The request may have been applied: tried again, and the next attempt sees this one in `earlierAttempts`. */
   | { readonly outcome: 'unknown'; readonly error: string; readonly call?: CallRecord; readonly facts?: JobFacts };
 
@@ -79,6 +82,17 @@ export interface JobInput<P> {
   readonly earlierAttempts: readonly AttemptRecord[];
   /** What earlier attempts kept (`ActionResult.facts`). */
   readonly facts: JobFacts;
+  /** The rule action's enrichment, run for this attempt (or reused from the cache), if it names one. */
+  readonly enrichment?: Enrichment;
+}
+
+/** What an enrichment step found; `isDegraded` when it failed or timed out (the job goes on without it). */
+export interface Enrichment {
+  readonly name: string;
+  readonly fields: Readonly<Record<string, string | number | boolean | null>>;
+  readonly isDegraded: boolean;
+  readonly error?: string;
+  readonly isCached?: boolean;
 }
 
 /** What every action gets besides its job(s). */
@@ -118,6 +132,11 @@ interface ActionCommon<P> {
 /** One job → one attempt (which may make more than one call, e.g. a lookup then a create). */
 export interface JobAction<P = unknown, D = unknown> extends ActionCommon<P> {
   readonly kind: 'job';
+  /**
+   * The job's rate-limit sub-key, decided at routing from its params when the rule sets none (Slack:
+   * the channel, so a flood on one channel never slows another). Templates are not rendered yet.
+   */
+  subKey?(params: P, destination: D): string | undefined;
   run(ctx: ActionContext<P, D>): Promise<ActionResult>;
 }
 

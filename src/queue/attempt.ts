@@ -16,6 +16,7 @@ import { toKitEvent } from '../kit/normalize.js';
 import type { Log } from '../lib/log.js';
 import type { AttemptInput, AttemptOutcome, ClaimedJob, JobNext, JobRecord, RequestSummary } from '../store/types.js';
 import { nextRunAt } from './backoff.js';
+import type { Enricher } from './enrich.js';
 import type { BreakerSignal } from './breaker.js';
 import type { WorkerDeps } from './types.js';
 
@@ -32,6 +33,7 @@ const EARLIER_ATTEMPTS_SHOWN = 100;
 /** The worker's dependencies an attempt needs, with the worker's id and random source settled. */
 export type AttemptDeps = Pick<WorkerDeps, 'store' | 'clock' | 'metrics' | 'http' | 'destinations' | 'secrets'> & {
   readonly integrations: IntegrationRegistry;
+  readonly enricher?: Enricher;
   readonly workerId: string;
   readonly random: () => number;
   readonly userAgent: string;
@@ -68,7 +70,10 @@ export async function runAttempt(deps: AttemptDeps, claimed: ClaimedJob, stopSig
   const started = performance.now();
   const prepared = await prepareJob(deps, claimed);
   const end = prepared.ok ? await callAction(deps, prepared, stopSignal, startedAt) : failedEnd(prepared.error);
-  return recordAttempt(deps, claimed, end, { startedAt, started });
+  const enrichment = prepared.ok ? prepared.input.enrichment : undefined;
+  // The audit record says what the enrichment gave: `ok`, `cached`, or `degraded: <why>`.
+  const correlation = enrichment ? { enrichment: `${enrichment.name}: ${enrichment.isDegraded ? `degraded: ${enrichment.error ?? 'failed'}` : enrichment.isCached ? 'cached' : 'ok'}` } : undefined;
+  return recordAttempt(deps, claimed, end, { startedAt, started, ...(correlation ? { correlation } : {}) });
 }
 
 /** Decides and records one job's attempt; shared with batch attempts (one record per job). */
@@ -167,12 +172,15 @@ export async function prepareJob(deps: AttemptDeps, claimed: ClaimedJob): Promis
     const issues = params.error.issues.map((issue) => `${issue.path.join('.') || 'params'}: ${issue.message}`).join('; ');
     return { ok: false, error: `the job's params do not fit the ${job.action} action (after rendering templates): ${issues}` };
   }
-  const earlierAttempts = job.attempts > 0 ? (await deps.store.listAttempts({ jobId: job.id, limit: EARLIER_ATTEMPTS_SHOWN })).reverse() : [];
+  const [earlierAttempts, enrichment] = await Promise.all([
+    job.attempts > 0 ? deps.store.listAttempts({ jobId: job.id, limit: EARLIER_ATTEMPTS_SHOWN }).then((list) => list.reverse()) : [],
+    deps.enricher?.enrich(job, event, deps.clock.now()),
+  ]);
   return {
     ok: true,
     destination,
     action,
-    input: { job, eventRecord, event, params: params.data, idempotencyKey: job.idempotencyKey, earlierAttempts, facts: job.facts },
+    input: { job, eventRecord, event, params: params.data, idempotencyKey: job.idempotencyKey, earlierAttempts, facts: job.facts, ...(enrichment ? { enrichment } : {}) },
   };
 }
 
@@ -248,6 +256,9 @@ export function decide(job: JobRecord, end: CallEnd, policy: RetryPolicy | undef
     case 'succeeded':
       return { outcome: 'succeeded', next: { status: 'succeeded' }, breakerSignal: 'success' };
     case 'failed':
+      if (result.opensBreaker) {
+        return { outcome: 'failed', errorClass: 'permanent', error: `${result.error} — the circuit breaker opens: the destination's other jobs wait until it is fixed`, next: { status: 'dead' }, breakerSignal: 'blocked' };
+      }
       return { outcome: 'failed', errorClass: 'permanent', error: result.error, next: { status: 'dead' }, breakerSignal: 'permanent' };
     case 'retry': {
       if (result.opensBreaker) {

@@ -2,7 +2,7 @@
  * The worker's public types: what it needs (`WorkerDeps`), what it offers (`Worker`), and what a
  * pass reports (`TickResult`). The implementation is worker.ts.
  */
-import type { DestinationConfig } from '../config/schema.js';
+import type { DestinationConfig, EnrichmentConfig, RuleConfig } from '../config/schema.js';
 import type { IntegrationRegistry, SecretResolver } from '../integrations/index.js';
 import type { HttpClient } from '../lib/http.js';
 import type { Clock } from '../lib/clock.js';
@@ -30,6 +30,8 @@ export interface WorkerDeps {
   readonly http: HttpClient;
   /** @default `kitrelay/<package version>` */
   readonly userAgent?: string;
+  /** Rules and enrichments, for actions whose rule names an enrichment (`actions[].enrich`). */
+  readonly enrichment?: { readonly rules: readonly RuleConfig[]; readonly enrichments: Readonly<Record<string, EnrichmentConfig>> };
   readonly destinations: Readonly<Record<string, DestinationConfig>>;
   readonly queue: QueueSettings;
   readonly secrets: SecretResolver;

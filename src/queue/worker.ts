@@ -22,6 +22,7 @@ import { IntegrationRegistry } from '../integrations/index.js';
 import { userAgent } from '../lib/version.js';
 import { logAttempt, runAttempt, type AttemptDeps, type AttemptReport } from './attempt.js';
 import { runBatchAttempt } from './batch.js';
+import { Enricher } from './enrich.js';
 import { Breakers } from './breaker.js';
 import { InFlight, LeaseKeeper } from './in-flight.js';
 import { RateLimiter } from './rate-limit.js';
@@ -96,6 +97,7 @@ class QueueWorker implements Worker {
     this.#attemptDeps = {
       store: deps.store, clock: deps.clock, integrations, http: deps.http, userAgent: deps.userAgent ?? userAgent(),
       destinations: deps.destinations, secrets: deps.secrets, workerId: this.id, random: deps.random ?? Math.random,
+      ...(deps.enrichment ? { enricher: new Enricher(deps.enrichment.enrichments, deps.enrichment.rules) } : {}),
       ...(deps.metrics ? { metrics: deps.metrics } : {}),
     };
   }

@@ -91,6 +91,14 @@ const isKey = (value: unknown): value is string | number | undefined =>
 const isSubKey = (value: unknown): value is string | undefined => value === undefined || (typeof value === 'string' && value !== '');
 
 /** @param receivedAt when the event arrived: the start of a `once` key's `repeatAfterDays`. */
+/** The sub-key the destination's action derives from its params (Slack: the channel), if any. */
+function integrationSubKey(destination: Config['destinations'][string], actionName: string, params: unknown): string | undefined {
+  const action = registry.action(destination.type, actionName);
+  if (action?.kind !== 'job' || !action.subKey) return undefined;
+  const parsed = action.params.safeParse(params);
+  return parsed.success ? action.subKey(parsed.data, destination) : undefined;
+}
+
 export function routeEvent(event: KitEvent, rules: readonly CompiledRule[], config: Config, receivedAt?: number): RoutingResult {
   const jobs: PlannedJob[] = [];
   const decisions: RouteDecision[] = [];
@@ -131,13 +139,16 @@ function routeRule(rule: RuleConfig, event: KitEvent, config: Config, receivedAt
     const destination = config.destinations[action.destination];
     if (!destination) continue; // load.ts refuses configs that name unknown destinations
     const { subKey: subKeyOf } = action;
+    const actionName = action.action ?? registry.get(destination.type)?.defaultAction ?? 'send';
     const subKey =
-      typeof subKeyOf === 'function' ? callRuleFunction(() => subKeyOf(event), isSubKey, 'a non-empty string or undefined') : ({ ok: true, value: subKeyOf } as const);
+      typeof subKeyOf === 'function'
+        ? callRuleFunction(() => subKeyOf(event), isSubKey, 'a non-empty string or undefined')
+        : ({ ok: true, value: subKeyOf ?? integrationSubKey(destination, actionName, action.params) } as const);
     if (!subKey.ok) return error(`actions[${index}].subKey: ${subKey.detail}`);
     jobs.push({
       rule: rule.id,
       destination: action.destination,
-      action: action.action ?? registry.get(destination.type)?.defaultAction ?? 'send',
+      action: actionName,
       params: action.params,
       maxAttempts: action.maxAttempts ?? destination.retry.maxAttempts,
       ...(subKey.value !== undefined ? { subKey: subKey.value } : {}),
