@@ -28,6 +28,10 @@
  *   bonjoro     (bench/bonjoro.mjs) a Bonjoro destination limited to R/s against the Bonjoro
  *               simulator (unthrottled, in this process): greets/s over N webhooks against R, and a
  *               burst of 200 tags, each greet against R's bound; duplicates counted both times
+ *   slack       (bench/slack.mjs) a Slack destination posting one webhook's event to C channels
+ *               (50) against the Slack simulator (its per-channel limit on: 1/s, burst 3, 429
+ *               beyond it; in its own process): messages/s after the first burst against the C/s
+ *               the channels allow, 429 answers, per-channel pacing, duplicates
  *
  * Each server runs in its own child process with a fresh temporary data directory; every child is
  * killed when the benchmark ends, however it ends. Load goes to 127.0.0.1 only. Every phase is
@@ -59,7 +63,14 @@
  *   BENCH_BONJORO_CONNECTIONS=32  keep-alive connections posting the webhooks
  *   BENCH_BONJORO_TOLERANCE_MS=250  slack over R's bound a burst greet may take and still count
  *   BENCH_BONJORO_POLL_MS=     the relay's queue.pollIntervalMs (unset: its default, 250)
- *   BENCH_ONLY=                comma list of phases to run (bare,floor,storecore,store,paused,delivering,rate,e2e,flood,bonjoro,bare2)
+ *   BENCH_SLACK_WEBHOOKS=20    webhooks (distinct subscribers) of the slack phase, each → one
+ *                              message per channel …
+ *   BENCH_SLACK_CHANNELS=50    … to this many channels (#bench-01 …)
+ *   BENCH_SLACK_CONCURRENCY=32  the Slack destination's concurrency
+ *   BENCH_SLACK_CONNECTIONS=32  keep-alive connections posting the webhooks
+ *   BENCH_SLACK_POLL_MS=       the relay's queue.pollIntervalMs (unset: its default, 250)
+ *   BENCH_SLACK_SIM_LIMIT=0    the Slack simulator's per-channel limit off (a diagnostic: no 429)
+ *   BENCH_ONLY=                comma list of phases to run (bare,floor,storecore,store,paused,delivering,rate,e2e,flood,bonjoro,slack,bare2)
  *   BENCH_CPU_PROF=1           run kitrelay with --cpu-prof (profiles kept in the work directory)
  *   BENCH_KEEP=1               keep the work directory (data, logs, results.json)
  *   BENCH_SCATTERED_IDS=1      subscriber ids in no order (as real traffic) instead of counting up:
@@ -99,6 +110,7 @@ import {
 } from './lib.mjs';
 import { FLOOD_SIGNED_ENDPOINT, floodOptions, phaseFlood } from './flood.mjs';
 import { bonjoroOptions, phaseBonjoro } from './bonjoro.mjs';
+import { phaseSlack, slackOptions } from './slack.mjs';
 import { renderConsole, renderMarkdown, updateBenchmarksMd, verdict } from './report.mjs';
 
 const num = (name, dflt) => {
@@ -131,13 +143,14 @@ const opt = {
   quietTotal: num('BENCH_QUIET_TOTAL', 60),
   flood: floodOptions(num),
   bonjoro: bonjoroOptions(num),
+  slack: slackOptions(num),
 };
-const ALL_PHASES = ['bare', 'floor', 'storecore', 'store', 'paused', 'delivering', 'rate', 'e2e', 'flood', 'bonjoro', 'bare2'];
+const ALL_PHASES = ['bare', 'floor', 'storecore', 'store', 'paused', 'delivering', 'rate', 'e2e', 'flood', 'bonjoro', 'slack', 'bare2'];
 const only = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 for (const p of only) if (!ALL_PHASES.includes(p)) throw new Error(`BENCH_ONLY: unknown phase "${p}" (phases: ${ALL_PHASES.join(', ')})`);
 const runs = (phase) => only.length === 0 || only.includes(phase);
 
-const TARGETS = { throughputRatio: 0.5, p99Ms: 25, jobsPerSecond: 3000, floodP99Ratio: 2, floodRssGrowthMiB: 64, bonjoroRateRatio: 0.95, bonjoroBurstShare: 1 };
+const TARGETS = { throughputRatio: 0.5, p99Ms: 25, jobsPerSecond: 3000, floodP99Ratio: 2, floodRssGrowthMiB: 64, bonjoroRateRatio: 0.95, bonjoroBurstShare: 1, slackRateRatio: 0.95, slack429AfterFirstSecond: 0 };
 
 // ------------------------------------------------------------------ set-up
 
@@ -577,6 +590,7 @@ try {
     e2e: () => phaseE2e('e2e', { receiverUrl: receiver.url }),
     flood: () => phaseFlood('flood', { opt, work, log, fmtMs, startKitrelay, probe, nextBody, hookPath, receiverUrl: receiver.url, receiverPid, serviceMetrics, stopChecked, inspectDb, durability, sumLoads }),
     bonjoro: () => phaseBonjoro('bonjoro', { opt, work, log, fmtMs, stopChecked, inspectDb, durability, serviceMetrics }),
+    slack: () => phaseSlack('slack', { opt, work, log, fmtMs, stopChecked, inspectDb, durability, serviceMetrics }),
     bare2: () => phaseBare('bare2', { withRate: false }),
   };
   results.quiet = {};

@@ -273,7 +273,10 @@ export function decide(job: JobRecord, end: CallEnd, policy: RetryPolicy | undef
         return { outcome: 'failed', errorClass, error: `${result.error} — ${why}`, next: { status: 'dead' }, breakerSignal: 'retryable' };
       }
       const runAt = nextRunAt({ now, attempt, policy, random, ...(result.retryAfterMs !== undefined ? { retryAfterMs: result.retryAfterMs } : {}) });
-      return { outcome: 'retry', errorClass, error: result.error, next: { status: 'pending', runAt }, breakerSignal: 'retryable' };
+      // A 429 says "slower", not "down": it must not open the breaker and hold every job (a burst
+      // on one Slack channel would stop all the others). Retry-After paces the job itself.
+      const breakerSignal = result.call?.responseStatus === 429 ? 'unknown' : 'retryable';
+      return { outcome: 'retry', errorClass, error: result.error, next: { status: 'pending', runAt }, breakerSignal };
     }
     case 'unknown': {
       if (attempt >= job.maxAttempts || !policy) {

@@ -73,4 +73,14 @@ export function portContract(ctx: ContractContext): void {
     expect((await ctx.store.getEvent(a ?? 0))?.origin).toBe('kajabi');
     expect((await ctx.store.getEvent(b ?? 0))?.origin).toBe('kit');
   });
+
+  it('keeps per-subscriber FIFO per sub-key: other sub-keys of the subscriber are not held', async () => {
+    const jobs = ['sales', 'ops', 'sales', undefined].map((subKey) => plannedJob(subKey === undefined ? {} : { subKey }));
+    const { jobIds } = asAccepted((await commit(ctx.store, [eventInput({ subscriberKey: 'id:9', jobs })])).events[0]);
+    const [sales1, ops, sales2, plain] = jobIds;
+    expect(await claimIds(ctx.store, T0)).toEqual([sales1, ops, plain]);
+    const job = await getJob(ctx.store, sales1 ?? 0);
+    await ctx.store.finishAttempt({ attempt: attemptFor(job, 'w1'), next: { status: 'succeeded' }, now: T0 });
+    expect(await claimIds(ctx.store, T0)).toEqual([sales2]);
+  });
 }

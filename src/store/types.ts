@@ -33,7 +33,8 @@
  * - **quarantine**: authenticated inbound bytes that could not be turned into events (broken JSON,
  *   an event failing validation). Kept raw so an operator can inspect and re-ingest them.
  * - **subscriber key**: `id:<kit subscriber id>`, else `email:<lower-cased email>`. Jobs with the
- *   same destination and subscriber key run in order (per-subscriber FIFO).
+ *   same destination, subscriber key and sub-key run in order (per-subscriber FIFO; "earlier" means
+ *   a lower job id). Different sub-keys (Slack channels) are independent streams.
  *
  * All times are epoch milliseconds. Ids are positive integers assigned by the store.
  *
@@ -465,8 +466,8 @@ export interface Store extends KitStore, ScheduleStore {
   /**
    * Leases up to `limit` runnable jobs of one destination: pending with runAt <= now, or running
    * with an expired lease (the previous holder's attempt is then recorded with outcome unknown).
-   * A job is runnable only when no earlier job of the same destination and subscriber key is
-   * pending or running. A paused destination's jobs are never leased (checked in the same
+   * A job is runnable only when no earlier job of the same destination, subscriber key and sub-key
+   * is pending or running. A paused destination's jobs are never leased (checked in the same
    * transaction, so a pause holds at once whatever the caller last read); open breakers are the
    * caller's concern.
    */

@@ -44,8 +44,10 @@ export class QueueOps {
     this.#query = query;
     this.#storeId = storeId;
     // Walks the destination's active jobs (partial index jobs_active) in id order. Per-subscriber
-    // FIFO: a job waits while an earlier job of the same destination and subscriber is still
+    // FIFO: a job waits while an earlier job of the same destination, subscriber and sub-key is still
     // pending or running (jobs_active_subscriber); dead, cancelled and succeeded jobs never block.
+    // Sub-keys are independent streams (a Slack channel each): one event fanned out to 50 channels
+    // goes out on 50 channels at once, each in the subscriber's order.
     // A paused destination has nothing claimable.
     this.#selectClaimable = db.prepare(`
       SELECT * FROM jobs AS j
@@ -54,7 +56,7 @@ export class QueueOps {
         AND ((j.status = 'pending' AND j.run_at <= @now) OR (j.status = 'running' AND j.lease_expires_at <= @now))
         AND (j.subscriber_key IS NULL OR NOT EXISTS (
           SELECT 1 FROM jobs AS earlier
-          WHERE earlier.destination = j.destination AND earlier.subscriber_key = j.subscriber_key
+          WHERE earlier.destination = j.destination AND earlier.subscriber_key = j.subscriber_key AND earlier.sub_key IS j.sub_key
             AND earlier.status IN ('pending', 'running') AND earlier.id < j.id))
       ORDER BY j.id
       LIMIT @limit`);
