@@ -63,7 +63,7 @@ export const exampleConfig: ConfigInput = defineConfig({
         {
           destination: 'bonjoro',
           action: 'greet',
-          params: { note: 'New VIP: {{subscriber.first_name}} ({{subscriber.email}}) — say hello!', custom_attributes: { source: 'kit', purpose: 'vip-welcome' } },
+          params: { note: 'New VIP: {{subscriber.first_name | (no name)}} ({{subscriber.email}}) — say hello!', custom_attributes: { source: 'kit', purpose: 'vip-welcome' } },
         },
       ],
     },

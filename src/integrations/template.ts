@@ -1,6 +1,7 @@
 /**
  * Templated action params: a string param may name values of the event, `{{subscriber.email}}`,
- * `{{subscriber.fields.company}}`, `{{tag.name}}`, `{{type}}`. Rendered when the job is attempted,
+ * `{{subscriber.fields.company}}`, `{{tag.name}}`, `{{type}}`, with a fallback for a missing or
+ * empty value: `{{subscriber.first_name | there}}`. Rendered when the job is attempted,
  * so the job keeps the rule's params as written and every attempt renders the same text.
  *
  * Written here rather than taken from a template library: we need only dotted-path lookups into one
@@ -9,7 +10,8 @@
  */
 import type { KitEvent } from '../kit/events.js';
 
-const PLACEHOLDER = /\{\{\s*([A-Za-z_][\w]*(?:\.[\w-]+)*)\s*\}\}/g;
+/** `{{path}}` or `{{path | fallback}}`: the fallback when the value is missing or empty. */
+const PLACEHOLDER = /\{\{\s*([A-Za-z_][\w]*(?:\.[\w-]+)*)\s*(?:\|\s*([^}]*?)\s*)?\}\}/g;
 
 /** The names a template may use, for an event: the KitEvent plus `email` and `first_name` shortcuts. */
 export function templateScope(event: KitEvent): Record<string, unknown> {
@@ -23,7 +25,13 @@ export function templateScope(event: KitEvent): Record<string, unknown> {
 
 /** Renders every string inside `params` (deeply); a missing value renders as ''. */
 export function renderParams(params: unknown, scope: Readonly<Record<string, unknown>>): unknown {
-  if (typeof params === 'string') return params.includes('{{') ? params.replace(PLACEHOLDER, (_m, path: string) => text(lookup(scope, path))) : params;
+  if (typeof params === 'string') {
+    if (!params.includes('{{')) return params;
+    return params.replace(PLACEHOLDER, (_m, path: string, fallback: string | undefined) => {
+      const value = text(lookup(scope, path));
+      return value === '' && fallback !== undefined ? fallback : value;
+    });
+  }
   if (Array.isArray(params)) return params.map((item) => renderParams(item, scope));
   if (typeof params === 'object' && params !== null) {
     return Object.fromEntries(Object.entries(params).map(([key, value]) => [key, renderParams(value, scope)]));
