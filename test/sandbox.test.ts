@@ -70,7 +70,12 @@ describe('sandbox', () => {
     const status = await execCli(['sandbox', 'status', '--json'], { KITRELAY_DATA_DIR: temp.dir });
     expect(status.code).toBe(0);
     const parsed = JSON.parse(status.stdout) as { simulators: { name: string; url: string; isRunning: boolean }[] };
-    expect(parsed.simulators.map((sim) => [sim.name, sim.isRunning])).toEqual([['kit', true], ['webhook', true], ['bonjoro', true]]);
+    expect(parsed.simulators.map((sim) => [sim.name, sim.isRunning])).toEqual([['kit', true], ['webhook', true], ['bonjoro', true], ['slack', true]]);
+    // Each tag (the first and the re-tag: the Slack rule has no `once`) is announced in the simulated Slack's #sales.
+    const slack = relay.sandboxSimulators.find((sim) => sim.name === 'slack');
+    const slackState = (await (await fetch(`${slack?.url}/_sim/state`)).json()) as { channels: { id: string; name: string }[]; messages: Record<string, { text: string }[]> };
+    const sales = slackState.channels.find((c) => c.name === 'sales');
+    expect(slackState.messages[sales?.id ?? '']?.map((m) => m.text)).toEqual(['New VIP: newuser@example.com', 'New VIP: newuser@example.com']);
     expect(parsed.simulators.find((sim) => sim.name === 'bonjoro')?.url).toBe(bonjoro?.url);
   });
 });

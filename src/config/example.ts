@@ -4,7 +4,8 @@
  * that variable is unset, kitrelay points it at a local webhook receiver simulator so deliveries
  * succeed and can be watched (`kitrelay jobs list`, `kitrelay audit`).
  *
- * With no BONJORO_API_KEY, the sandbox likewise runs a Bonjoro simulator for the `bonjoro` destination.
+ * With no BONJORO_API_KEY (SLACK_BOT_TOKEN), the sandbox likewise runs a Bonjoro (Slack) simulator
+ * for the `bonjoro` (`slack`) destination.
  *
  * The ids (tag 7 "VIP", form 1, sequence 1, product 1, custom field 1) are those of the sandbox's
  * seeded Kit simulator, so the sandbox works end to end. Copy `examples/kitrelay.config.ts` to the
@@ -44,6 +45,12 @@ export const exampleConfig: ConfigInput = defineConfig({
       apiKey: env('BONJORO_API_KEY'),
       retry: { maxAttempts: 8, baseDelayMs: 1000, maxDelayMs: 60_000 },
     },
+    // Pattern 2: alerts in Slack. With SLACK_BOT_TOKEN unset, the sandbox runs a Slack simulator.
+    slack: {
+      type: 'slack',
+      token: env('SLACK_BOT_TOKEN'),
+      defaultChannel: '#sales',
+    },
     'example-hook': {
       type: 'webhook',
       url: env('EXAMPLE_HOOK_URL'),
@@ -66,6 +73,13 @@ export const exampleConfig: ConfigInput = defineConfig({
           params: { note: 'New VIP: {{subscriber.first_name | (no name)}} ({{subscriber.email}}) — say hello!', custom_attributes: { source: 'kit', purpose: 'vip-welcome' } },
         },
       ],
+    },
+    {
+      id: 'vip-slack-alert',
+      description: 'A new VIP is announced in #sales.',
+      on: 'subscriber.tag_added',
+      scope: { tag_id: 7 },
+      actions: [{ destination: 'slack', action: 'post', params: { channel: '#sales', title: 'New VIP: {{subscriber.email}}' } }],
     },
     {
       id: 'vip-tagged',
