@@ -11,7 +11,7 @@
  *
  * Once per purpose per subscriber is the rule's `once` ledger (rules/route.ts), decided at ingest.
  */
-import type { HttpResult } from '../../lib/http.js';
+import { parseRetryAfter, type HttpResult } from '../../lib/http.js';
 import { callRecordOf, mayHaveBeenApplied } from '../outbound.js';
 import type { ActionContext, ActionResult, CallRecord, JobAction } from '../types.js';
 import { BonjoroClient, bonjoroErrorText, createdGreetId, type GreetBody } from './client.js';
@@ -100,11 +100,8 @@ function lookupFailure(result: HttpResult, now: number, call: CallRecord): Actio
   return { outcome: 'retry', error: `could not check for the greet an earlier attempt may have created: ${why}`, call, ...(result.kind === 'response' ? retryAfter(result, now) : {}) };
 }
 
+/** The destination's Retry-After (seconds or an HTTP date), when it sent one. */
 function retryAfter(result: Extract<HttpResult, { kind: 'response' }>, now: number): { retryAfterMs?: number } {
-  const header = result.headers['retry-after'];
-  if (header === undefined) return {};
-  const seconds = Number(header);
-  if (Number.isFinite(seconds) && seconds >= 0) return { retryAfterMs: seconds * 1000 };
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? {} : { retryAfterMs: Math.max(0, at - now) };
+  const ms = parseRetryAfter(result.headers['retry-after'], now);
+  return ms === undefined ? {} : { retryAfterMs: ms };
 }

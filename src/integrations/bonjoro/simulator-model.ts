@@ -76,17 +76,7 @@ export interface BonjoroSeed {
   readonly templates: readonly BonjoroTemplate[];
 }
 
-/** mulberry32: small, fast, and the same stream for the same seed on every platform. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from '../../simulators/random.js';
 
 /** A version-4 UUID from the generator. */
 export function uuidFrom(random: () => number): string {

@@ -4,7 +4,7 @@
  * errors and 429 with an integer `Retry-After` when limited; incoming webhooks answer with real
  * statuses and plain-text errors.
  */
-import type { HttpResult } from '../../lib/http.js';
+import { parseRetryAfter, type HttpResult } from '../../lib/http.js';
 import { callRecordOf, mayHaveBeenApplied } from '../outbound.js';
 import type { ActionHttp, ActionResult } from '../types.js';
 import type { SlackMessage } from './blocks.js';
@@ -94,13 +94,10 @@ function networkOutcome(result: Extract<HttpResult, { kind: 'network_error' }>, 
   return mayHaveBeenApplied(result) ? { outcome: 'unknown', error: `${error} (the message may have been posted)`, call } : { outcome: 'retry', error, call };
 }
 
+/** The destination's Retry-After (seconds or an HTTP date), when it sent one. */
 function retryAfter(result: Extract<HttpResult, { kind: 'response' }>, now: number): { retryAfterMs?: number } {
-  const header = result.headers['retry-after'];
-  if (header === undefined) return {};
-  const seconds = Number(header);
-  if (Number.isFinite(seconds) && seconds >= 0) return { retryAfterMs: seconds * 1000 };
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? {} : { retryAfterMs: Math.max(0, at - now) };
+  const ms = parseRetryAfter(result.headers['retry-after'], now);
+  return ms === undefined ? {} : { retryAfterMs: ms };
 }
 
 /** `needed`/`provided` scopes and `response_metadata.messages`, when Slack gives them. */

@@ -13,6 +13,7 @@
  * Ids and secrets come from a PRNG seeded by the `seed` option: the same seed gives the same
  * workspace.
  */
+import { prng } from '../../simulators/random.js';
 
 export interface SlackChannel {
   readonly id: string;
@@ -88,17 +89,6 @@ const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 const ALNUM = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 const HEX = '0123456789abcdef';
 
-/** mulberry32: small, fast, and the same sequence on every platform. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function randomString(random: () => number, alphabet: string, length: number): string {
   let out = '';
