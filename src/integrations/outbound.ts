@@ -2,7 +2,7 @@
  * The outbound side every action shares: the `ActionHttp` an attempt sends through (timeouts, abort,
  * shadow mode), and what an HTTP result means as an `ActionResult`.
  */
-import { classifyResponse, summarizeRequest, type HttpClient, type HttpRequest, type HttpResult } from '../lib/http.js';
+import { summarizeRequest, type HttpClient, type HttpRequest, type HttpResult } from '../lib/http.js';
 import type { RequestSummary } from '../store/types.js';
 import type { ActionHttp, ActionResult, CallRecord, OutboundRequest } from './types.js';
 
@@ -65,40 +65,13 @@ export function mayHaveBeenApplied(result: HttpResult): boolean {
   return result.kind === 'network_error' && !NEVER_SENT_CODES.has(result.code);
 }
 
-export interface OutcomeOptions {
-  /** Sending the same request twice is harmless (an idempotency key, an upsert): ambiguity is `retry`, else `unknown`. */
-  readonly isIdempotent: boolean;
-  /** Statuses that mean "every job will fail alike until someone fixes the credential". @default [401] */
-  readonly breakerStatuses?: readonly number[];
-  /** Turns an error response into the destination's own words. @default `HTTP <status>` + the body's start */
-  readonly describeError?: (result: Extract<HttpResult, { kind: 'response' }>) => string;
-  readonly correlation?: Readonly<Record<string, string>>;
-}
-
-/** The shared policy (lib/http-classify.ts) as an action result, with `unknown` where the call may have been applied. */
-export function outcomeOf(result: HttpResult, now: number, options: OutcomeOptions): ActionResult {
-  const call = callRecordOf(result, options.correlation);
-  if (result.kind === 'network_error') {
-    const error = `${result.code}: ${result.message}`;
-    if (result.code === 'invalid_request') return { outcome: 'failed', error, call };
-    if (!options.isIdempotent && mayHaveBeenApplied(result)) return { outcome: 'unknown', error: `${error} (the request may have been applied)`, call };
-    return { outcome: 'retry', error, call };
-  }
-  const verdict = classifyResponse(result, now);
-  if (verdict.kind === 'success') return { outcome: 'succeeded', call };
-  const error = options.describeError ? options.describeError(result) : `${verdict.error}${bodyHint(result.body)}`;
-  if ((options.breakerStatuses ?? [401]).includes(result.status)) return { outcome: 'retry', error, call, opensBreaker: true };
-  switch (verdict.kind) {
-    case 'retryable':
-      return { outcome: 'retry', error, call };
-    case 'retry_after':
-      return { outcome: 'retry', error, retryAfterMs: verdict.retryAfterMs, call };
-    case 'permanent':
-      return { outcome: 'failed', error, call };
-  }
-}
-
-function bodyHint(body: Buffer): string {
-  const text = body.subarray(0, 200).toString('utf8').trim();
-  return text === '' ? '' : `: ${text}`;
+/**
+ * A network failure of a call that is not idempotent (a create, a post) as an action result:
+ * `failed` when the request could not even be built, `unknown` when it may have reached the
+ * destination (`what` says what may have happened), else `retry`.
+ */
+export function networkOutcome(result: Extract<HttpResult, { kind: 'network_error' }>, call: CallRecord, what: string): ActionResult {
+  const error = `${result.code}: ${result.message}`;
+  if (result.code === 'invalid_request') return { outcome: 'failed', error, call };
+  return mayHaveBeenApplied(result) ? { outcome: 'unknown', error: `${error} (${what})`, call } : { outcome: 'retry', error, call };
 }

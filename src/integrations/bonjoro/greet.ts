@@ -12,7 +12,7 @@
  * Once per purpose per subscriber is the rule's `once` ledger (rules/route.ts), decided at ingest.
  */
 import { parseRetryAfter, type HttpResult } from '../../lib/http.js';
-import { callRecordOf, mayHaveBeenApplied } from '../outbound.js';
+import { callRecordOf, networkOutcome } from '../outbound.js';
 import type { ActionContext, ActionResult, CallRecord, JobAction } from '../types.js';
 import { BonjoroClient, bonjoroErrorText, createdGreetId, type GreetBody } from './client.js';
 import { greetParamsSchema, MARKER_ATTRIBUTE, type BonjoroDestinationConfig, type GreetParams } from './schema.js';
@@ -73,11 +73,7 @@ async function runGreet(ctx: GreetContext): Promise<ActionResult> {
 /** What the answer to `POST /greets` means. A POST is not idempotent here, so doubt is `unknown`. */
 function fromCreate(result: HttpResult, now: number, correlation: Record<string, string>): ActionResult {
   const call = callRecordOf(result, correlation);
-  if (result.kind === 'network_error') {
-    const error = `${result.code}: ${result.message}`;
-    if (result.code === 'invalid_request') return { outcome: 'failed', error, call };
-    return mayHaveBeenApplied(result) ? { outcome: 'unknown', error: `${error} (the greet may have been created)`, call } : { outcome: 'retry', error, call };
-  }
+  if (result.kind === 'network_error') return networkOutcome(result, call, 'the greet may have been created');
   const { status } = result;
   if (status === 200 || status === 201) {
     const greetId = createdGreetId(result);

@@ -5,7 +5,7 @@
  * statuses and plain-text errors.
  */
 import { parseRetryAfter, type HttpResult } from '../../lib/http.js';
-import { callRecordOf, mayHaveBeenApplied } from '../outbound.js';
+import { callRecordOf, networkOutcome } from '../outbound.js';
 import type { ActionHttp, ActionResult } from '../types.js';
 import type { SlackMessage } from './blocks.js';
 
@@ -53,7 +53,7 @@ export function postToWebhook(http: ActionHttp, url: string, message: SlackMessa
 /** A chat.postMessage answer as an action result; `facts` carry the message's channel and ts. */
 export function fromWebApi(result: HttpResult, now: number, correlation: Record<string, string>): ActionResult {
   const call = callRecordOf(result, correlation);
-  if (result.kind === 'network_error') return networkOutcome(result, call);
+  if (result.kind === 'network_error') return networkOutcome(result, call, 'the message may have been posted');
   if (result.status === 429) return { outcome: 'retry', error: 'Slack answered 429 ratelimited', call, ...retryAfter(result, now) };
   if (result.status !== 200) {
     return result.status >= 500 ? { outcome: 'unknown', error: `Slack answered HTTP ${result.status} (the message may have been posted)`, call } : { outcome: 'failed', error: `Slack answered HTTP ${result.status}`, call };
@@ -77,7 +77,7 @@ export function fromWebApi(result: HttpResult, now: number, correlation: Record<
 /** An incoming webhook's answer: 200 `ok`, or a status with a plain-text code (§1.3). */
 export function fromWebhook(result: HttpResult, now: number, correlation: Record<string, string>): ActionResult {
   const call = callRecordOf(result, correlation);
-  if (result.kind === 'network_error') return networkOutcome(result, call);
+  if (result.kind === 'network_error') return networkOutcome(result, call, 'the message may have been posted');
   const text = result.body.subarray(0, 200).toString('utf8').trim();
   if (result.status >= 200 && result.status < 300) return { outcome: 'succeeded', call };
   const error = `Slack webhook answered HTTP ${result.status}${text ? ` ${text}` : ''}`;
@@ -86,12 +86,6 @@ export function fromWebhook(result: HttpResult, now: number, correlation: Record
   // A revoked or wrong webhook fails every job alike.
   if (result.status === 403 || text === 'no_service' || text === 'invalid_token') return { outcome: 'failed', error: `${error} (check the webhook URL)`, call, opensBreaker: true };
   return { outcome: 'failed', error, call };
-}
-
-function networkOutcome(result: Extract<HttpResult, { kind: 'network_error' }>, call: ReturnType<typeof callRecordOf>): ActionResult {
-  const error = `${result.code}: ${result.message}`;
-  if (result.code === 'invalid_request') return { outcome: 'failed', error, call };
-  return mayHaveBeenApplied(result) ? { outcome: 'unknown', error: `${error} (the message may have been posted)`, call } : { outcome: 'retry', error, call };
 }
 
 /** The destination's Retry-After (seconds or an HTTP date), when it sent one. */
