@@ -15,7 +15,8 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/schema.js';
-import { LEGACY_MESSAGES, tokensMatch } from './handlers.js';
+import { secretsMatch } from '../lib/compare.js';
+import { LEGACY_MESSAGES } from './handlers.js';
 import type { RejectReason } from './outcome.js';
 import { LEGACY_PATH_PREFIX, SIGNED_PATH_PREFIX, type RouteTable } from './routes.js';
 import { SOURCE_ROUTE_PATTERN, SOURCE_ROUTE_WITH_REST_PATTERN } from './sources.js';
@@ -82,7 +83,7 @@ export function createGate(config: Config, routes: RouteTable): Gate {
           const params = request.params as { route: string; token: string };
           const route = routes.legacy.get(params.route);
           if (!route) return { reason: 'unknown_route', message: LEGACY_MESSAGES.unknownRoute(params.route) };
-          if (!tokensMatch(route.token, params.token)) return { reason: 'bad_token', message: LEGACY_MESSAGES.badToken };
+          if (!secretsMatch(route.token, params.token)) return { reason: 'bad_token', message: LEGACY_MESSAGES.badToken };
           return undefined;
         }
         case SIGNED_ROUTE_PATTERN:

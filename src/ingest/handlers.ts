@@ -11,7 +11,6 @@
  * Unauthenticated bad input is refused before anything is stored. Authenticated but malformed input
  * is never thrown away: its raw bytes go to quarantine.
  */
-import { timingSafeEqual } from 'node:crypto';
 import { parseLegacyDelivery, parseSignedDelivery } from '../kit/normalize.js';
 import { verifySignature } from '../kit/signature.js';
 import type { SignedEndpointConfig } from '../config/schema.js';
@@ -20,6 +19,7 @@ import { commit, type CommitDeps, type ParsedEvent } from './commit.js';
 import type { IngestOutcome } from './outcome.js';
 import type { LegacyRoute } from './routes.js';
 import type { EndpointSecrets } from './secrets.js';
+import { secretsMatch } from '../lib/compare.js';
 
 export interface InboundRequest {
   readonly body: Buffer;
@@ -39,20 +39,13 @@ export function keptHeaders(headers: InboundRequest['headers']): Record<string, 
   return kept;
 }
 
-export function tokensMatch(expected: string, given: string): boolean {
-  const a = Buffer.from(expected);
-  const b = Buffer.from(given);
-  // Compare in constant time; a length mismatch is itself a mismatch (lengths are not secret).
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 export const LEGACY_MESSAGES = {
   unknownRoute: (id: string) => `No legacy route "${id}". List routes with \`kitrelay routes\`.`,
   badToken: 'The route token does not match. Use the URL `kitrelay routes` prints.',
 } as const;
 
 export async function ingestLegacy(deps: CommitDeps, route: LegacyRoute, token: string, request: InboundRequest): Promise<IngestOutcome> {
-  if (!tokensMatch(route.token, token)) return { kind: 'rejected', reason: 'bad_token', message: LEGACY_MESSAGES.badToken };
+  if (!secretsMatch(route.token, token)) return { kind: 'rejected', reason: 'bad_token', message: LEGACY_MESSAGES.badToken };
   const delivery = { system: 'legacy' as const, route: route.id, receivedAt: request.receivedAt, bodyBytes: request.body.length };
   const parsed = parseLegacyDelivery({
     spec: route.spec,

@@ -3,7 +3,7 @@
  * can POST JSON to a URL. Authenticated by the URL token (the sender has no way to sign), each
  * object of the body is one event: its type, id (dedupe) and subscriber read from configured fields.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { secretsMatch } from '../../lib/compare.js';
 import type { InboundRequest, SourceDefinition, SourceEvent, SourceParse } from '../types.js';
 import type { WebhookDestinationConfig } from './schema.js';
 
@@ -15,7 +15,7 @@ export const webhookInboundSource: SourceDefinition<WebhookDestinationConfig> = 
   isEnabled: (destination) => destination.inbound !== undefined,
   authenticate(request, ctx) {
     const token = request.subpath.replace(/^\//, '');
-    if (!tokensMatch(ctx.urlToken, token)) return { ok: false, status: 401, reason: 'Wrong or missing URL token: use the inbound URL `kitrelay routes` prints.' };
+    if (!secretsMatch(ctx.urlToken, token)) return { ok: false, status: 401, reason: 'Wrong or missing URL token: use the inbound URL `kitrelay routes` prints.' };
     return { ok: true };
   },
   parse: (request, ctx) => parseInbound(request, ctx.destination.inbound ?? { typeField: 'type', idField: 'id', emailField: 'email' }),
@@ -44,12 +44,6 @@ export function parseInbound(request: InboundRequest, fields: Inbound): SourcePa
   }
   if (events.length === 0 && quarantine.length > 0) return { kind: 'malformed', reason: 'invalid_event', detail: quarantine.map((q) => q.detail).join('; ') };
   return { kind: 'events', events, quarantine };
-}
-
-function tokensMatch(expected: string, given: string): boolean {
-  const a = Buffer.from(expected);
-  const b = Buffer.from(given);
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 function scalar(value: unknown): string | undefined {

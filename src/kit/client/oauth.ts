@@ -4,7 +4,8 @@
  * `http://127.0.0.1:<port>/callback` receives Kit's redirect, checks its `state`, and the code is
  * exchanged (with the PKCE verifier) for the token set, which the caller stores in the vault.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { secretsMatch } from '../../lib/compare.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from '../../lib/clock.js';
@@ -144,10 +145,7 @@ function deferred<T>(): Deferred<T> {
 }
 
 function isSameState(received: string | null, expected: string): boolean {
-  if (received === null) return false;
-  const a = Buffer.from(received);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
+  return received !== null && secretsMatch(expected, received);
 }
 
 /** Listens on loopback only (nothing off the machine can reach the callback); returns the redirect URI. */
