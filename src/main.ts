@@ -196,7 +196,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     const http = createHttpClient();
     cleanups.unshift(() => http.close());
     const worker = config.queue.enabled
-      ? createWorker({ store, clock, log, metrics, integrations, http, destinations, queue: config.queue, secrets, enrichment: { rules: config.rules, enrichments: config.enrichments } })
+      ? createWorker({ store, clock, log, metrics, integrations, http, destinations, queue: config.queue, secrets, ...(Object.keys(config.enrichments).length > 0 ? { enrichment: { rules: config.rules, enrichments: config.enrichments } } : {}) })
       : undefined;
     const app = createIngestServer({
       config,

@@ -19,6 +19,12 @@ export interface CompiledRule {
   readonly types?: ReadonlySet<string>;
   /** Scope param → accepted values (as strings). */
   readonly scope: ReadonlyMap<string, ReadonlySet<string>>;
+  /**
+   * Per action (same order as `rule.actions`): its name, the integration's default when the rule
+   * names none, and the sub-key its integration derives from its params (Slack: the channel).
+   * Params are static, so both are settled here once, not for every event.
+   */
+  readonly actions: readonly { readonly name: string; readonly subKey?: string }[];
 }
 
 export interface RoutingResult {
@@ -35,7 +41,13 @@ export function compileRules(config: Config): CompiledRule[] {
       if (values === undefined) continue;
       scope.set(param, new Set((Array.isArray(values) ? values : [values]).map(String)));
     }
-    return { rule, ...(on.includes('*') ? {} : { types: new Set(on.map(canonicalEventType)) }), scope };
+    const actions = rule.actions.map((action) => {
+      const destination = Object.hasOwn(config.destinations, action.destination) ? config.destinations[action.destination] : undefined;
+      const name = action.action ?? (destination && registry.get(destination.type)?.defaultAction) ?? 'send';
+      const subKey = destination && integrationSubKey(destination, name, action.params);
+      return { name, ...(subKey !== undefined ? { subKey } : {}) };
+    });
+    return { rule, ...(on.includes('*') ? {} : { types: new Set(on.map(canonicalEventType)) }), scope, actions };
   });
 }
 
@@ -90,7 +102,6 @@ const isKey = (value: unknown): value is string | number | undefined =>
   value === undefined || (typeof value === 'string' && value !== '') || (typeof value === 'number' && Number.isFinite(value));
 const isSubKey = (value: unknown): value is string | undefined => value === undefined || (typeof value === 'string' && value !== '');
 
-/** @param receivedAt when the event arrived: the start of a `once` key's `repeatAfterDays`. */
 /** The sub-key the destination's action derives from its params (Slack: the channel), if any. */
 function integrationSubKey(destination: Config['destinations'][string], actionName: string, params: unknown): string | undefined {
   const action = registry.action(destination.type, actionName);
@@ -99,13 +110,13 @@ function integrationSubKey(destination: Config['destinations'][string], actionNa
   return parsed.success ? action.subKey(parsed.data, destination) : undefined;
 }
 
+/** @param receivedAt when the event arrived: the start of a `once` key's `repeatAfterDays`. */
 export function routeEvent(event: KitEvent, rules: readonly CompiledRule[], config: Config, receivedAt?: number): RoutingResult {
   const jobs: PlannedJob[] = [];
   const decisions: RouteDecision[] = [];
   for (const compiled of rules) {
     if (!matches(compiled, event)) continue;
-    const { rule } = compiled;
-    const routed = routeRule(rule, event, config, receivedAt);
+    const routed = routeRule(compiled, event, config, receivedAt);
     if (routed.ok) jobs.push(...routed.value);
     else decisions.push(routed.decision);
   }
@@ -115,7 +126,8 @@ export function routeEvent(event: KitEvent, rules: readonly CompiledRule[], conf
 type RuleRouting = { readonly ok: true; readonly value: PlannedJob[] } | { readonly ok: false; readonly decision: RouteDecision };
 
 /** One matching rule: its predicate, its once key, then a job per action (or the decision why none). */
-function routeRule(rule: RuleConfig, event: KitEvent, config: Config, receivedAt: number | undefined): RuleRouting {
+function routeRule(compiled: CompiledRule, event: KitEvent, config: Config, receivedAt: number | undefined): RuleRouting {
+  const { rule } = compiled;
   const error = (detail: string): RuleRouting => ({ ok: false, decision: { rule: rule.id, outcome: 'predicate_error', detail } });
   if (rule.when) {
     const when = rule.when;
@@ -139,11 +151,12 @@ function routeRule(rule: RuleConfig, event: KitEvent, config: Config, receivedAt
     const destination = config.destinations[action.destination];
     if (!destination) continue; // load.ts refuses configs that name unknown destinations
     const { subKey: subKeyOf } = action;
-    const actionName = action.action ?? registry.get(destination.type)?.defaultAction ?? 'send';
+    const settled = compiled.actions[index];
+    const actionName = settled?.name ?? 'send';
     const subKey =
       typeof subKeyOf === 'function'
         ? callRuleFunction(() => subKeyOf(event), isSubKey, 'a non-empty string or undefined')
-        : ({ ok: true, value: subKeyOf ?? integrationSubKey(destination, actionName, action.params) } as const);
+        : ({ ok: true, value: subKeyOf ?? settled?.subKey } as const);
     if (!subKey.ok) return error(`actions[${index}].subKey: ${subKey.detail}`);
     jobs.push({
       rule: rule.id,
