@@ -1,12 +1,7 @@
 // The bonjoro phase's part of the verdict, the console summary and BENCHMARKS.md (bench/report.mjs
 // calls these; the phase itself is bench/bonjoro.mjs).
 
-const int = (x) => (x === undefined || x === null || Number.isNaN(x) ? '—' : Math.round(x).toLocaleString('en-US'));
-const num = (x, digits = 1) => (x === undefined || x === null || Number.isNaN(x) ? '—' : Number(x).toFixed(digits));
-const pct = (x, digits = 0) => (x === undefined || x === null || Number.isNaN(x) ? '—' : `${(x * 100).toFixed(digits)}%`);
-const yes = (b) => (b === undefined ? 'not run' : b ? '**met**' : '**missed**');
-const share = (cpu, who) => (cpu?.[who] === undefined ? '—' : `${((cpu[who] / cpu.wallSeconds) * 100).toFixed(0)}%`);
-const statusList = (counts) => Object.entries(counts ?? {}).sort().map(([k, n]) => `${k}: ${int(n)}`).join(', ') || '—';
+import { int, num, pct, share, statusList, yes } from './format.mjs';
 
 /** Steady greets/s against R, the burst's share within R's bound, and whether both targets are met. */
 export function bonjoroVerdict(r) {

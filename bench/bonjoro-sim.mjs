@@ -6,8 +6,8 @@
 // Prints `bonjoro-sim {"apiUrl":…,"control":…}`; the control server (node:http, its own port)
 // answers GET /count → { greets } and GET /dump → { posts: [{ at, status, email, marker }],
 // markers: [every greet's kitrelay_job], otherRequests }. SIGTERM or SIGINT closes both.
-import http from 'node:http';
 import path from 'node:path';
+import { serveControl } from './sim-control.mjs';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { ROOT } from './lib.mjs';
@@ -17,30 +17,11 @@ const { startBonjoroSimulator } = await import(pathToFileURL(path.join(ROOT, 'di
 const sim = await startBonjoroSimulator({ tokens: [token], rateLimit: false, host: '127.0.0.1', port: 0, maxRequests: Number(maxRaw), now: () => performance.timeOrigin + performance.now() });
 
 const isGreetPost = (r) => r.method === 'POST' && r.path === '/api/v2/greets';
-const control = http.createServer((req, res) => {
-  let body;
-  if (req.url === '/count') body = { greets: sim.greets().length };
-  else if (req.url === '/dump') {
-    body = {
-      posts: sim.requests.filter(isGreetPost).map((r) => ({ at: r.receivedAt, status: r.status, email: r.body?.profiles?.[0], marker: r.body?.custom_attributes?.kitrelay_job })),
-      markers: sim.greets().map((g) => g.customAttributes?.kitrelay_job),
-      otherRequests: sim.requests.filter((r) => !isGreetPost(r)).length,
-    };
-  } else {
-    res.writeHead(404).end();
-    return;
-  }
-  res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+serveControl('bonjoro-sim', sim, {
+  '/count': () => ({ greets: sim.greets().length }),
+  '/dump': () => ({
+    posts: sim.requests.filter(isGreetPost).map((r) => ({ at: r.receivedAt, status: r.status, email: r.body?.profiles?.[0], marker: r.body?.custom_attributes?.kitrelay_job })),
+    markers: sim.greets().map((g) => g.customAttributes?.kitrelay_job),
+    otherRequests: sim.requests.filter((r) => !isGreetPost(r)).length,
+  }),
 });
-control.listen(0, '127.0.0.1', () => {
-  process.stdout.write(`bonjoro-sim ${JSON.stringify({ apiUrl: sim.apiUrl, control: `http://127.0.0.1:${control.address().port}` })}\n`);
-});
-
-const stop = async () => {
-  control.close();
-  control.closeAllConnections();
-  await sim.close();
-  process.exit(0);
-};
-process.once('SIGTERM', stop);
-process.once('SIGINT', stop);

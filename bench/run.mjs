@@ -30,7 +30,7 @@
  *               burst of 200 tags, each greet against R's bound; duplicates counted both times
  *   slack       (bench/slack.mjs) a Slack destination posting one webhook's event to C channels
  *               (50) against the Slack simulator (its per-channel limit on: 1/s, burst 3, 429
- *               beyond it; in its own process): messages/s after the first burst against the C/s
+ *               beyond it; in its own process): steady messages/s (middle-half slope) against the C/s
  *               the channels allow, 429 answers, per-channel pacing, duplicates
  *
  * Each server runs in its own child process with a fresh temporary data directory; every child is

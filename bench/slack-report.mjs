@@ -1,14 +1,9 @@
 // The slack phase's part of the verdict, the console summary and BENCHMARKS.md (bench/report.mjs
 // calls these; the phase itself is bench/slack.mjs).
 
-const int = (x) => (x === undefined || x === null || Number.isNaN(x) ? '—' : Math.round(x).toLocaleString('en-US'));
-const num = (x, digits = 1) => (x === undefined || x === null || Number.isNaN(x) ? '—' : Number(x).toFixed(digits));
-const pct = (x, digits = 0) => (x === undefined || x === null || Number.isNaN(x) ? '—' : `${(x * 100).toFixed(digits)}%`);
-const yes = (b) => (b === undefined ? 'not run' : b ? '**met**' : '**missed**');
-const share = (cpu, who) => (cpu?.[who] === undefined ? '—' : `${((cpu[who] / cpu.wallSeconds) * 100).toFixed(0)}%`);
-const statusList = (counts) => Object.entries(counts ?? {}).sort().map(([k, n]) => `${k}: ${int(n)}`).join(', ') || '—';
+import { int, num, pct, share, statusList, yes } from './format.mjs';
 
-/** Messages/s after the first burst against what the channels allow, the 429s after the first second, and whether both targets are met. */
+/** Steady messages/s (the middle-half slope) against what the channels allow, the 429s after the first second, and whether both targets are met. */
 export function slackVerdict(r) {
   const f = r.slack?.fanout;
   if (!f) return {};
@@ -43,7 +38,7 @@ export function renderSlackTargetsConsole(r) {
   const t = r.targets;
   if (!r.slack) return [];
   return [
-    `target Slack messages/s after the first burst ≥ ${pct(t.slackRateRatio)} of ${r.slack.fanout.rates.allowed}/s, every message once: ${num(v.slackRateRatio, 3)} ×, ${v.slackDuplicates} duplicates ${yes(v.slackRateMet)}`.replaceAll('**', ''),
+    `target Slack steady messages/s (middle-half slope) ≥ ${pct(t.slackRateRatio)} of ${r.slack.fanout.rates.allowed}/s, every message once: ${num(v.slackRateRatio, 3)} ×, ${v.slackDuplicates} duplicates ${yes(v.slackRateMet)}`.replaceAll('**', ''),
     `target Slack: no 429 beyond the first burst: ${v.slack429AfterFirstSecond} after the first second (${v.slack429Total} in all) ${yes(v.slack429Met)}`.replaceAll('**', ''),
   ];
 }
@@ -86,7 +81,7 @@ export function renderSlackTargetsMarkdown(r) {
   const t = r.targets;
   if (!r.slack) return [];
   return [
-    `| Slack messages/s after the first burst ≥ ${pct(t.slackRateRatio)} of the ${r.slack.fanout.rates.allowed}/s ${r.slack.options.channels} channels allow at 1/s each, every message once | ${num(v.slackRateRatio, 3)} ×, ${v.slackDuplicates} duplicates | ${yes(v.slackRateMet)} |`,
+    `| Slack steady messages/s (middle-half slope) ≥ ${pct(t.slackRateRatio)} of the ${r.slack.fanout.rates.allowed}/s ${r.slack.options.channels} channels allow at 1/s each, every message once | ${num(v.slackRateRatio, 3)} ×, ${v.slackDuplicates} duplicates | ${yes(v.slackRateMet)} |`,
     `| Slack: no 429 beyond the first burst (after the first second) | ${v.slack429AfterFirstSecond} (${v.slack429Total} in all) | ${yes(v.slack429Met)} |`,
   ];
 }

@@ -10,8 +10,8 @@
 // GET /count → { messages, refused } and GET /dump → { posts: [{ at, status, channel, job }] (every
 // chat.postMessage, its arrival time and status, the channel as sent, the job from the message's
 // metadata), messages: [{ channel (name), ts, job }], otherRequests }. SIGTERM or SIGINT closes both.
-import http from 'node:http';
 import path from 'node:path';
+import { serveControl } from './sim-control.mjs';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { ROOT } from './lib.mjs';
@@ -33,31 +33,11 @@ const sim = await startSlackSimulator({
 const nameOf = new Map(sim.channels().map((c) => [c.id, c.name]));
 const isPost = (r) => r.path === '/api/chat.postMessage';
 const jobOf = (x) => x?.metadata?.event_payload?.job;
-const control = http.createServer((req, res) => {
-  let body;
-  if (req.url === '/count') {
-    body = { messages: sim.messages().length, refused: sim.requests.filter((r) => isPost(r) && r.status === 429).length };
-  } else if (req.url === '/dump') {
-    body = {
-      posts: sim.requests.filter(isPost).map((r) => ({ at: r.receivedAt, status: r.status, channel: String(r.body?.channel ?? '').replace(/^#/, ''), job: jobOf(r.body) })),
-      messages: sim.messages().map((m) => ({ channel: nameOf.get(m.channel) ?? m.channel, ts: m.ts, job: jobOf(m.extra) })),
-      otherRequests: sim.requests.filter((r) => !isPost(r)).length,
-    };
-  } else {
-    res.writeHead(404).end();
-    return;
-  }
-  res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+serveControl('slack-sim', sim, {
+  '/count': () => ({ messages: sim.messages().length, refused: sim.requests.filter((r) => isPost(r) && r.status === 429).length }),
+  '/dump': () => ({
+    posts: sim.requests.filter(isPost).map((r) => ({ at: r.receivedAt, status: r.status, channel: String(r.body?.channel ?? '').replace(/^#/, ''), job: jobOf(r.body) })),
+    messages: sim.messages().map((m) => ({ channel: nameOf.get(m.channel) ?? m.channel, ts: m.ts, job: jobOf(m.extra) })),
+    otherRequests: sim.requests.filter((r) => !isPost(r)).length,
+  }),
 });
-control.listen(0, '127.0.0.1', () => {
-  process.stdout.write(`slack-sim ${JSON.stringify({ apiUrl: sim.apiUrl, control: `http://127.0.0.1:${control.address().port}` })}\n`);
-});
-
-const stop = async () => {
-  control.close();
-  control.closeAllConnections();
-  await sim.close();
-  process.exit(0);
-};
-process.once('SIGTERM', stop);
-process.once('SIGINT', stop);

@@ -38,11 +38,11 @@
 // and killed however the benchmark ends (lib.mjs).
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { BENCH_DIR, ROOT, cpuMeter, getJson, percentiles, sleep, startNode } from './lib.mjs';
+import { overshoot, postAll, slope, windows } from './pacing.mjs';
 
 const dist = (p) => import(pathToFileURL(path.join(ROOT, 'dist', p)).href);
 const CLI = path.join(ROOT, 'dist', 'cli', 'index.js');
@@ -74,9 +74,6 @@ export function slackOptions(num) {
   };
 }
 
-/** Wall-clock ms with sub-ms resolution: the simulator's clock and the webhooks' acknowledgements. */
-const clock = () => performance.timeOrigin + performance.now();
-
 function writeConfig(file, { apiUrl, o }) {
   const destination = { type: 'slack', token: { $env: 'SLACK_BOT_TOKEN' }, apiUrl, concurrency: o.concurrency };
   const actions = Array.from({ length: o.channels }, (_, i) => ({ destination: 'slack', params: { channel: `#${channelName(i)}` } }));
@@ -91,51 +88,6 @@ function writeConfig(file, { apiUrl, o }) {
   writeFileSync(file, `// written by bench/slack.mjs\nexport default ${JSON.stringify(config, null, 2)};\n`);
 }
 
-/**
- * POSTs every body (strings) to `url` on up to `connections` keep-alive connections, each as soon as
- * a connection is free. Resolves with each one's status (0: error) and acknowledgement time (clock()).
- */
-async function postAll({ url, bodies, connections, deadlineMs }) {
-  const target = new URL(url);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: connections, maxFreeSockets: connections });
-  const status = new Int16Array(bodies.length);
-  const ackAt = new Float64Array(bodies.length).fill(Number.NaN);
-  const deadline = performance.now() + deadlineMs;
-  let next = 0;
-  const one = (i) =>
-    new Promise((resolve) => {
-      const payload = bodies[i];
-      const req = http.request(
-        { agent, host: target.hostname, port: target.port, path: target.pathname, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
-        (res) => {
-          res.resume();
-          res.on('end', () => {
-            ackAt[i] = clock();
-            status[i] = res.statusCode;
-            resolve();
-          });
-        },
-      );
-      req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
-      req.on('error', () => resolve());
-      req.end(payload);
-    });
-  const lane = async () => {
-    while (next < bodies.length && performance.now() < deadline) await one(next++);
-  };
-  const t0 = performance.now();
-  try {
-    await Promise.all(Array.from({ length: Math.min(connections, bodies.length) }, lane));
-  } finally {
-    agent.destroy();
-  }
-  const seconds = (performance.now() - t0) / 1000;
-  const statuses = {};
-  for (const s of status) statuses[s] = (statuses[s] ?? 0) + 1;
-  const ok = status.reduce((n, s) => (s >= 200 && s < 300 ? n + 1 : n), 0);
-  return { sent: next, ok, statuses, seconds, perSecond: next / seconds, ackAt };
-}
-
 /** Waits until the simulator holds `want` messages or the deadline passes; then `settleMs` more for stragglers. */
 async function waitForMessages(sim, want, deadlineMs, settleMs = 1_000) {
   const deadline = performance.now() + deadlineMs;
@@ -144,53 +96,6 @@ async function waitForMessages(sim, want, deadlineMs, settleMs = 1_000) {
   const isComplete = (await count()) >= want;
   await sleep(settleMs);
   return isComplete;
-}
-
-/** The most arrivals in any window of `windowMs` (sliding, half-open), and the longest gap between two. */
-function windows(times, windowMs = 1_000) {
-  let most = 0;
-  let maxGap = 0;
-  for (let i = 0, j = 0; i < times.length; i++) {
-    while (times[i] - times[j] >= windowMs) j++;
-    most = Math.max(most, i - j + 1);
-    if (i > 0) maxGap = Math.max(maxGap, times[i] - times[i - 1]);
-  }
-  return { mostInOneSecond: most, maxGapMs: maxGap };
-}
-
-/** Least-squares slope of arrival number against arrival time (ms): per second, blind to clumps and window edges. */
-function slope(times) {
-  const n = times.length;
-  if (n < 2) return Number.NaN;
-  let mt = 0;
-  for (const t of times) mt += t;
-  mt /= n;
-  const mk = (n - 1) / 2;
-  let num = 0;
-  let den = 0;
-  for (let k = 0; k < n; k++) {
-    num += (times[k] - mt) * (k - mk);
-    den += (times[k] - mt) ** 2;
-  }
-  return (num / den) * 1000;
-}
-
-/**
- * How far the arrivals ran ahead of an ideal bucket (R/s, B tokens, full at the first arrival): the
- * largest token debt (0: never more than B + R·t in any stretch of t seconds). Above 0, a simulator
- * running the same bucket from its first arrival refuses a call.
- */
-function overshoot(times, rate, bucket) {
-  let tokens = bucket;
-  let at = times[0];
-  let debt = 0;
-  for (const t of times) {
-    tokens = Math.min(bucket, tokens + ((t - at) * rate) / 1000);
-    at = t;
-    tokens -= 1;
-    debt = Math.max(debt, -tokens);
-  }
-  return debt;
 }
 
 /** Groups `{ key, at }` rows into sorted arrival times per key. */

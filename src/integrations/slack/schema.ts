@@ -13,8 +13,8 @@ import type { SlackMessage } from './blocks.js';
  * chat.postMessage is "Special": about 1 message per second per channel, short bursts allowed
  * (§1.4). We keep one token of Slack's burst in reserve: Slack's bucket starts when our first call
  * arrives, ours when we send it, so calls sent exactly on time can reach Slack early and be refused.
- * With a spare token, a call may arrive up to a second early and still pass (the benchmark saw 22–31
- * such 429s per 1,000 messages with no reserve).
+ * With a spare token, a call may arrive up to a second early and still pass (the benchmark's runs with
+ * no reserve saw up to 31 such 429s per 1,000 messages; with it, none: BENCHMARKS.md).
  */
 export const SLACK_CHANNEL_RATE_LIMIT = { perSecond: 1, burst: 2 } as const;
 
