@@ -68,6 +68,21 @@ describe('kitrelay CLI', () => {
     expect((await kitrelay(['jobs', 'list'])).stdout).toContain('(none)');
   });
 
+  it('exits quietly when the reader of its output goes away (`kitrelay routes | head`)', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/index.ts'), '--data-dir', dir, 'routes'], {
+      cwd: ROOT,
+      env: { ...process.env, KITRELAY_ROUTE_SECRET: 'cli-test' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    // Close our end before the command prints: every write it makes then fails with EPIPE.
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(stderr).not.toContain('EPIPE');
+    expect(code).toBe(0);
+  });
+
   it('backs up the database to a readable copy', async () => {
     const target = path.join(dir, 'backup.db');
     const result = await kitrelay(['backup', target]);

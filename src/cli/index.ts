@@ -34,6 +34,13 @@ export function buildProgram(): Command {
   return program;
 }
 
+// `kitrelay audit | head`: the reader went away, so there is nobody left to print to. Exit quietly,
+// as Unix tools do, instead of dying on an unhandled EPIPE with a stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 try {
   await buildProgram().parseAsync(process.argv);
 } catch (error) {
