@@ -114,8 +114,10 @@ describe('the write-ahead log', () => {
     }
     expect(await store.listEvents({ limit: 1 })).toHaveLength(1);
     // Without the bound the log only grew (to ~40 MB here); with it, it starts over while the
-    // readers go on. Between checkpoints (400 ms) it can pass the limit by what arrives meanwhile.
-    expect(walAfterLoad).toBeLessThan(walLimitBytes);
-    expect(store.stats().walBytes).toBeLessThan(walLimitBytes);
+    // readers go on. Between checkpoints (400 ms), or when a busy machine lets a reader outlast one
+    // bounding checkpoint's wait, it passes the limit by what arrives meanwhile (seen: 258 frames
+    // against a limit of 254): the bound asserted is twice the limit, twenty times under unbounded.
+    expect(walAfterLoad).toBeLessThan(2 * walLimitBytes);
+    expect(store.stats().walBytes).toBeLessThan(2 * walLimitBytes);
   }, 60_000);
 });
