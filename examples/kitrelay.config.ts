@@ -33,8 +33,36 @@ export default defineConfig({
       rateLimit: { perSecond: 10, burst: 10 },
       mode: 'live',
     },
+    // Pattern 2: alerts in Slack, one message per channel within Slack's ~1/s per channel.
+    slack: {
+      type: 'slack',
+      token: env('SLACK_BOT_TOKEN'),
+      // Buttons (Replay) and `/kitrelay <email>`: paste `kitrelay routes`' slack/interactive URL in the app.
+      signingSecret: env('SLACK_SIGNING_SECRET'),
+      replayUsers: ['U0123ABCD'],
+    },
+    // Dead-letter alerts go through another destination than the ones that may fail.
+    'ops-alerts': { type: 'slack', webhookUrl: env('SLACK_OPS_WEBHOOK_URL') },
   },
   rules: [
+    {
+      id: 'sales-alert',
+      on: 'purchase.created',
+      actions: [{ destination: 'slack', params: { channel: '#sales', mention: '<!here>' } }],
+    },
+    {
+      id: 'signups',
+      on: 'subscriber.activated',
+      // The first 10 of each 15 minutes one by one, then one digest for the rest.
+      digest: { window: '15m', threshold: 10 },
+      actions: [{ destination: 'slack', params: { channel: '#growth' } }],
+    },
+    {
+      id: 'dead-letters',
+      on: 'kitrelay:job_dead',
+      digest: { window: '5m', threshold: 3 },
+      actions: [{ destination: 'ops-alerts' }],
+    },
     {
       id: 'welcome-video',
       on: 'subscriber.tag_added',

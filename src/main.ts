@@ -13,6 +13,7 @@ import type { Config } from './config/schema.js';
 import type { Store } from './store/types.js';
 import { createSecretResolver } from './config/secrets.js';
 import { buildRouteTable, type RouteTable } from './ingest/routes.js';
+import { startInternalEvents, type InternalEventLoop } from './ingest/internal.js';
 import { ingestPolled } from './ingest/sources.js';
 import { createIngestServer } from './ingest/server.js';
 import { systemClock, type Clock } from './lib/clock.js';
@@ -21,6 +22,7 @@ import type { Log } from './lib/log.js';
 import { createMetrics, type Metrics } from './lib/metrics.js';
 import { createWorker, type Worker } from './queue/index.js';
 import { compileRules } from './rules/route.js';
+import { createOperatorPort } from './services/index.js';
 import { openSqliteStore, type SqliteStore } from './store/sqlite/index.js';
 import { findCredentials } from './sync/kit-access.js';
 import { startSandboxKit, type SandboxKit } from './sync/sandbox.js';
@@ -48,6 +50,8 @@ export interface Relay {
   readonly worker: Worker | undefined;
   /** Runs the durable schedules (retention, Kit recovery, integrations' syncs). */
   readonly scheduler: Scheduler;
+  /** Closes ended digest windows and raises dead jobs' alerts (ingest/internal.ts). */
+  readonly internalEvents: InternalEventLoop;
   readonly routes: RouteTable;
   readonly metrics: Metrics;
   /** Where the server listens (http://host:port). */
@@ -196,7 +200,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     const http = createHttpClient();
     cleanups.unshift(() => http.close());
     const worker = config.queue.enabled
-      ? createWorker({ store, clock, log, metrics, integrations, http, destinations, queue: config.queue, secrets, ...(Object.keys(config.enrichments).length > 0 ? { enrichment: { rules: config.rules, enrichments: config.enrichments } } : {}) })
+      ? createWorker({ store, clock, log, metrics, integrations, http, destinations, queue: config.queue, secrets, operator: createOperatorPort({ store, clock, config }), ...(Object.keys(config.enrichments).length > 0 ? { enrichment: { rules: config.rules, enrichments: config.enrichments } } : {}) })
       : undefined;
     const app = createIngestServer({
       config,
@@ -213,6 +217,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     const address = await app.listen({ port: options.port ?? config.server.port, host: config.server.host });
     cleanups.unshift(() => app.close());
     worker?.start();
+    const internalEvents = startInternalEvents({ deps: { store, config, rules: compileRules(config) }, clock, log, ...(worker ? { onJobs: () => worker.nudge() } : {}) });
+    cleanups.splice(1, 0, () => internalEvents.stop()); // after app.close (cleanups[0]), before the store's
     const listenUrl = address.replace('[::1]', '127.0.0.1');
     const credentials = await findCredentials(config, store, env);
     let sandboxKit: SandboxKit | undefined;
@@ -244,6 +250,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       store,
       worker,
       scheduler,
+      internalEvents,
       routes,
       metrics,
       listenUrl,

@@ -30,8 +30,9 @@ export function tempDir(prefix = 'kitrelay-test-'): { dir: string; remove: () =>
 }
 
 /** Starts a relay whose `sink` destination (if the config uses env SINK_URL) is the receiver. */
-export async function startTestRelay(input: ConfigInput, options: { clock?: Clock; env?: Record<string, string> } = {}): Promise<TestRelay> {
-  const { dir, remove } = tempDir();
+/** `dir`: a data dir to use (and keep) instead of a new one: a restart on the same database. */
+export async function startTestRelay(input: ConfigInput, options: { clock?: Clock; env?: Record<string, string>; dir?: string } = {}): Promise<TestRelay> {
+  const { dir, remove } = options.dir !== undefined ? { dir: options.dir, remove: () => undefined } : tempDir();
   const receiver = await startWebhookReceiver();
   const env = { SINK_URL: `${receiver.url}/sink`, ...options.env };
   const loaded = resolveConfig({ ...input, store: { ...input.store, dataDir: dir } }, { cwd: dir, env, source: 'test' });

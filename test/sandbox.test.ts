@@ -77,5 +77,15 @@ describe('sandbox', () => {
     const sales = slackState.channels.find((c) => c.name === 'sales');
     expect(slackState.messages[sales?.id ?? '']?.map((m) => m.text)).toEqual(['New VIP: newuser@example.com', 'New VIP: newuser@example.com']);
     expect(parsed.simulators.find((sim) => sim.name === 'bonjoro')?.url).toBe(bonjoro?.url);
+
+    // `sandbox purchase`: Kit's product-purchase webhook, announced in #sales by the example's rule.
+    const bought = await execCli(['sandbox', 'purchase', 'buyer@example.com'], { KITRELAY_DATA_DIR: temp.dir });
+    expect(bought.stderr).toBe('');
+    expect(bought.stdout).toMatch(/^200: buyer@example\.com \(subscriber \d+\) bought product 1/);
+    const purchase = await eventually(async () => {
+      const state = (await (await fetch(`${slack?.url}/_sim/state`)).json()) as typeof slackState;
+      return state.messages[sales?.id ?? '']?.find((m) => m.text.includes('buyer@example.com'));
+    }, 10_000, 'the purchase in #sales');
+    expect(purchase.text).toMatch(/purchase/i);
   });
 });

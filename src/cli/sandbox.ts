@@ -1,6 +1,7 @@
 /**
  * `kitrelay sandbox send <event>`: post a sample Kit webhook (the same bodies the tests use) to a
- * running relay, so a newcomer can watch an event flow through without a Kit account.
+ * running relay, so a newcomer can watch an event flow through without a Kit account. The Slack
+ * simulator's presses and slash commands are in sandbox-slack.ts.
  */
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
@@ -12,6 +13,7 @@ import { routeTableFor, sandboxOverlay, SANDBOX_SIMULATORS_SETTING, type Sandbox
 import type { KitClient } from '../kit/client/index.js';
 import { findCredentials, openKitClient } from '../sync/kit-access.js';
 import { CliError, parseId, printJson, withStore } from './context.js';
+import { registerSandboxSlack } from './sandbox-slack.js';
 
 interface SendFlags {
   email: string;
@@ -121,6 +123,45 @@ export function registerSandbox(program: Command): void {
         }
       });
     });
+  sandbox
+    .command('purchase <email>')
+    .description("a purchase by a subscriber (created in the sandbox's Kit if new): Kit's legacy product-purchase webhook for a product the routes name, posted to the running relay (the example config announces it in the Slack simulator's #sales)")
+    .option('--product <id>', 'the product id (default: the first product route)')
+    .option('--json', 'print JSON')
+    .action(async (email: string, flags: { product?: string; json?: boolean }, command: Command) => {
+      const request = await withStore(command, async (store, loaded) => {
+        const client = await sandboxClient(store, loaded);
+        let subscriberId: number;
+        try {
+          subscriberId = (await client.createSubscriber({ email })).subscriber.id;
+        } finally {
+          await client.close();
+        }
+        // The running sandbox's own address (it may listen elsewhere than the public URL).
+        const running = await store.getSetting(SANDBOX_SIMULATORS_SETTING);
+        const base = running ? (JSON.parse(running) as SandboxRecord).relayUrl : loaded.publicBaseUrl;
+        const routes = await routeTableFor(store, loaded, process.env, base);
+        const products = [...routes.legacy.values()].filter((r) => r.spec.legacyName === 'subscriber.product_purchase');
+        const route = flags.product === undefined ? products[0] : products.find((r) => r.scopeValue === flags.product);
+        if (!route) {
+          const known = products.map((r) => r.scopeValue).join(', ') || 'none';
+          throw new CliError('no_route', `No legacy product-purchase route${flags.product === undefined ? '' : ` for product ${flags.product}`} (products routed: ${known}): add a rule on subscriber.product_purchased or kit.legacy.routes`, 1);
+        }
+        const fixture = legacyFixture('subscriber.product_purchase', { id: subscriberId, email, ...(route.scopeValue !== undefined ? { scopeValue: route.scopeValue } : {}) });
+        return { url: route.url, body: jsonBody(fixture.body), subscriberId, product: route.scopeValue };
+      });
+      let response: Response;
+      try {
+        response = await fetch(request.url, { method: 'POST', body: request.body, headers: { 'content-type': 'application/json' } });
+      } catch (error) {
+        throw new CliError('not_running', `Could not reach the relay: is \`npm start\` running? (${error instanceof Error ? error.message : String(error)})`, 1);
+      }
+      const answer: unknown = await response.json().catch(() => undefined);
+      if (flags.json) return printJson({ status: response.status, subscriberId: request.subscriberId, product: request.product, answer });
+      process.stdout.write(`${response.status}: ${email} (subscriber ${request.subscriberId}) bought product ${request.product ?? '?'} — watch \`kitrelay events list\` and \`kitrelay sandbox status\` (the Slack simulator's #sales)\n`);
+      if (!response.ok) process.exitCode = 1;
+    });
+  registerSandboxSlack(sandbox);
   sandbox
     .command('send <event>')
     .description('post a sample Kit webhook to the running relay: a legacy event (tag_add, subscriber.tag_add…) or, with --signed, a Webhooks 2.0 event (subscriber.tag_added…)')

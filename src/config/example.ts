@@ -50,6 +50,10 @@ export const exampleConfig: ConfigInput = defineConfig({
       type: 'slack',
       token: env('SLACK_BOT_TOKEN'),
       defaultChannel: '#sales',
+      // Buttons (Replay on dead-letter alerts) and `/kitrelay <email>`: Slack signs its requests
+      // with this. The sandbox's Slack simulator sets it; `sandbox slack-press` presses as U0SANDBOX.
+      signingSecret: env('SLACK_SIGNING_SECRET', { optional: true }),
+      replayUsers: ['U0SANDBOX'],
     },
     'example-hook': {
       type: 'webhook',
@@ -80,6 +84,26 @@ export const exampleConfig: ConfigInput = defineConfig({
       on: 'subscriber.tag_added',
       scope: { tag_id: 7 },
       actions: [{ destination: 'slack', action: 'post', params: { channel: '#sales', title: 'New VIP: {{subscriber.email}}' } }],
+    },
+    {
+      id: 'purchase-slack-alert',
+      description: 'Every purchase is announced in #sales (`npx kitrelay sandbox purchase <email>`).',
+      on: ['purchase.created', 'subscriber.product_purchased'],
+      actions: [{ destination: 'slack', action: 'post', params: { channel: '#sales' } }],
+    },
+    {
+      id: 'new-subscribers-digest',
+      description: 'New subscribers in #growth: the first 5 of each 10 minutes one by one, then one digest for the rest.',
+      on: 'subscriber.activated',
+      digest: { window: '10m', threshold: 5 },
+      actions: [{ destination: 'slack', action: 'post', params: { channel: '#growth' } }],
+    },
+    {
+      id: 'dead-letter-alerts',
+      description: 'A job that goes dead is announced in #ops with a Replay button; more than 3 in 5 minutes become one digest.',
+      on: 'kitrelay:job_dead',
+      digest: { window: '5m', threshold: 3 },
+      actions: [{ destination: 'slack', action: 'post', params: { channel: '#ops' } }],
     },
     {
       id: 'vip-tagged',

@@ -174,7 +174,7 @@ function checkConfig(config: Config, env: LoadConfigOptions['env']) {
     seenRules.add(rule.id);
     const types = (Array.isArray(rule.on) ? rule.on : [rule.on]).map(canonicalEventType);
     for (const type of types) {
-      if (type !== '*' && !isKnownEventType(type)) warnings.push(`${at}.on: "${type}" is not an event type kitrelay knows; it will match only if Kit sends exactly that type`);
+      if (type !== '*' && !type.startsWith('kitrelay:') && !isKnownEventType(type)) warnings.push(`${at}.on: "${type}" is not an event type kitrelay knows; it will match only if Kit sends exactly that type`);
     }
     for (const param of Object.keys(rule.scope ?? {})) {
       const fits = types.some((type) => type === '*' || SCOPE_OF.get(type) === param);

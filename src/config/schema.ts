@@ -86,6 +86,30 @@ export const enrichmentSchema = z
   })
   .strict();
 
+const DURATION_UNITS_MS = { s: 1000, m: 60_000, h: 3_600_000 } as const;
+
+/** `'30s'`, `'10m'`, `'1h'`, `'1h30m'` → milliseconds. */
+const durationSchema = z
+  .string()
+  .regex(/^(\d+h)?(\d+m)?(\d+s)?$/, "must be a duration like '30s', '10m', '1h' or '1h30m'")
+  .refine((value) => value !== '', "must be a duration like '30s', '10m', '1h' or '1h30m'")
+  .transform((value) => [...value.matchAll(/(\d+)([hms])/g)].reduce((ms, [, n, unit]) => ms + Number(n) * DURATION_UNITS_MS[unit as keyof typeof DURATION_UNITS_MS], 0));
+
+/**
+ * A rule's digest: its events collect in a durable window instead of a job each, and when the
+ * window ends one job carries them all ("212 new subscribers in the last 10 minutes"). With a
+ * threshold, the first `threshold` events of a window go out one by one and only the rest are
+ * digested. Windows are fixed slices of time (10m: :00–:10, :10–:20, …), per rule action.
+ */
+export const digestSchema = z
+  .object({
+    /** The window's length, '30s' to '24h'. */
+    window: durationSchema.refine((ms) => ms >= 10_000 && ms <= 86_400_000, 'must be between 10s and 24h'),
+    /** Events per window sent one by one before the rest are digested. @default 0 (digest them all) */
+    threshold: z.number().int().nonnegative().max(10_000).default(0),
+  })
+  .strict();
+
 export const ruleSchema = z
   .object({
     /** Stable rule id, recorded on every job it makes. */
@@ -125,6 +149,8 @@ export const ruleSchema = z
       ])
       .optional(),
     actions: z.array(ruleActionSchema).min(1),
+    /** Collect the rule's events into one message per window: `{ window: '10m', threshold?: 20 }`. */
+    digest: digestSchema.optional(),
   })
   .strict();
 

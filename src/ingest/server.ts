@@ -3,7 +3,7 @@
  * (signatures are computed over them, quarantine keeps them) and parsed by kit/normalize.
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { SecretResolver } from '../integrations/index.js';
+import type { SecretResolver, SourceResponse } from '../integrations/index.js';
 import type { Config } from '../config/schema.js';
 import type { Clock } from '../lib/clock.js';
 import type { Log } from '../lib/log.js';
@@ -144,8 +144,18 @@ export function createIngestServer(deps: IngestServerDeps): FastifyInstance {
       query: request.query as Record<string, string | undefined>,
       body,
     };
-    return send(reply, await ingestSource(sourceDeps, route, inbound, clock.now()), 'source', startedAt);
+    const result = await ingestSource(sourceDeps, route, inbound, clock.now());
+    if (result.kind === 'answered') return answer(reply, result.respond);
+    // The source's own answer replaces the JSON ack, only once the events are stored (Slack's
+    // ephemeral "Looking up…" to a slash command); any other outcome is answered as usual.
+    if (result.respond && result.outcome.kind === 'accepted') {
+      record(result.outcome, 'source', startedAt);
+      return answer(reply, result.respond);
+    }
+    return send(reply, result.outcome, 'source', startedAt);
   };
+  const answer = (reply: FastifyReply, respond: SourceResponse) =>
+    reply.code(respond.status).type(respond.contentType ?? 'text/plain; charset=utf-8').send(respond.body);
   app.post(SOURCE_ROUTE_PATTERN, sourceHandler);
   app.post(SOURCE_ROUTE_WITH_REST_PATTERN, sourceHandler);
 

@@ -11,10 +11,10 @@
  */
 import { createHmac } from 'node:crypto';
 import type { Config } from '../config/schema.js';
-import { IntegrationRegistry, type AnyIntegration, type InboundRequest, type SecretResolver, type SourceDefinition, type SourceEvent } from '../integrations/index.js';
+import { IntegrationRegistry, type AnyIntegration, type InboundRequest, type SecretResolver, type SourceDefinition, type SourceEvent, type SourceResponse } from '../integrations/index.js';
 import { sourceEventType, sourceKitEvent } from '../integrations/source-event.js';
 import { routeEvent, type CompiledRule } from '../rules/route.js';
-import type { EventInput, QuarantineInput, Store } from '../store/types.js';
+import type { EventInput, PlannedJob, QuarantineInput, Store } from '../store/types.js';
 import { commitInput } from './commit.js';
 import type { IngestOutcome } from './outcome.js';
 
@@ -61,21 +61,34 @@ export interface SourceIngestDeps {
   readonly secrets: SecretResolver;
 }
 
+/**
+ * What one request to a source came to: an ingest outcome, with the source's own answer when it
+ * gives one (sent instead of the JSON ack once committed), or only an answer (nothing stored).
+ */
+export type SourceOutcome =
+  | { readonly kind: 'ingested'; readonly outcome: IngestOutcome; readonly respond?: SourceResponse }
+  | { readonly kind: 'answered'; readonly respond: SourceResponse };
+
 /** Authenticates, parses and commits one inbound request to a source. */
-export async function ingestSource(deps: SourceIngestDeps, route: SourceRoute, request: InboundRequest, receivedAt: number): Promise<IngestOutcome> {
+export async function ingestSource(deps: SourceIngestDeps, route: SourceRoute, request: InboundRequest, receivedAt: number): Promise<SourceOutcome> {
   const auth = route.source.authenticate(request, { destination: route.destination, destinationName: route.destinationName, secrets: deps.secrets, urlToken: route.token, now: receivedAt });
-  if (!auth.ok) return { kind: 'rejected', reason: auth.status === 404 ? 'unknown_route' : 'bad_token', message: auth.reason };
+  if (!auth.ok) return ingested({ kind: 'rejected', reason: auth.status === 404 ? 'unknown_route' : auth.code ?? 'bad_token', message: auth.reason });
   const routeId = `${route.destinationName}/${route.source.name}`;
   const delivery = { system: 'source' as const, route: routeId, receivedAt, bodyBytes: request.body.length };
   const headers = { 'content-type': request.headers['content-type'] ?? '' };
   const parsed = route.source.parse(request, { destination: route.destination, destinationName: route.destinationName });
+  if (parsed.kind === 'answer') return { kind: 'answered', respond: parsed.respond };
   if (parsed.kind === 'malformed') {
     const quarantine: QuarantineInput = { system: 'source', route: routeId, reason: parsed.reason, detail: parsed.detail, headers, body: request.body, receivedAt };
-    return commitInput(deps.store, { delivery, events: [], quarantine: [quarantine] }, { reason: parsed.reason, detail: parsed.detail });
+    return ingested(await commitInput(deps.store, { delivery, events: [], quarantine: [quarantine] }, { reason: parsed.reason, detail: parsed.detail }));
   }
   const events = sourceEventInputs(deps, originOf(route), parsed.events, receivedAt);
   const quarantine: QuarantineInput[] = parsed.quarantine.map((q) => ({ system: 'source', route: routeId, reason: q.reason, detail: q.detail, headers, body: q.body, receivedAt }));
-  return commitInput(deps.store, { delivery, events, quarantine });
+  return ingested(await commitInput(deps.store, { delivery, events, quarantine }), parsed.respond);
+}
+
+function ingested(outcome: IngestOutcome, respond?: SourceResponse): SourceOutcome {
+  return { kind: 'ingested', outcome, ...(respond ? { respond } : {}) };
 }
 
 /**
@@ -87,6 +100,7 @@ export async function reingestSource(deps: SourceIngestDeps, route: SourceRoute,
   const request = { method: 'POST', subpath: '', headers: { 'content-type': 'application/json' }, query: {}, body };
   const parsed = route.source.parse(request, { destination: route.destination, destinationName: route.destinationName });
   if (parsed.kind === 'malformed') return { kind: 'still_invalid', reason: parsed.reason, detail: parsed.detail };
+  if (parsed.kind === 'answer') return { kind: 'still_invalid', reason: 'no_events', detail: 'the body is a request about the connection (a liveness check, a URL handshake): nothing to store' };
   const [bad] = parsed.quarantine;
   if (bad) return { kind: 'still_invalid', reason: bad.reason, detail: bad.detail };
   const events = sourceEventInputs(deps, originOf(route), parsed.events, receivedAt).map((event) => ({ ...event, source: 'reingest' as const }));
@@ -97,12 +111,14 @@ export async function reingestSource(deps: SourceIngestDeps, route: SourceRoute,
 interface Origin {
   readonly integration: string;
   readonly destinationName: string;
+  /** The source's (or poller's) name: jobs a source plans itself are recorded under `<integration>:<via>`. */
+  readonly via: string;
   readonly dedupeHours: number;
   readonly source: 'source' | 'poll';
 }
 
 function originOf(route: SourceRoute): Origin {
-  return { integration: route.integration.type, destinationName: route.destinationName, dedupeHours: route.source.dedupeHours ?? 72, source: 'source' };
+  return { integration: route.integration.type, destinationName: route.destinationName, via: route.source.name, dedupeHours: route.source.dedupeHours ?? 72, source: 'source' };
 }
 
 /**
@@ -116,7 +132,7 @@ export async function ingestPolled(
   events: readonly SourceEvent[],
   receivedAt: number,
 ): Promise<IngestOutcome> {
-  const origin: Origin = { integration: from.integration, destinationName: from.destinationName, dedupeHours: from.dedupeHours ?? 72, source: 'poll' };
+  const origin: Origin = { integration: from.integration, destinationName: from.destinationName, via: from.poller, dedupeHours: from.dedupeHours ?? 72, source: 'poll' };
   const inputs = sourceEventInputs(deps, origin, events, receivedAt);
   return commitInput(deps.store, { delivery: { system: 'source', route: `${from.destinationName}/${from.poller}`, receivedAt, bodyBytes: 0 }, events: inputs, quarantine: [] });
 }
@@ -141,8 +157,23 @@ function sourceEventInputs(deps: Pick<SourceIngestDeps, 'rules' | 'config'>, fro
       ...(email !== undefined ? { email } : {}),
       ...(event.subscriberId !== undefined ? { subscriberKey: `id:${event.subscriberId}` } : email !== undefined ? { subscriberKey: `email:${email}` } : {}),
       ...(event.occurredAt !== undefined ? { occurredAt: event.occurredAt } : {}),
-      jobs: routed.jobs,
+      jobs: [...routed.jobs, ...sourceJobs(deps.config, from, event)],
       decisions: routed.decisions,
     };
   });
+}
+
+/** The jobs a source planned itself, on its own destination, with that destination's attempt limit. */
+function sourceJobs(config: Config, from: Origin, event: SourceEvent): PlannedJob[] {
+  if (!event.jobs || event.jobs.length === 0) return [];
+  const destination = Object.hasOwn(config.destinations, from.destinationName) ? config.destinations[from.destinationName] : undefined;
+  if (!destination) return [];
+  return event.jobs.map((job) => ({
+    rule: `${from.integration}:${from.via}`,
+    destination: from.destinationName,
+    action: job.action,
+    params: job.params,
+    maxAttempts: destination.retry.maxAttempts,
+    ...(job.subKey !== undefined ? { subKey: job.subKey } : {}),
+  }));
 }

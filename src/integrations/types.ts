@@ -37,21 +37,33 @@ export interface CallRecord {
 /** Small facts an attempt keeps for the job's later attempts (a remote id, the marker it used). */
 export type JobFacts = Readonly<Record<string, unknown>>;
 
+/** What every action result may carry for the audit record and the job's later attempts. */
+interface ResultRecord {
+  /** The call it made (the last, when it made several). */
+  readonly call?: CallRecord;
+  readonly facts?: JobFacts;
+  /**
+   * Ids for the audit record besides the call's (who pressed a button, what was decided): the way
+   * an attempt that made no call still says what it was about.
+   */
+  readonly correlation?: Readonly<Record<string, string>>;
+}
+
 export type ActionResult =
-  | { readonly outcome: 'succeeded'; readonly call?: CallRecord; readonly facts?: JobFacts }
+  | ({ readonly outcome: 'succeeded' } & ResultRecord)
   /**
    * Not applied; worth trying again (`retryAfterMs` when the destination said when).
    * `opensBreaker`: the destination refuses every job alike (a revoked credential, HTTP 401): the
    * breaker opens at once and the job waits with it instead of every job spending its attempts.
    */
-  | { readonly outcome: 'retry'; readonly error: string; readonly retryAfterMs?: number; readonly call?: CallRecord; readonly facts?: JobFacts; readonly opensBreaker?: boolean }
+  | ({ readonly outcome: 'retry'; readonly error: string; readonly retryAfterMs?: number; readonly opensBreaker?: boolean } & ResultRecord)
   /**
    * Will never succeed as sent (a 400, a 404, a config error): the job is dead with `error`.
    * `opensBreaker`: and every other job would fail alike (Slack's `invalid_auth`): the breaker opens.
    */
-  | { readonly outcome: 'failed'; readonly error: string; readonly call?: CallRecord; readonly facts?: JobFacts; readonly opensBreaker?: boolean }
+  | ({ readonly outcome: 'failed'; readonly error: string; readonly opensBreaker?: boolean } & ResultRecord)
   /** The request may have been applied: tried again, and the next attempt sees this one in `earlierAttempts`. */
-  | { readonly outcome: 'unknown'; readonly error: string; readonly call?: CallRecord; readonly facts?: JobFacts };
+  | ({ readonly outcome: 'unknown'; readonly error: string } & ResultRecord);
 
 /**
  * The outbound HTTP an action sends through: the shared keep-alive client, with the attempt's
@@ -107,6 +119,34 @@ export interface AttemptEnvironment<D> {
   readonly now: number;
   /** `kitrelay/<version>`, for User-Agent headers. */
   readonly userAgent: string;
+  /** kitrelay's own operator actions, for actions that act on the relay (Slack's Replay button); absent where none are wired. */
+  readonly operator?: OperatorPort;
+}
+
+/**
+ * Operator actions an integration's action may take on kitrelay itself: Slack's Replay button and
+ * its lookup command. The services implement them; integrations stand below services, so the
+ * composition root hands them in (through the worker) instead of integrations importing them.
+ */
+export interface OperatorPort {
+  /**
+   * Runs a dead job again (same id and idempotency key, a fresh attempt budget). Only a dead job:
+   * one pending, running, succeeded or cancelled is left alone, so a second press, or one on an
+   * old alert, never sends again what was delivered.
+   */
+  replayJob(jobId: number): Promise<OperatorReplay>;
+  /** The newest events and jobs of the subscriber with this email (case-insensitive), newest first. */
+  subscriberActivity(email: string, limit: number): Promise<SubscriberActivity>;
+}
+
+export type OperatorReplay =
+  | { readonly ok: true; readonly job: JobRecord }
+  | { readonly ok: false; readonly reason: 'not_found' }
+  | { readonly ok: false; readonly reason: 'not_dead'; readonly job: JobRecord };
+
+export interface SubscriberActivity {
+  readonly events: readonly EventRecord[];
+  readonly jobs: readonly JobRecord[];
 }
 
 export type ActionContext<P, D> = JobInput<P> & AttemptEnvironment<D>;
@@ -178,14 +218,43 @@ export interface SourceEvent {
   readonly subscriberId?: string;
   readonly occurredAt?: number;
   readonly payload: unknown;
+  /**
+   * Jobs the source itself plans on its own destination, whatever the rules say (a Slack button
+   * press is answered by the Slack destination): committed with the event, in the same
+   * transaction, recorded under the rule `<integration>:<source>`. A duplicate makes none.
+   */
+  readonly jobs?: readonly SourceJob[];
+}
+
+export interface SourceJob {
+  /** One of the integration's actions. */
+  readonly action: string;
+  /** Checked against the action's schema at each attempt; no templates (they would be rendered). */
+  readonly params: unknown;
+  readonly subKey?: string;
+}
+
+/** An answer a source gives the sender itself, instead of kitrelay's JSON acknowledgement. */
+export interface SourceResponse {
+  readonly status: number;
+  /** @default 'text/plain; charset=utf-8' */
+  readonly contentType?: string;
+  /** '' for an empty body. */
+  readonly body: string;
 }
 
 export type SourceParse =
-  | { readonly kind: 'events'; readonly events: readonly SourceEvent[]; readonly quarantine: readonly { readonly reason: string; readonly detail: string; readonly body: Buffer }[] }
+  /** `respond`: sent once the events are committed (a duplicate gets it too), instead of the JSON ack. */
+  | { readonly kind: 'events'; readonly events: readonly SourceEvent[]; readonly quarantine: readonly { readonly reason: string; readonly detail: string; readonly body: Buffer }[]; readonly respond?: SourceResponse }
   /** Authenticated but unreadable: kept in quarantine, answered 400. */
-  | { readonly kind: 'malformed'; readonly reason: string; readonly detail: string };
+  | { readonly kind: 'malformed'; readonly reason: string; readonly detail: string }
+  /** A request that is about the connection, not an event (a liveness check, a URL handshake): answered, nothing stored. */
+  | { readonly kind: 'answer'; readonly respond: SourceResponse };
 
-export type SourceAuth = { readonly ok: true } | { readonly ok: false; readonly status: 401 | 403 | 404; readonly reason: string };
+export type SourceAuth =
+  | { readonly ok: true }
+  /** `code` names the refusal in metrics (`kitrelay_ingest_rejected_total{reason}`). @default 'bad_token' (404: 'unknown_route') */
+  | { readonly ok: false; readonly status: 401 | 403 | 404; readonly reason: string; readonly code?: 'bad_token' | 'missing_signature' | 'bad_signature' | 'stale_timestamp' };
 
 /**
  * An inbound HTTP route, authenticated the integration's way (URL token, HMAC signature, MAC).

@@ -31,7 +31,7 @@ export const ABORT_SETTLE_MS = 1_000;
 const EARLIER_ATTEMPTS_SHOWN = 100;
 
 /** The worker's dependencies an attempt needs, with the worker's id and random source settled. */
-export type AttemptDeps = Pick<WorkerDeps, 'store' | 'clock' | 'metrics' | 'http' | 'destinations' | 'secrets'> & {
+export type AttemptDeps = Pick<WorkerDeps, 'store' | 'clock' | 'metrics' | 'http' | 'destinations' | 'secrets' | 'operator'> & {
   readonly integrations: IntegrationRegistry;
   readonly enricher?: Enricher;
   readonly workerId: string;
@@ -103,6 +103,7 @@ export async function recordAttempt(
     ...(call?.responseStatus !== undefined ? { responseStatus: call.responseStatus } : {}),
     ...(call?.responseBody !== undefined ? { responseBody: call.responseBody } : {}),
     correlation: {
+      ...result?.correlation,
       ...call?.correlation,
       ...timing.correlation,
       idempotencyKey: job.idempotencyKey,
@@ -211,6 +212,7 @@ export async function withAttemptSignal(
     signal: controller.signal,
     now,
     userAgent: deps.userAgent,
+    ...(deps.operator ? { operator: deps.operator } : {}),
   };
   try {
     // Promise.resolve().then turns a synchronous throw into a rejection; race() subscribes to

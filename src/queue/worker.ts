@@ -99,6 +99,7 @@ class QueueWorker implements Worker {
       destinations: deps.destinations, secrets: deps.secrets, workerId: this.id, random: deps.random ?? Math.random,
       ...(deps.enrichment ? { enricher: new Enricher(deps.enrichment.enrichments, deps.enrichment.rules) } : {}),
       ...(deps.metrics ? { metrics: deps.metrics } : {}),
+      ...(deps.operator ? { operator: deps.operator } : {}),
     };
   }
 

@@ -11,9 +11,9 @@ const base: ConfigInput = {
   },
 };
 
-function route(rules: ConfigInput['rules'], event: KitEvent) {
+function route(rules: ConfigInput['rules'], event: KitEvent, receivedAt?: number) {
   const { config } = resolveConfig({ ...base, rules }, { cwd: '/tmp', env: {}, source: 'test' });
-  return routeEvent(event, compileRules(config), config);
+  return routeEvent(event, compileRules(config), config, receivedAt);
 }
 
 const tagAdded = (tagId: string, subscriberId = 7): KitEvent => ({
@@ -79,5 +79,34 @@ describe('routing', () => {
   it('does not match a scoped rule when the event has no scope', () => {
     const event: KitEvent = { ...tagAdded('1'), scope: undefined };
     expect(route([{ id: 'r', on: '*', scope: { tag_id: 1 }, actions: [{ destination: 'crm' }] }], event).jobs).toEqual([]);
+  });
+
+  it('plans a digesting rule\'s jobs in the fixed window holding the arrival time, one window per action', () => {
+    const at = Date.parse('2026-06-01T12:07:30.000Z');
+    const rules = [{ id: 'digest', on: 'subscriber.tag_added', digest: { window: '10m', threshold: 3 }, actions: [{ destination: 'crm' }, { destination: 'chat' }] }];
+    const { jobs } = route(rules, tagAdded('1'), at);
+    const start = Date.parse('2026-06-01T12:00:00.000Z');
+    expect(jobs.map((j) => j.digest)).toEqual([
+      { key: 'digest#0', windowStart: start, windowEnd: start + 600_000, threshold: 3 },
+      { key: 'digest#1', windowStart: start, windowEnd: start + 600_000, threshold: 3 },
+    ]);
+    // 1h30m windows are slices of 5,400,000 ms from the epoch: 12:07:30 falls in 12:00–13:30.
+    expect(route([{ ...rules[0]!, digest: { window: '1h30m' } }], tagAdded('1'), at).jobs[0]?.digest).toEqual({ key: 'digest#0', windowStart: start, windowEnd: start + 5_400_000, threshold: 0 });
+  });
+
+  it('refuses a digest window it cannot read, naming the field', () => {
+    for (const window of ['10', '10 minutes', '', '5s', '25h']) {
+      expect(() => route([{ id: 'd', on: 'subscriber.tag_added', digest: { window }, actions: [{ destination: 'crm' }] }], tagAdded('1'), 0), window).toThrow(/rules\.0\.digest\.window|rules\[0\]\.digest\.window/);
+    }
+  });
+
+  it('shows kitrelay\'s own events only to rules that name them, never to `*`', () => {
+    const alert: KitEvent = { type: 'kitrelay:job_dead', kitType: 'kitrelay:job_dead', system: 'signed', payload: { job: { id: 1 } } };
+    const rules = [
+      { id: 'everything', on: '*', actions: [{ destination: 'crm' }] },
+      { id: 'alerts', on: 'kitrelay:job_dead', actions: [{ destination: 'chat' }] },
+    ];
+    expect(route(rules, alert).jobs.map((j) => j.rule)).toEqual(['alerts']);
+    expect(route(rules, tagAdded('1')).jobs.map((j) => j.rule)).toEqual(['everything']);
   });
 });

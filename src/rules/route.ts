@@ -51,8 +51,11 @@ export function compileRules(config: Config): CompiledRule[] {
   });
 }
 
+/** kitrelay's own events (`kitrelay:digest`, `kitrelay:job_dead`): only rules that name them see them. */
+const INTERNAL_TYPE_PREFIX = 'kitrelay:';
+
 function matches(compiled: CompiledRule, event: KitEvent): boolean {
-  if (compiled.types && !compiled.types.has(event.type)) return false;
+  if (compiled.types ? !compiled.types.has(event.type) : event.type.startsWith(INTERNAL_TYPE_PREFIX)) return false;
   for (const [param, values] of compiled.scope) {
     if (event.scope?.param !== param || !values.has(event.scope.value)) return false;
   }
@@ -147,6 +150,8 @@ function routeRule(compiled: CompiledRule, event: KitEvent, config: Config, rece
     if (typeof rule.once === 'object' && receivedAt !== undefined) ledgerExpiresAt = receivedAt + rule.once.repeatAfterDays * 86_400_000;
   }
   const jobs: PlannedJob[] = [];
+  // A digest's window is decided from the arrival time (routing is pure: the caller passes it).
+  const digestWindow = rule.digest && receivedAt !== undefined ? windowOf(rule.digest.window, receivedAt) : undefined;
   for (const [index, action] of rule.actions.entries()) {
     const destination = config.destinations[action.destination];
     if (!destination) continue; // load.ts refuses configs that name unknown destinations
@@ -168,7 +173,14 @@ function routeRule(compiled: CompiledRule, event: KitEvent, config: Config, rece
       // One ledger key per action, so a rule with two actions makes both exactly once.
       ...(ledgerKey !== undefined ? { ledgerKey: rule.actions.length > 1 ? `${ledgerKey}#${index}` : ledgerKey } : {}),
       ...(ledgerKey !== undefined && ledgerExpiresAt !== undefined ? { ledgerExpiresAt } : {}),
+      ...(digestWindow && rule.digest ? { digest: { key: `${rule.id}#${index}`, ...digestWindow, threshold: rule.digest.threshold } } : {}),
     });
   }
   return { ok: true, value: jobs };
+}
+
+/** The fixed window of `windowMs` holding `at`: [start, end). */
+function windowOf(windowMs: number, at: number): { readonly windowStart: number; readonly windowEnd: number } {
+  const windowStart = Math.floor(at / windowMs) * windowMs;
+  return { windowStart, windowEnd: windowStart + windowMs };
 }

@@ -21,5 +21,6 @@ export {
   type ReplayResult,
 } from './jobs.js';
 export { backupStore, retentionCutoffs, runRetention, type BackupResult, type BackupSource, type RetentionDeps, type RetentionRun } from './maintenance.js';
+export { createOperatorPort, type OperatorDeps } from './operator.js';
 export { discardQuarantine, listQuarantine, reingestQuarantine, showQuarantine, type DiscardResult, type ReingestDeps, type ReingestResult } from './quarantine.js';
 export { shadowReport, type ShadowEntry, type ShadowFilter, type ShadowReport } from './shadow.js';

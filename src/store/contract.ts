@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe } from 'vitest';
 import { ingestContract } from './ingest.contract.js';
 import { kitContract, type KitContractContext } from './kit.contract.js';
 import { operationsContract } from './operations.contract.js';
+import { digestsContract } from './digests.contract.js';
 import { portContract } from './port.contract.js';
 import { queueContract } from './queue.contract.js';
 import { schedulesContract } from './schedules.contract.js';
@@ -65,6 +66,7 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
     describe('queue', () => queueContract(ctx));
     describe('operations', () => operationsContract(ctx));
     describe('integration port', () => portContract(ctx));
+    describe('digests and dead-job alerts', () => digestsContract(ctx));
     describe('kit', () => kitContract(ctx));
     describe('schedules', () => schedulesContract(ctx));
   });

@@ -32,6 +32,11 @@
  *   event retention.
  * - **quarantine**: authenticated inbound bytes that could not be turned into events (broken JSON,
  *   an event failing validation). Kept raw so an operator can inspect and re-ingest them.
+ * - **digest window**: one rule action's slice of time (`digest: { window }`): the events past its
+ *   threshold are collected there instead of making jobs, and closing it makes one digest event
+ *   (`kitrelay:digest`) and one job. Counted in the ingest transaction, closed once.
+ * - **dead-job alert**: a row the store writes when a job goes dead, until an alert event
+ *   (`kitrelay:job_dead`) for it is committed.
  * - **subscriber key**: `id:<kit subscriber id>`, else `email:<lower-cased email>`. Jobs with the
  *   same destination, subscriber key and sub-key run in order (per-subscriber FIFO; "earlier" means
  *   a lower job id). Different sub-keys (Slack channels) are independent streams.
@@ -56,10 +61,11 @@ export type WebhookSystem = 'legacy' | 'signed';
 
 /**
  * How an event reached kitrelay: a Kit webhook system, re-ingest from quarantine, a Kit-side
- * reconciliation, an integration's inbound route (`source`) or its poller (`poll`). Which
- * integration it came from is the event's `origin`.
+ * reconciliation, an integration's inbound route (`source`) or its poller (`poll`), or kitrelay itself
+ * (`internal`: a closed digest window, a dead job's alert; origin `kitrelay`). Which integration it
+ * came from is the event's `origin`.
  */
-export type EventSource = WebhookSystem | 'reingest' | 'reconciled' | 'source' | 'poll';
+export type EventSource = WebhookSystem | 'reingest' | 'reconciled' | 'source' | 'poll' | 'internal';
 
 export type EventStatus = 'accepted' | 'duplicate';
 
@@ -91,16 +97,21 @@ export interface RouteDecision {
   readonly rule: string;
   readonly destination?: string;
   readonly action?: string;
-  /** job: a job was made. predicate_false: the rule's `when` said no. once: its ledger key was already spent. */
-  readonly outcome: 'job' | 'predicate_false' | 'predicate_error' | 'once';
+  /**
+   * job: a job was made. predicate_false: the rule's `when` said no. once: its ledger key was already
+   * spent. digested: collected in digest window `windowId` instead of a job of its own. loop: an
+   * alert about a destination's dead job, not sent through that same destination.
+   */
+  readonly outcome: 'job' | 'predicate_false' | 'predicate_error' | 'once' | 'digested' | 'loop';
   readonly detail?: string;
   readonly jobId?: number;
+  readonly windowId?: number;
 }
 
 // ---------------------------------------------------------------- ingest
 
 export interface DeliveryInput {
-  readonly system: WebhookSystem | 'reingest' | 'source';
+  readonly system: WebhookSystem | 'reingest' | 'source' | 'internal';
   /** Legacy route id, signed endpoint name, `<integration>/<source>`, or the quarantine id being re-ingested. */
   readonly route: string;
   /** `X-Kit-Delivery` for signed deliveries. */
@@ -122,6 +133,21 @@ export interface PlannedJob {
   readonly ledgerKey?: string;
   /** When the ledger key may be spent again (a rule's `repeatAfterDays`); absent = never. */
   readonly ledgerExpiresAt?: number;
+  /** The rule digests: the event joins this window instead of making a job (past the threshold). */
+  readonly digest?: DigestPlan;
+}
+
+/**
+ * A rule's digest (`digest: { window, threshold? }`) for one event. Windows are fixed slices of
+ * time (`windowStart` = receivedAt rounded down to the window's length), one per rule action.
+ */
+export interface DigestPlan {
+  /** `<rule>#<action index>`: whose window. */
+  readonly key: string;
+  readonly windowStart: number;
+  readonly windowEnd: number;
+  /** The first `threshold` events of a window go out one by one; the rest are digested. @default 0 */
+  readonly threshold?: number;
 }
 
 export interface DedupeInput {
@@ -197,6 +223,8 @@ export interface CommitDeliveryInput {
   readonly quarantine: readonly QuarantineInput[];
   /** When re-ingesting a quarantined body, mark that entry as re-ingested in the same transaction. */
   readonly reingestOf?: number;
+  /** Dead-job alert rows (`takeDeadJobAlerts`) these events raise: removed in the same transaction. */
+  readonly settlesDeadJobAlerts?: readonly number[];
 }
 
 export type EventCommitOutcome =
@@ -425,6 +453,79 @@ export interface JobCount {
   readonly count: number;
 }
 
+// ---------------------------------------------------------------- digests and dead-job alerts
+
+export interface DigestWindowRecord {
+  readonly id: number;
+  /** `<rule>#<action index>` */
+  readonly key: string;
+  readonly rule: string;
+  readonly destination: string;
+  readonly action: string;
+  readonly windowStart: number;
+  readonly windowEnd: number;
+  /** Events that went out one by one (under the threshold). */
+  readonly sent: number;
+  /** Events collected for the digest. */
+  readonly digested: number;
+  readonly status: 'open' | 'closed';
+  readonly closedAt: number | null;
+  /** The digest event and job closing made; null when nothing was digested. */
+  readonly eventId: number | null;
+  readonly jobId: number | null;
+}
+
+/** What a closed window's digest event carries (its payload's `digest`). */
+export interface DigestSummary {
+  readonly windowId: number;
+  readonly rule: string;
+  readonly windowStart: number;
+  readonly windowEnd: number;
+  /** Digested events (the ones in this message). */
+  readonly total: number;
+  /** Events of the window that went out one by one before the threshold was reached. */
+  readonly sentIndividually: number;
+  /** Digested events by stored type. */
+  readonly counts: Readonly<Record<string, number>>;
+  /** The first few digested events, oldest first. */
+  readonly examples: readonly DigestExample[];
+}
+
+export interface DigestExample {
+  readonly eventId: number;
+  readonly type: string;
+  readonly kitType: string;
+  readonly source: EventSource;
+  readonly origin: string;
+  readonly kitEventId: string | null;
+  readonly email: string | null;
+  readonly subscriberId: string | null;
+  readonly scope: EventScope | null;
+  readonly receivedAt: number;
+  /** The event as received (null once retention removed it). */
+  readonly payload: unknown;
+}
+
+export interface CloseDigestsInput {
+  readonly now: number;
+  /** Most windows closed in one call. */
+  readonly limit: number;
+  /** How many examples a digest carries. @default 5 */
+  readonly examples?: number;
+}
+
+/** A job that went dead and whose alert is not raised yet (the job as it is now, if still stored). */
+export interface DeadJobAlert {
+  readonly id: number;
+  readonly jobId: number;
+  /** When the job went dead. */
+  readonly createdAt: number;
+  readonly job?: JobRecord;
+  /** The job's event's type and origin, when the event is still stored. */
+  readonly eventType?: string;
+  readonly eventOrigin?: string;
+}
+
 export interface PurgeInput {
   readonly now: number;
   /** Delete events (with their terminal jobs) received before this time. */
@@ -512,6 +613,23 @@ export interface Store extends KitStore, ScheduleStore {
 
   countJobs(): Promise<JobCount[]>;
   purge(input: PurgeInput): Promise<PurgeResult>;
+
+  /**
+   * Closes the open digest windows that ended by `now` (oldest first, at most `limit`): each window
+   * that digested events becomes one event (origin `kitrelay`, type `kitrelay:digest`, payload
+   * `{ digest: DigestSummary }`) with one job for the window's rule action, in the transaction
+   * that marks it closed, so a window is closed once whatever crashes. Returns the closed windows.
+   */
+  closeDigests(input: CloseDigestsInput): Promise<DigestWindowRecord[]>;
+  /** Digest windows, newest first. */
+  listDigestWindows(filter: { readonly status?: 'open' | 'closed'; readonly limit?: number }): Promise<DigestWindowRecord[]>;
+  /**
+   * Dead jobs whose alert is not raised yet, oldest first. Rows stay until a commit settles them
+   * (`CommitDeliveryInput.settlesDeadJobAlerts`) or `settleDeadJobAlerts` drops them.
+   */
+  takeDeadJobAlerts(limit: number): Promise<DeadJobAlert[]>;
+  /** Drops alert rows that raise no event (no rule listens, or an alert's own job died). */
+  settleDeadJobAlerts(ids: readonly number[]): Promise<void>;
 
   getSetting(key: string): Promise<string | undefined>;
   /** Sets the value only if the key has none; returns the value now stored. */

@@ -375,3 +375,44 @@ export function formatDeadLetterAlert(input: DeadLetterAlertInput): SlackMessage
   const text = `${mention}Job #${escapeMrkdwn(id)} to ${escapeMrkdwn(input.destination)} is dead after ${input.attempts} attempts: ${truncate(error, 300, { isMrkdwn: true })}`;
   return fitMessage({ text, blocks });
 }
+
+/** The Replay button of a job in a dead-jobs digest: `kitrelay_replay_<job id>` (unique in a message), value the job id. */
+export function replayActionIdOf(jobId: number | string): string {
+  return `${REPLAY_ACTION_ID}_${jobId}`;
+}
+
+/** Whether a pressed button's action_id is a Replay button (the alert's, or one of a digest's). */
+export function isReplayActionId(actionId: string): boolean {
+  return actionId === REPLAY_ACTION_ID || actionId.startsWith(`${REPLAY_ACTION_ID}_`);
+}
+
+export interface DeadJobsDigestInput {
+  /** Dead jobs in the window. */
+  readonly total: number;
+  readonly windowMs: number;
+  /** A few of them, with what their alerts carried. */
+  readonly jobs: readonly Omit<DeadLetterAlertInput, 'mention' | 'link'>[];
+  readonly mention?: string;
+  readonly title?: string;
+}
+
+/** A digest of dead-job alerts: how many, a line and a Replay button for each of the first few. */
+export function formatDeadJobsDigest(input: DeadJobsDigestInput): SlackMessage {
+  const headline = input.title ?? `${count(input.total)} ${input.total === 1 ? 'job' : 'jobs'} dead in the last ${duration(input.windowMs)}`;
+  const mention = mentionPrefix(input.mention);
+  const shown = input.jobs.slice(0, EXAMPLES_SHOWN);
+  const lines = shown.map((job) => {
+    const error = truncate((job.error ?? 'no error recorded').replace(/\s+/g, ' '), 200);
+    const who = job.email ?? (job.subscriberId ? `#${job.subscriberId}` : undefined);
+    return `• Job *#${escapeMrkdwn(String(job.jobId))}* → ${escapeMrkdwn(job.destination)} (${escapeMrkdwn(job.rule)})${who ? ` for ${escapeMrkdwn(who)}` : ''}: ${escapeMrkdwn(error)}`;
+  });
+  const hidden = input.total - shown.length;
+  const replays = shown.map((job): ButtonElement => ({ type: 'button', text: plainText(`Replay #${job.jobId}`), action_id: replayActionIdOf(job.jobId), value: String(job.jobId) }));
+  const blocks: Block[] = [
+    { type: 'header', text: plainText(`:rotating_light: ${headline}`) },
+    ...(mention ? [{ type: 'section' as const, text: mrkdwn(mention.trim()) }] : []),
+    ...(lines.length > 0 ? [{ type: 'section' as const, text: mrkdwn([...lines, ...(hidden > 0 ? [`…and ${count(hidden)} more: \`kitrelay jobs list --status dead\``] : [])].join('\n')) }] : []),
+    ...buttons(...replays),
+  ];
+  return fitMessage({ text: `${mention}${escapeMrkdwn(headline)}`, blocks });
+}

@@ -8,6 +8,7 @@ import type { ActionContext, ActionResult, JobAction } from '../types.js';
 import { fitMessage, type SlackMessage } from './blocks.js';
 import { fromWebApi, fromWebhook, postMessage, postToWebhook } from './client.js';
 import { formatEvent } from './format.js';
+import { internalMessage } from './internal.js';
 import { postParamsSchema, type PostParams, type SlackDestinationConfig } from './schema.js';
 
 type PostContext = ActionContext<PostParams, SlackDestinationConfig>;
@@ -44,11 +45,14 @@ async function runPost(ctx: PostContext): Promise<ActionResult> {
 function buildMessage(ctx: PostContext): { ok: true; value: SlackMessage } | { ok: false; error: string } {
   const { params, destination, event } = ctx;
   const { enrichment } = ctx;
-  const defaults = formatEvent(event, {
-    ...(enrichment ? { extra: Object.fromEntries(Object.entries(enrichment.fields).map(([label, value]) => [label, String(value)])), isDegraded: enrichment.isDegraded } : {}),
+  const options = {
     ...(params.title !== undefined ? { title: params.title } : {}),
     ...(params.mention !== undefined ? { mention: params.mention } : {}),
     ...(params.link !== undefined ? { link: params.link } : {}),
+  };
+  const defaults = internalMessage(event, options) ?? formatEvent(event, {
+    ...(enrichment ? { extra: Object.fromEntries(Object.entries(enrichment.fields).map(([label, value]) => [label, String(value)])), isDegraded: enrichment.isDegraded } : {}),
+    ...options,
   });
   if (params.formatter === undefined) return { ok: true, value: defaults };
   const formatter = Object.hasOwn(destination.formatters, params.formatter) ? destination.formatters[params.formatter] : undefined;

@@ -34,6 +34,25 @@ export const slackDestinationSchema = z
     apiUrl: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).default('https://slack.com/api'),
     /** Where `post` goes when its params name no channel (Web API only): an id (`C0123…`) or `#name`. */
     defaultChannel: z.string().min(1).optional(),
+    /**
+     * The Slack app's signing secret (Basic Information → App Credentials): env('SLACK_SIGNING_SECRET').
+     * Turns on the `interactive` source (buttons and the slash command; `kitrelay routes` prints its
+     * URL for the app's Interactivity and slash command Request URLs). Unset: no inbound route.
+     */
+    signingSecret: envRefSchema.optional(),
+    /** Slack user ids (`U0123…`) who may press Replay on dead-letter alerts; anyone else is refused. @default [] */
+    replayUsers: z.array(z.string().min(1)).default([]),
+    /**
+     * Slack user ids who may look a subscriber up with `/kitrelay <email>` (their events, jobs and
+     * errors are personal data). @default replayUsers
+     */
+    lookupUsers: z.array(z.string().min(1)).optional(),
+    /**
+     * The origin every `response_url` must have: kitrelay posts answers to buttons and commands
+     * only there, so a forged or mistaken URL cannot aim its requests elsewhere. The sandbox points
+     * it at the Slack simulator. @default 'https://hooks.slack.com'
+     */
+    responseUrlBase: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).default('https://hooks.slack.com'),
     /** Named formatters rules may pick with `params.formatter`. */
     formatters: z.record(z.string().min(1), fn<SlackFormatter>('(event, defaults) => ({ text, blocks })')).default({}),
     ...destinationCommon,

@@ -122,4 +122,22 @@ describe('slack simulator: interactions and slash commands', () => {
     // Response URLs are `/_sim` routes: not in the request record.
     expect(s.requests).toEqual([]);
   });
+
+  it('presses a button and runs a slash command for another process over HTTP (`/_sim/press`, `/_sim/command`)', async () => {
+    const s = await start();
+    const receiver = await app();
+    const sim = (route: string, body: unknown) => fetch(`${s.url}${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(async (r) => [r.status, await r.json()] as const);
+
+    const [status, pressed] = await sim('/_sim/press', { url: receiver.url, actionId: 'kitrelay_replay', value: '42', userId: 'U0SANDBOX' });
+    expect(status).toBe(200);
+    expect(pressed).toMatchObject({ status: 200, body: '', responseUrl: expect.stringMatching(new RegExp(`^${s.url}/_sim/response/[A-Za-z0-9]{24}$`)) as unknown });
+    const payload = JSON.parse(new URLSearchParams(receiver.received[0]!.body.toString()).get('payload')!) as Record<string, unknown>;
+    expect(payload).toMatchObject({ type: 'block_actions', user: { id: 'U0SANDBOX' }, response_url: (pressed as { responseUrl: string }).responseUrl, actions: [{ action_id: 'kitrelay_replay', value: '42' }] });
+    expect(isSignedBy(s.credentials.signingSecret, receiver.received[0]!)).toBe(true);
+
+    const [, commanded] = await sim('/_sim/command', { url: receiver.url, command: '/kitrelay', text: 'ada@example.com' });
+    const form = new URLSearchParams(receiver.received[1]!.body.toString());
+    expect([form.get('text'), form.get('response_url')]).toEqual(['ada@example.com', (commanded as { responseUrl: string }).responseUrl]);
+    expect(await sim('/_sim/press', { url: 'not a url' })).toMatchObject([400, { error: expect.stringContaining('url') as unknown }]);
+  });
 });

@@ -8,6 +8,9 @@
  * verifier against an independent signer, and both against Slack's published vector.
  */
 import { createHmac } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { send } from '../../simulators/index.js';
 import type { SlackMessage, SlackState } from './simulator-state.js';
 
 /** `v0=<hex HMAC-SHA256(signingSecret, "v0:{timestamp}:{rawBody}")>`. */
@@ -75,6 +78,8 @@ export interface ButtonPress {
 }
 
 export interface Signer {
+  /** A fresh response URL on this simulator (`POST /_sim/response/<id>` records what it gets). */
+  responseUrl(): string;
   sendInteraction(url: string, payload: unknown, options?: SendOptions): Promise<SentAnswer>;
   sendSlashCommand(url: string, command: SlashCommand, options?: SendOptions): Promise<SentAnswer>;
   blockActionsPayload(press: ButtonPress): Record<string, unknown>;
@@ -107,6 +112,8 @@ export function createSigner(deps: { readonly state: SlackState; readonly url: (
   };
 
   return {
+    responseUrl,
+
     sendInteraction: (url, payload, options) => post(url, new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), options),
 
     sendSlashCommand(url, command, options) {
@@ -158,6 +165,56 @@ export function createSigner(deps: { readonly state: SlackState; readonly url: (
       return { 'x-slack-request-timestamp': String(timestamp), 'x-slack-signature': signSlackRequest(options.signingSecret ?? state.signingSecret, timestamp, rawBody) };
     },
   };
+}
+
+const pressSchema = z.object({
+  url: z.url(),
+  actionId: z.string().min(1),
+  value: z.string().optional(),
+  userId: z.string().min(1).optional(),
+  userName: z.string().min(1).optional(),
+  channel: z.string().min(1).optional(),
+});
+
+const commandSchema = z.object({
+  url: z.url(),
+  command: z.string().min(1),
+  text: z.string().optional(),
+  userId: z.string().min(1).optional(),
+  channel: z.string().min(1).optional(),
+});
+
+/**
+ * The sender over HTTP, for another process (`kitrelay sandbox slack-press`) driving a running
+ * simulator: `POST /_sim/press {url, actionId, value?, userId?…}` presses a button,
+ * `POST /_sim/command {url, command, text?, userId?…}` runs a slash command. Each signs and posts
+ * to `url` as Slack does, and answers what the app answered and the response URL it was given
+ * (what the app posts there shows in `GET /_sim/state`'s `responses`, by id).
+ */
+export function registerSenderRoutes(app: FastifyInstance, signer: Signer): void {
+  const relay = async (url: string, responseUrl: string, sending: () => Promise<SentAnswer>) => {
+    try {
+      const answer = await sending();
+      return { status: 200, body: { status: answer.status, body: answer.body, responseUrl, responseId: responseUrl.split('/').at(-1) ?? '' } };
+    } catch (error) {
+      return { status: 502, body: { error: `could not post to ${url}: ${error instanceof Error ? error.message : String(error)}` } };
+    }
+  };
+  app.post('/_sim/press', async (request, reply) => {
+    const press = pressSchema.safeParse(request.body);
+    if (!press.success) return send(reply, { status: 400, body: { error: press.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') } });
+    const { url, userId, userName, channel, value, actionId } = press.data;
+    const payload = signer.blockActionsPayload({ actionId, ...(value !== undefined ? { value } : {}), ...(userId ? { userId } : {}), ...(userName ? { userName } : {}), ...(channel ? { channel } : {}) });
+    return send(reply, await relay(url, String(payload.response_url), () => signer.sendInteraction(url, payload)));
+  });
+  app.post('/_sim/command', async (request, reply) => {
+    const command = commandSchema.safeParse(request.body);
+    if (!command.success) return send(reply, { status: 400, body: { error: command.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') } });
+    const { url, userId, channel, text } = command.data;
+    const responseUrl = signer.responseUrl();
+    const fields = { command: command.data.command, response_url: responseUrl, ...(text !== undefined ? { text } : {}), ...(userId ? { user_id: userId } : {}), ...(channel ? { channel_id: channel } : {}) };
+    return send(reply, await relay(url, responseUrl, () => signer.sendSlashCommand(url, fields)));
+  });
 }
 
 interface FoundButton {

@@ -11,7 +11,8 @@
  * - Incoming webhooks (simulator-webhooks.ts): `POST /services/T…/B…/<secret>`, real statuses
  *   and plain-text bodies.
  * - Sender (simulator-signer.ts): `sendInteraction`, `sendSlashCommand`, `blockActionsPayload`,
- *   whose `response_url` is this simulator's `POST /_sim/response/<id>`.
+ *   whose `response_url` is this simulator's `POST /_sim/response/<id>`; over HTTP for another
+ *   process, `POST /_sim/press` and `POST /_sim/command`.
  *
  *   const sim = await startSlackSimulator();
  *   const web = new WebClient(sim.credentials.token, { slackApiUrl: sim.apiUrl });
@@ -28,7 +29,7 @@ import { STATUS_CODES } from 'node:http';
 import { createSimServer, type FaultRules, type RunningSimulator, type SimAnswer, type SimRequest, type SimulatorStartOptions, type SimView, type WaitOptions } from '../../simulators/index.js';
 import { RATE_LIMITED_BODY, registerApiRoutes } from './simulator-api.js';
 import { TokenBuckets, type BucketLimit } from './simulator-rate.js';
-import { createSigner, type ButtonPress, type SendOptions, type SentAnswer, type SlashCommand } from './simulator-signer.js';
+import { createSigner, registerSenderRoutes, type ButtonPress, type SendOptions, type SentAnswer, type SlashCommand } from './simulator-signer.js';
 import { SlackState, type ChannelSpec, type SlackChannel, type SlackMessage, type SlackResponse, type WebhookSpec } from './simulator-state.js';
 import { registerWebhookRoutes } from './simulator-webhooks.js';
 
@@ -163,11 +164,12 @@ export async function startSlackSimulator(options: SlackSimulatorOptions = {}): 
     },
   });
   registerApiRoutes(server.app, { state, tokens, revokedTokens: new Set(options.revokedTokens ?? []), perChannel, workspace, rawBody });
+  const signer = createSigner({ state, url: () => server.url, now });
+  registerSenderRoutes(server.app, signer);
   registerWebhookRoutes(server.app, { state, perWebhook, rawBody, now });
   await server.listen();
 
   const webhookUrl = (hook: { id: string; secret: string }) => `${server.url}/services/${state.teamId}/${hook.id}/${hook.secret}`;
-  const signer = createSigner({ state, url: () => server.url, now });
   const credentials: SlackCredentials = {
     token: state.token,
     signingSecret: state.signingSecret,

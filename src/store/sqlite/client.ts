@@ -101,6 +101,10 @@ export class SqliteStoreClient implements SqliteStore {
   setBreaker = this.#op('setBreaker');
   countJobs = this.#op('countJobs');
   purge = this.#op('purge');
+  closeDigests = this.#op('closeDigests');
+  listDigestWindows = this.#op('listDigestWindows');
+  takeDeadJobAlerts = this.#op('takeDeadJobAlerts');
+  settleDeadJobAlerts = this.#op('settleDeadJobAlerts');
   getSetting = this.#op('getSetting');
   initSetting = this.#op('initSetting');
   setSetting = this.#op('setSetting');

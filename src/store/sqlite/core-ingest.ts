@@ -11,6 +11,7 @@ import { hash } from 'node:crypto';
 import type { Database, Statement } from 'better-sqlite3';
 import { dedupeScope } from '../types.js';
 import type { CommitDeliveryInput, CommitDeliveryResult, EventCommitOutcome, EventInput, PlannedJob, QuarantineInput, RouteDecision } from '../types.js';
+import type { DigestOps } from './core-digests.js';
 import type { KitOps } from './core-kit.js';
 import { toJson } from './core-rows.js';
 import { DedupeWindow } from './dedupe-window.js';
@@ -41,9 +42,12 @@ export class IngestOps {
   readonly #kit: KitOps;
   /** Clearable (legacy fingerprint) dedupe keys; the others are in `dedupe_keys`. */
   readonly #window: DedupeWindow;
+  /** Digest windows (a digesting rule's events join one) and the dead-job alert outbox. */
+  readonly #digests: DigestOps;
 
-  constructor(db: Database, kit: KitOps) {
+  constructor(db: Database, kit: KitOps, digests: DigestOps) {
     this.#kit = kit;
+    this.#digests = digests;
     this.#window = new DedupeWindow(db);
     // The statements run for every event bind their values by position, in the order of the column
     // list: binding by name costs a property lookup per parameter, a tenth of the writer's time.
@@ -109,6 +113,7 @@ export class IngestOps {
     if (input.reingestOf !== undefined) {
       this.#markAsReingested(input.reingestOf, events.map((event) => event.eventId), delivery.receivedAt);
     }
+    if (input.settlesDeadJobAlerts) this.#digests.settleAlerts(input.settlesDeadJobAlerts);
     return { deliveryId, events, quarantineIds };
   }
 
@@ -165,17 +170,20 @@ export class IngestOps {
       this.#insertJobRow(id, eventId, receivedAt, event, job);
       if (job.ledgerKey !== undefined) this.#insertLedger.run(job.ledgerKey, id, job.rule, receivedAt, job.ledgerExpiresAt ?? null);
     }
+    for (const windowId of planned.digestWindows) this.#digests.collect(windowId, eventId);
     return { status: 'accepted', eventId, jobIds: planned.jobs.map((p) => p.id) };
   }
 
   /**
    * Decides each planned job before anything is written: a job whose ledger key is spent (already
-   * in the ledger, or by an earlier job of this event) makes none; the others get their ids.
+   * in the ledger, or by an earlier job of this event) makes none; a digesting rule's job past its
+   * window's threshold makes none and the event joins the window; the others get their ids.
    */
-  #planJobs(event: EventInput, receivedAt: number): { decisions: readonly RouteDecision[]; jobs: { id: number; job: PlannedJob }[] } {
-    if (event.jobs.length === 0) return { decisions: event.decisions, jobs: [] };
+  #planJobs(event: EventInput, receivedAt: number): { decisions: readonly RouteDecision[]; jobs: { id: number; job: PlannedJob }[]; digestWindows: number[] } {
+    if (event.jobs.length === 0) return { decisions: event.decisions, jobs: [], digestWindows: [] };
     const decisions: RouteDecision[] = [...event.decisions];
     const jobs: { id: number; job: PlannedJob }[] = [];
+    const digestWindows: number[] = [];
     const spent = new Set<string>();
     for (const job of event.jobs) {
       const decided = { rule: job.rule, destination: job.destination, action: job.action };
@@ -184,13 +192,21 @@ export class IngestOps {
           decisions.push({ ...decided, outcome: 'once' });
           continue;
         }
-        spent.add(job.ledgerKey);
       }
+      if (job.digest !== undefined) {
+        const verdict = this.#digests.plan({ ...job, digest: job.digest });
+        if (verdict.kind === 'collect') {
+          digestWindows.push(verdict.windowId);
+          decisions.push({ ...decided, outcome: 'digested', windowId: verdict.windowId });
+          continue;
+        }
+      }
+      if (job.ledgerKey !== undefined) spent.add(job.ledgerKey);
       const id = this.#takeJobId();
       jobs.push({ id, job });
       decisions.push({ ...decided, outcome: 'job', jobId: id });
     }
-    return { decisions, jobs };
+    return { decisions, jobs, digestWindows };
   }
 
   /**

@@ -16,6 +16,7 @@ import type Database from 'better-sqlite3';
 import type {
   AttemptFilter,
   ClaimInput,
+  CloseDigestsInput,
   CommitDeliveryInput,
   EventFilter,
   FinishAttemptInput,
@@ -24,6 +25,7 @@ import type {
   QuarantineFilter,
 } from '../types.js';
 import type { MirrorFilter, RateBudgetInput, SubscriberSnapshot, SyncCheckpoint, WebhookRegistration } from '../kit-types.js';
+import { DigestOps } from './core-digests.js';
 import { IngestOps } from './core-ingest.js';
 import { KitOps } from './core-kit.js';
 import { QueryOps } from './core-query.js';
@@ -122,6 +124,7 @@ interface WalCheckpointRow {
 export class SqliteCore implements SyncOps {
   readonly #db: Database.Database;
   readonly #ingest: IngestOps;
+  readonly #digests: DigestOps;
   readonly #kit: KitOps;
   readonly #query: QueryOps;
   readonly #queue: QueueOps;
@@ -175,7 +178,8 @@ export class SqliteCore implements SyncOps {
     if (storeId === undefined) throw new Error('settings has no store_id: the database was not migrated');
     this.#query = new QueryOps(db, storeId);
     this.#kit = new KitOps(db);
-    this.#ingest = new IngestOps(db, this.#kit);
+    this.#digests = new DigestOps(db, storeId);
+    this.#ingest = new IngestOps(db, this.#kit, this.#digests);
     this.#queue = new QueueOps(db, this.#query, storeId);
     this.#retention = new RetentionOps(db);
     this.#schedules = new ScheduleOps(db);
@@ -344,9 +348,15 @@ export class SqliteCore implements SyncOps {
   countJobs = () => this.#queue.countJobs();
 
   purge = (input: PurgeInput) => {
+    if (input.eventsBefore !== undefined) this.#digests.purge(input.eventsBefore);
     const result = this.#retention.purge(input);
     return { ...result, dedupeKeys: result.dedupeKeys + this.#ingest.trimWindow(input.now) };
   };
+
+  closeDigests = (input: CloseDigestsInput) => this.#digests.close(input, (commit) => this.#ingest.commitDelivery(commit));
+  listDigestWindows = (filter: { readonly status?: 'open' | 'closed'; readonly limit?: number }) => this.#digests.listWindows(filter);
+  takeDeadJobAlerts = (limit: number) => this.#digests.takeAlerts(limit);
+  settleDeadJobAlerts = (ids: readonly number[]) => this.#digests.settleAlerts(ids);
 
   upsertSubscribers = (snapshots: readonly SubscriberSnapshot[], source: 'backfill' | 'reconcile', now: number) =>
     this.#kit.upsertSubscribers(snapshots, source, now);

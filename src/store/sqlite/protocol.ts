@@ -39,6 +39,8 @@ export const WRITE_OPS: ReadonlySet<OpName> = new Set<OpName>([
   'resumeDestination',
   'setBreaker',
   'purge',
+  'closeDigests',
+  'settleDeadJobAlerts',
   'initSetting',
   'setSetting',
   'upsertSubscribers',
