@@ -100,10 +100,14 @@ export const exampleConfig: ConfigInput = defineConfig({
     },
     {
       id: 'dead-letter-alerts',
-      description: 'A job that goes dead is announced in #ops with a Replay button; more than 3 in 5 minutes become one digest.',
+      description:
+        'A job that goes dead is announced in #ops with a Replay button (more than 3 in 5 minutes become one digest), and posted to the example hook: an alert never goes through the destination whose job died, so Slack\'s own failures reach the hook.',
       on: 'kitrelay:job_dead',
       digest: { window: '5m', threshold: 3 },
-      actions: [{ destination: 'slack', action: 'post', params: { channel: '#ops' } }],
+      actions: [
+        { destination: 'slack', action: 'post', params: { channel: '#ops' } },
+        { destination: 'example-hook', params: { purpose: 'dead-letter' } },
+      ],
     },
     {
       id: 'vip-tagged',

@@ -83,6 +83,8 @@ export const SEEDED_CHANNELS: readonly ChannelSpec[] = [
   { name: 'ops' },
   { name: 'archived', isArchived: true },
   { name: 'private-no-bot', isPrivate: true, isMember: false },
+  // Last, so the channels above keep their seeded ids: the sandbox's new-subscriber digests.
+  { name: 'growth' },
 ];
 
 const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';

@@ -200,7 +200,7 @@ describe('slack simulator: seeding and /_sim/state', () => {
       const strip = (s: SlackSimulator) => ({ ...s.credentials, webhooks: s.credentials.webhooks.map((w) => ({ ...w, url: w.url.replace(s.url, '') })) });
       expect(strip(a)).toEqual(strip(b));
       expect(a.credentials.token).toMatch(/^xoxb-sim-[A-Za-z0-9]{24}$/);
-      expect(a.credentials.channels.map((ch) => ch.name)).toEqual(['general', 'sales', 'ops', 'archived', 'private-no-bot']);
+      expect(a.credentials.channels.map((ch) => ch.name)).toEqual(['general', 'sales', 'ops', 'archived', 'private-no-bot', 'growth']);
       expect(a.credentials.channels[0]!.id).toMatch(/^C[A-Z0-9]{10}$/);
       expect(c.credentials.token).not.toBe(a.credentials.token);
     } finally {
@@ -217,7 +217,7 @@ describe('slack simulator: seeding and /_sim/state', () => {
     const state = (await (await fetch(`${s.url}/_sim/state`)).json()) as { channels: unknown[]; messages: Record<string, Array<{ text: string; via: string }>>; webhookMessages: Record<string, unknown[]>; responses: unknown[] };
     const general = s.credentials.channels[0]!.id;
     const hookId = hook.url.split('/').at(-2)!;
-    expect(state.channels).toHaveLength(5);
+    expect(state.channels).toHaveLength(6);
     expect(state.channels[3]).toMatchObject({ name: 'archived', isArchived: true });
     expect(state.messages[general]!.map((m) => [m.text, m.via])).toEqual([['via api', 'api'], ['via hook', 'webhook']]);
     expect(Object.keys(state.webhookMessages)).toEqual([hookId]);
