@@ -68,6 +68,24 @@ describe('kitrelay CLI', () => {
     expect((await kitrelay(['jobs', 'list'])).stdout).toContain('(none)');
   });
 
+  it('erases a person and says what it removed; refuses what is not an address', async () => {
+    // Ada is in the subscriber mirror, as a backfill leaves her.
+    const { openSqliteStore } = await import('../src/store/sqlite/index.js');
+    const store = await openSqliteStore({ path: path.join(dir, 'kitrelay.db') });
+    try {
+      await store.upsertSubscribers([{ kitId: 77, email: 'ada.erase@example.com', firstName: 'Ada', state: 'active', fields: {}, createdAt: null }], 'backfill', Date.now());
+    } finally {
+      await store.close();
+    }
+    const erased = await kitrelay(['erase', 'Ada.Erase@example.com', '--json']);
+    expect(erased.code).toBe(0);
+    expect(JSON.parse(erased.stdout)).toMatchObject({ email: 'ada.erase@example.com', subscriberIds: ['77'], mirror: 1 });
+    expect((await kitrelay(['erase', 'ada.erase@example.com'])).stdout).toMatch(/^erased ada\.erase@example\.com: 0 event\(s\), 0 job\(s\), 0 mirror row\(s\)/);
+    const bad = await kitrelay(['erase', 'not-an-address']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('is not an email address');
+  });
+
   it('exits quietly when the reader of its output goes away (`kitrelay routes | head`)', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/index.ts'), '--data-dir', dir, 'routes'], {
       cwd: ROOT,

@@ -1,7 +1,7 @@
-/** `kitrelay backup <file>` and `kitrelay retention run`. */
+/** `kitrelay backup <file>`, `kitrelay retention run` and `kitrelay erase <email>`. */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { backupStore, runRetention } from '../services/index.js';
+import { backupStore, eraseSubscriber, runRetention } from '../services/index.js';
 import { CliError, printJson, withServices } from './context.js';
 
 export function registerMaintenance(program: Command): void {
@@ -13,6 +13,23 @@ export function registerMaintenance(program: Command): void {
         const result = await backupStore(deps, path.resolve(file));
         if (result.kind === 'same_file') throw new CliError('same_file', `${result.path} is the live database: back up to another file`, 2);
         process.stdout.write(`backed up ${result.from} to ${result.to}\n`);
+      });
+    });
+
+  program
+    .command('erase <email>')
+    .description("erase one person (GDPR): their events, jobs, mirror row, quarantined bodies and spent once-keys leave the store; their audit records stay with nothing personal in them")
+    .option('--json', 'print JSON')
+    .action(async (email: string, flags: { json?: boolean }, command: Command) => {
+      await withServices(command, async (deps) => {
+        const outcome = await eraseSubscriber(deps, email);
+        if (outcome.kind === 'invalid_email') throw new CliError('invalid_email', outcome.message, 2);
+        const r = outcome.result;
+        if (flags.json) return printJson(r);
+        const ids = r.subscriberIds.length > 0 ? ` (Kit subscriber ${r.subscriberIds.join(', ')})` : '';
+        process.stdout.write(
+          `erased ${r.email}${ids}: ${r.events} event(s), ${r.jobs} job(s), ${r.mirror} mirror row(s), ${r.quarantine} quarantine entr(ies), ${r.ledgerKeys} once-key(s); ${r.auditRecordsScrubbed} audit record(s) kept without personal data\n`,
+        );
       });
     });
 

@@ -12,6 +12,7 @@ import { ingestContract } from './ingest.contract.js';
 import { kitContract, type KitContractContext } from './kit.contract.js';
 import { operationsContract } from './operations.contract.js';
 import { digestsContract } from './digests.contract.js';
+import { eraseContract } from './erase.contract.js';
 import { portContract } from './port.contract.js';
 import { queueContract } from './queue.contract.js';
 import { schedulesContract } from './schedules.contract.js';
@@ -67,6 +68,7 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
     describe('operations', () => operationsContract(ctx));
     describe('integration port', () => portContract(ctx));
     describe('digests and dead-job alerts', () => digestsContract(ctx));
+    describe('erasure', () => eraseContract(ctx));
     describe('kit', () => kitContract(ctx));
     describe('schedules', () => schedulesContract(ctx));
   });

@@ -526,6 +526,28 @@ export interface DeadJobAlert {
   readonly eventOrigin?: string;
 }
 
+/** `kitrelay erase <email>`: what to erase. */
+export interface EraseInput {
+  readonly email: string;
+  readonly now: number;
+}
+
+/** What an erasure removed (counts), and which Kit subscriber ids the address led to. */
+export interface EraseResult {
+  /** The address, normalised (trimmed, lower-cased). */
+  readonly email: string;
+  readonly subscriberIds: readonly string[];
+  readonly events: number;
+  readonly jobs: number;
+  /** Audit records kept, with every personal value removed. */
+  readonly auditRecordsScrubbed: number;
+  /** Subscriber mirror rows. */
+  readonly mirror: number;
+  readonly quarantine: number;
+  /** Once-per-purpose keys the person's jobs had spent. */
+  readonly ledgerKeys: number;
+}
+
 export interface PurgeInput {
   readonly now: number;
   /** Delete events (with their terminal jobs) received before this time. */
@@ -630,6 +652,12 @@ export interface Store extends KitStore, ScheduleStore {
   takeDeadJobAlerts(limit: number): Promise<DeadJobAlert[]>;
   /** Drops alert rows that raise no event (no rule listens, or an alert's own job died). */
   settleDeadJobAlerts(ids: readonly number[]): Promise<void>;
+
+  /**
+   * Erases one person (GDPR): their events, jobs, mirror row, quarantined bodies, digest items and
+   * spent ledger keys go; their audit records stay without any personal value. One transaction.
+   */
+  eraseSubscriber(input: EraseInput): Promise<EraseResult>;
 
   getSetting(key: string): Promise<string | undefined>;
   /** Sets the value only if the key has none; returns the value now stored. */

@@ -102,6 +102,7 @@ export class SqliteStoreClient implements SqliteStore {
   countJobs = this.#op('countJobs');
   purge = this.#op('purge');
   closeDigests = this.#op('closeDigests');
+  eraseSubscriber = this.#op('eraseSubscriber');
   listDigestWindows = this.#op('listDigestWindows');
   takeDeadJobAlerts = this.#op('takeDeadJobAlerts');
   settleDeadJobAlerts = this.#op('settleDeadJobAlerts');

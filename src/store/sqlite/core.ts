@@ -17,6 +17,7 @@ import type {
   AttemptFilter,
   ClaimInput,
   CloseDigestsInput,
+  EraseInput,
   CommitDeliveryInput,
   EventFilter,
   FinishAttemptInput,
@@ -26,6 +27,7 @@ import type {
 } from '../types.js';
 import type { MirrorFilter, RateBudgetInput, SubscriberSnapshot, SyncCheckpoint, WebhookRegistration } from '../kit-types.js';
 import { DigestOps } from './core-digests.js';
+import { EraseOps } from './core-erase.js';
 import { IngestOps } from './core-ingest.js';
 import { KitOps } from './core-kit.js';
 import { QueryOps } from './core-query.js';
@@ -125,6 +127,7 @@ export class SqliteCore implements SyncOps {
   readonly #db: Database.Database;
   readonly #ingest: IngestOps;
   readonly #digests: DigestOps;
+  readonly #erase: EraseOps;
   readonly #kit: KitOps;
   readonly #query: QueryOps;
   readonly #queue: QueueOps;
@@ -180,6 +183,7 @@ export class SqliteCore implements SyncOps {
     this.#kit = new KitOps(db);
     this.#digests = new DigestOps(db, storeId);
     this.#ingest = new IngestOps(db, this.#kit, this.#digests);
+    this.#erase = new EraseOps(db);
     this.#queue = new QueueOps(db, this.#query, storeId);
     this.#retention = new RetentionOps(db);
     this.#schedules = new ScheduleOps(db);
@@ -357,6 +361,7 @@ export class SqliteCore implements SyncOps {
   listDigestWindows = (filter: { readonly status?: 'open' | 'closed'; readonly limit?: number }) => this.#digests.listWindows(filter);
   takeDeadJobAlerts = (limit: number) => this.#digests.takeAlerts(limit);
   settleDeadJobAlerts = (ids: readonly number[]) => this.#digests.settleAlerts(ids);
+  eraseSubscriber = (input: EraseInput) => this.#erase.erase(input);
 
   upsertSubscribers = (snapshots: readonly SubscriberSnapshot[], source: 'backfill' | 'reconcile', now: number) =>
     this.#kit.upsertSubscribers(snapshots, source, now);

@@ -40,6 +40,7 @@ export const WRITE_OPS: ReadonlySet<OpName> = new Set<OpName>([
   'setBreaker',
   'purge',
   'closeDigests',
+  'eraseSubscriber',
   'settleDeadJobAlerts',
   'initSetting',
   'setSetting',
