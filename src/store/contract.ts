@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe } from 'vitest';
 import { ingestContract } from './ingest.contract.js';
 import { kitContract, type KitContractContext } from './kit.contract.js';
 import { operationsContract } from './operations.contract.js';
+import { audiencesContract } from './audiences.contract.js';
 import { digestsContract } from './digests.contract.js';
 import { eraseContract } from './erase.contract.js';
 import { portContract } from './port.contract.js';
@@ -69,6 +70,7 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
     describe('integration port', () => portContract(ctx));
     describe('digests and dead-job alerts', () => digestsContract(ctx));
     describe('erasure', () => eraseContract(ctx));
+    describe('meta audiences', () => audiencesContract(ctx));
     describe('kit', () => kitContract(ctx));
     describe('schedules', () => schedulesContract(ctx));
   });

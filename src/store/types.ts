@@ -44,16 +44,19 @@
  * All times are epoch milliseconds. Ids are positive integers assigned by the store.
  *
  * The Kit side of the store (subscriber mirror, sync checkpoints, rate budget, webhook
- * registrations) has its words and port in kit-types.ts; durable schedules (schedule, schedule
+ * registrations) has its words and port in kit-types.ts; Meta audiences (membership, runs,
+ * batches) in audience-types.ts; durable schedules (schedule, schedule
  * run, schedule lease) in schedule-types.ts.
  */
 import type { RequestSummary } from '../lib/http.js';
+import type { AudienceStore } from './audience-types.js';
 import type { KitStore, MirrorChange } from './kit-types.js';
 
 /** What an audit record keeps of a request (defined beside the HTTP client that makes it). */
 export type { RequestSummary } from '../lib/http.js';
 import type { ScheduleStore } from './schedule-types.js';
 
+export type * from './audience-types.js';
 export type * from './kit-types.js';
 export type * from './schedule-types.js';
 
@@ -566,7 +569,7 @@ export interface PurgeResult {
   readonly dedupeKeys: number;
 }
 
-export interface Store extends KitStore, ScheduleStore {
+export interface Store extends KitStore, ScheduleStore, AudienceStore {
   /** Which implementation: the contract suite and the CLI use it to name backend gaps. */
   readonly dialect: 'sqlite' | 'postgres';
 

@@ -26,6 +26,10 @@ import type {
   QuarantineFilter,
 } from '../types.js';
 import type { MirrorFilter, RateBudgetInput, SubscriberSnapshot, SyncCheckpoint, WebhookRegistration } from '../kit-types.js';
+import type { AudienceMemberInput, PlanAudienceBatchInput } from '../audience-types.js';
+
+type AudiencePage = { readonly afterSubscriberId?: number; readonly limit: number };
+import { AudienceOps } from './core-audiences.js';
 import { DigestOps } from './core-digests.js';
 import { EraseOps } from './core-erase.js';
 import { IngestOps } from './core-ingest.js';
@@ -128,6 +132,7 @@ export class SqliteCore implements SyncOps {
   readonly #ingest: IngestOps;
   readonly #digests: DigestOps;
   readonly #erase: EraseOps;
+  readonly #audiences: AudienceOps;
   readonly #kit: KitOps;
   readonly #query: QueryOps;
   readonly #queue: QueueOps;
@@ -184,6 +189,7 @@ export class SqliteCore implements SyncOps {
     this.#digests = new DigestOps(db, storeId);
     this.#ingest = new IngestOps(db, this.#kit, this.#digests);
     this.#erase = new EraseOps(db);
+    this.#audiences = new AudienceOps(db);
     this.#queue = new QueueOps(db, this.#query, storeId);
     this.#retention = new RetentionOps(db);
     this.#schedules = new ScheduleOps(db);
@@ -362,6 +368,20 @@ export class SqliteCore implements SyncOps {
   takeDeadJobAlerts = (limit: number) => this.#digests.takeAlerts(limit);
   settleDeadJobAlerts = (ids: readonly number[]) => this.#digests.settleAlerts(ids);
   eraseSubscriber = (input: EraseInput) => this.#erase.erase(input);
+
+  setAudienceMembers = (audience: string, members: readonly AudienceMemberInput[], now: number) => this.#audiences.setMembers(audience, members, now);
+  listAudienceChanges = (audience: string, page: AudiencePage) => this.#audiences.listChanges(audience, page);
+  listAudienceMembers = (audience: string, page: AudiencePage) => this.#audiences.listMembers(audience, page);
+  countAudience = (audience: string) => this.#audiences.count(audience);
+  startAudienceRun = (input: Parameters<AudienceOps['startRun']>[0]) => this.#audiences.startRun(input);
+  finishAudienceRun = (input: Parameters<AudienceOps['finishRun']>[0]) => this.#audiences.finishRun(input);
+  listAudienceRuns = (filter: Parameters<AudienceOps['listRuns']>[0]) => this.#audiences.listRuns(filter);
+  planAudienceBatch = (input: PlanAudienceBatchInput) => this.#audiences.planBatch(input);
+  ackAudienceBatch = (input: Parameters<AudienceOps['ackBatch']>[0]) => this.#audiences.ackBatch(input);
+  failAudienceBatch = (input: Parameters<AudienceOps['failBatch']>[0]) => this.#audiences.failBatch(input);
+  listAudienceBatches = (filter: Parameters<AudienceOps['listBatches']>[0]) => this.#audiences.listBatches(filter);
+  getAudienceBatchItems = (batchId: number, page: AudiencePage) => this.#audiences.batchItems(batchId, page);
+  findAudienceItems = (matchKey: string, limit?: number) => this.#audiences.findItems(matchKey, limit);
 
   upsertSubscribers = (snapshots: readonly SubscriberSnapshot[], source: 'backfill' | 'reconcile', now: number) =>
     this.#kit.upsertSubscribers(snapshots, source, now);
