@@ -7,6 +7,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startMetaSimulator } from '../src/integrations/meta/simulator.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const CLI = ['--import', 'tsx', path.join(ROOT, 'src/cli/index.ts')];
@@ -62,6 +63,21 @@ describe('kitrelay simulator', () => {
     webhook.child.kill('SIGTERM');
     expect((await kit.exited).code).toBe(0);
     expect((await webhook.exited).code).toBe(0);
+  }, 60_000);
+
+  it('runs the Meta simulator: its url, token and ad account on one line, the Graph API answering under any version', async () => {
+    const { child, info, exited } = await startSimulator(['meta', '--seed', '3']);
+    const same = await startMetaSimulator({ seed: 3 });
+    await same.close();
+    expect(info).toMatchObject({ name: 'meta', url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), accessToken: same.accessToken, adAccountId: same.adAccountId, audienceId: same.audienceId, apiVersion: 'v25.0' });
+    expect(info.graphUrl).toBe(`${info.url}/v25.0`);
+    const hash = 'b'.repeat(64);
+    const added = await fetch(`${info.url}/v24.0/${info.audienceId}/users?access_token=${info.accessToken}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ payload: { schema: 'EMAIL_SHA256', data: [hash] } }) });
+    expect(await added.json()).toMatchObject({ audience_id: info.audienceId, num_received: 1, num_invalid_entries: 0 });
+    const state = (await (await fetch(`${info.url}/_sim/state`)).json()) as { audiences: Array<{ members: Array<{ identity: string }> }> };
+    expect(state.audiences[0]!.members.map((m) => m.identity)).toEqual([`EMAIL:${hash}`]);
+    child.kill('SIGTERM');
+    expect(await exited).toMatchObject({ code: 0, stdout: '' });
   }, 60_000);
 
   it('refuses an unknown simulator with exit code 2, naming the known ones', async () => {

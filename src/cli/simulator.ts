@@ -8,6 +8,7 @@
 import type { Command } from 'commander';
 import { startWebhookReceiver } from '../integrations/webhook/simulator.js';
 import { startBonjoroSimulator } from '../integrations/bonjoro/simulator.js';
+import { startMetaSimulator } from '../integrations/meta/simulator.js';
 import { startSlackSimulator } from '../integrations/slack/simulator.js';
 import { startKitSimulator } from '../kit/simulator/index.js';
 import { createKitWebhooks } from '../kit/simulator/webhooks.js';
@@ -21,6 +22,7 @@ export const SIMULATORS: Readonly<Record<string, SimulatorFactory>> = {
   webhook: ({ port, host }) => startWebhookReceiver({ port, host }),
   bonjoro: (options) => startBonjoroSimulator(options),
   slack: (options) => startSlackSimulator(options),
+  meta: (options) => startMetaSimulator(options),
 };
 
 interface SimulatorFlags {

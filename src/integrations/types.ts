@@ -18,7 +18,7 @@ import type { z } from 'zod';
 import type { KitEvent } from '../kit/events.js';
 import type { HttpRequest, HttpResult } from '../lib/http.js';
 import type { ScheduleDefinition } from '../schedules/types.js';
-import type { AttemptRecord, EventRecord, JobRecord, RequestSummary } from '../store/types.js';
+import type { AttemptRecord, AudienceStore, EventRecord, JobRecord, RequestSummary } from '../store/types.js';
 import type { DestinationBase } from './destination.js';
 
 /** Resolves a secret reference (`env('NAME')`) or passes a plain string through; throws when unset. */
@@ -121,7 +121,15 @@ export interface AttemptEnvironment<D> {
   readonly userAgent: string;
   /** kitrelay's own operator actions, for actions that act on the relay (Slack's Replay button); absent where none are wired. */
   readonly operator?: OperatorPort;
+  /**
+   * The store's audience side, for an integration whose jobs carry state kept there (a Meta upload
+   * job names its batch; the batch's rows and its acknowledgement live in the store).
+   */
+  readonly audiences?: AudienceBatchStore;
 }
+
+/** What an upload job reads and writes of its batch (the Store's methods of the same names). */
+export type AudienceBatchStore = Pick<AudienceStore, 'getAudienceBatch' | 'getAudienceBatchItems' | 'ackAudienceBatch' | 'failAudienceBatch'>;
 
 /**
  * Operator actions an integration's action may take on kitrelay itself: Slack's Replay button and

@@ -213,6 +213,7 @@ export async function withAttemptSignal(
     now,
     userAgent: deps.userAgent,
     ...(deps.operator ? { operator: deps.operator } : {}),
+    audiences: deps.store,
   };
   try {
     // Promise.resolve().then turns a synchronous throw into a rejection; race() subscribes to

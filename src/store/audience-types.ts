@@ -134,6 +134,7 @@ export interface AudienceStore {
   ackAudienceBatch(input: { readonly batchId: number; readonly response: Readonly<Record<string, unknown>>; readonly now: number }): Promise<boolean>;
   /** Meta refused the batch for good (recorded, not retried): its members stay pending. */
   failAudienceBatch(input: { readonly batchId: number; readonly error: string; readonly response?: Readonly<Record<string, unknown>>; readonly now: number }): Promise<void>;
+  getAudienceBatch(id: number): Promise<AudienceBatchRecord | undefined>;
   /** Oldest first. */
   listAudienceBatches(filter: { readonly runId?: number; readonly audience?: string; readonly status?: AudienceBatchRecord['status']; readonly limit?: number }): Promise<AudienceBatchRecord[]>;
   getAudienceBatchItems(batchId: number, page: { readonly afterSubscriberId?: number; readonly limit: number }): Promise<AudienceBatchItem[]>;

@@ -112,6 +112,7 @@ export class SqliteStoreClient implements SqliteStore {
   planAudienceBatch = this.#op('planAudienceBatch');
   ackAudienceBatch = this.#op('ackAudienceBatch');
   failAudienceBatch = this.#op('failAudienceBatch');
+  getAudienceBatch = this.#op('getAudienceBatch');
   listAudienceBatches = this.#op('listAudienceBatches');
   getAudienceBatchItems = this.#op('getAudienceBatchItems');
   findAudienceItems = this.#op('findAudienceItems');

@@ -203,6 +203,11 @@ export class AudienceOps {
     this.#markFailed.run({ batchId: input.batchId, error: input.error, response: input.response ? toJson(input.response) : null });
   }
 
+  getBatch(id: number): AudienceBatchRecord | undefined {
+    const row = this.#getBatch.get(id);
+    return row && batchFromRow(row);
+  }
+
   listBatches(filter: { readonly runId?: number; readonly audience?: string; readonly status?: AudienceBatchRecord['status']; readonly limit?: number }): AudienceBatchRecord[] {
     return this.#listBatches.all({ runId: filter.runId ?? null, audience: filter.audience ?? null, status: filter.status ?? null, limit: filter.limit ?? 1000 }).map(batchFromRow);
   }

@@ -379,6 +379,7 @@ export class SqliteCore implements SyncOps {
   planAudienceBatch = (input: PlanAudienceBatchInput) => this.#audiences.planBatch(input);
   ackAudienceBatch = (input: Parameters<AudienceOps['ackBatch']>[0]) => this.#audiences.ackBatch(input);
   failAudienceBatch = (input: Parameters<AudienceOps['failBatch']>[0]) => this.#audiences.failBatch(input);
+  getAudienceBatch = (id: number) => this.#audiences.getBatch(id);
   listAudienceBatches = (filter: Parameters<AudienceOps['listBatches']>[0]) => this.#audiences.listBatches(filter);
   getAudienceBatchItems = (batchId: number, page: AudiencePage) => this.#audiences.batchItems(batchId, page);
   findAudienceItems = (matchKey: string, limit?: number) => this.#audiences.findItems(matchKey, limit);
