@@ -113,6 +113,11 @@ export interface AudienceStore {
    * rows changed.
    */
   setAudienceMembers(audience: string, members: readonly AudienceMemberInput[], now: number): Promise<number>;
+  /**
+   * Subscribers no longer in the mirror (deleted in Kit, erased) are expected no more: their rows
+   * become pending removals. Returns how many.
+   */
+  expireAudienceMembersNotInMirror(audience: string, now: number): Promise<number>;
   /** Pending changes in subscriber order, after `afterSubscriberId`: a page of the difference. */
   listAudienceChanges(audience: string, page: { readonly afterSubscriberId?: number; readonly limit: number }): Promise<AudienceChange[]>;
   /** Expected members in subscriber order (a replace sends them all). */

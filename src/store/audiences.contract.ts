@@ -52,6 +52,18 @@ export function audiencesContract(ctx: ContractContext): void {
     expect(await store.listAudienceChanges(AUDIENCE, { limit: 10 })).toEqual([]);
   });
 
+  it('turns members deleted from the mirror (deleted in Kit, erased) into pending removals', async () => {
+    const { store } = ctx;
+    await store.upsertSubscribers([{ kitId: 7, email: 'kept@example.com', firstName: null, state: 'active', fields: {}, createdAt: null }], 'backfill', T0);
+    await store.setAudienceMembers(AUDIENCE, [member(1), member(7)], T0);
+    const run = await store.startAudienceRun({ audience: AUDIENCE, kind: 'sync', now: T0 });
+    const add = await store.planAudienceBatch({ runId: run.id, audience: AUDIENCE, op: 'add', sessionId: '1', seq: 1, isLast: true, items: [item(1), item(7)], now: T0 });
+    await store.ackAudienceBatch({ batchId: add.id, response: {}, now: T0 });
+    expect(await store.expireAudienceMembersNotInMirror(AUDIENCE, T0 + SECOND)).toBe(1);
+    expect(await store.listAudienceChanges(AUDIENCE, { limit: 10 })).toEqual([{ subscriberId: 1, matchKey: hash(1), row: null, sentRow: row(1) }]);
+    expect(await store.expireAudienceMembersNotInMirror(AUDIENCE, T0 + 2 * SECOND)).toBe(0);
+  });
+
   it('keeps a member pending when their row changed after the batch that confirmed the old one was planned', async () => {
     const { store } = ctx;
     await store.setAudienceMembers(AUDIENCE, [member(1)], T0);

@@ -3,85 +3,37 @@
  * real HTTP to the Meta simulator, acknowledged once; a batch acknowledged before is not sent
  * again; a lost answer is sent again and acknowledged once; a flagged audience fails the batch.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../../lib/clock.js';
-import { createHttpClient, type HttpClient } from '../../lib/http.js';
-import { silentLog } from '../../lib/log.js';
-import { createWorker } from '../../queue/worker.js';
-import type { Worker } from '../../queue/types.js';
-import { openSqliteStore, type SqliteStore } from '../../store/sqlite/index.js';
+import type { SqliteStore } from '../../store/sqlite/index.js';
 import type { AudienceBatchItem, JobRecord } from '../../store/types.js';
-import { IntegrationRegistry } from '../registry.js';
-import { metaIntegration } from './index.js';
+import { createMetaHarness, type MetaHarness } from './harness.js';
 import { sha256Hex } from './normalize.js';
-import { metaDestinationSchema, type MetaDestinationConfig } from './schema.js';
-import { startMetaSimulator, type MetaSimulator } from './simulator.js';
 import { audienceKey } from './upload.js';
 
 const AUDIENCE = audienceKey('meta', 'customers');
 
-interface Setup {
-  readonly sim: MetaSimulator;
-  readonly store: SqliteStore;
-  readonly audienceId: string;
-  readonly destination: MetaDestinationConfig;
-  worker(): Worker;
-}
-
-const cleanups: (() => Promise<void> | void)[] = [];
+let harness: MetaHarness | undefined;
 afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  await harness?.close();
+  harness = undefined;
 });
 
-async function setup(): Promise<Setup> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'kitrelay-meta-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const sim = await startMetaSimulator({ usage: false });
-  cleanups.push(() => sim.close());
-  const store = await openSqliteStore({ path: path.join(dir, 'kitrelay.db') });
-  cleanups.push(() => store.close());
-  const http: HttpClient = createHttpClient();
-  cleanups.push(() => http.close());
-  const audienceId = sim.createAudience({ name: 'Customers' }).id;
-  const destination = metaDestinationSchema.parse({
-    type: 'meta', accessToken: { $env: 'META_ACCESS_TOKEN' }, adAccountId: sim.adAccountId, graphUrl: sim.url,
-    audiences: { customers: { audienceId, keys: { EMAIL: true, EXTERN_ID: true } } },
-    retry: { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 100 }, rateLimit: { perSecond: 100, burst: 100 },
-  });
-  return {
-    sim, store, audienceId, destination,
-    worker() {
-      const worker = createWorker({
-        store, clock: systemClock, log: silentLog(), http, destinations: { meta: destination as never },
-        queue: { pollIntervalMs: 20, leaseMs: 60_000, heartbeatMs: 15_000 },
-        secrets: (value) => (typeof value === 'string' ? value : sim.accessToken),
-        integrations: new IntegrationRegistry([metaIntegration]),
-      });
-      cleanups.push(() => worker.stop({ graceMs: 1000 }));
-      worker.start();
-      return worker;
-    },
-  };
+async function setup(): Promise<MetaHarness> {
+  harness = await createMetaHarness();
+  return harness;
 }
 
 const item = (n: number): AudienceBatchItem => ({ subscriberId: n, matchKey: sha256Hex(`p${n}@example.com`), row: [String(n), sha256Hex(`p${n}@example.com`)] });
 
 /** Plans a batch of these subscribers and queues its upload job, as a run does. */
-async function queueBatch(s: Setup, op: 'add' | 'remove', ns: readonly number[]): Promise<{ batchId: number; jobId: number }> {
+async function queueBatch(s: MetaHarness, op: 'add' | 'remove', ns: readonly number[]): Promise<{ batchId: number; jobId: number }> {
   if (op === 'add') await s.store.setAudienceMembers(AUDIENCE, ns.map((n) => ({ subscriberId: n, row: item(n).row, matchKey: item(n).matchKey })), Date.now());
   const run = await s.store.startAudienceRun({ audience: AUDIENCE, kind: 'sync', now: Date.now() });
   const batch = await s.store.planAudienceBatch({ runId: run.id, audience: AUDIENCE, op, sessionId: String(1000 + run.id), seq: 1, isLast: true, items: ns.map(item), now: Date.now() });
-  const result = await s.store.commitDelivery({
-    delivery: { system: 'internal', route: 'test', receivedAt: Date.now(), bodyBytes: 0 },
-    events: [{ source: 'internal', origin: 'kitrelay', type: 'kitrelay:audience_run', kitType: 'audience_run', payload: { run: run.id }, decisions: [], jobs: [{ rule: 'meta:sync', destination: 'meta', action: 'upload', params: { audience: 'customers', batchId: batch.id, audienceId: s.audienceId }, maxAttempts: 3, subKey: 'customers' }] }],
-    quarantine: [],
-  });
-  const [outcome] = result.events;
-  if (outcome?.status !== 'accepted') throw new Error('not accepted');
-  return { batchId: batch.id, jobId: outcome.jobIds[0]! };
+  await s.queueUploads([batch], s.audienceId);
+  const [job] = (await s.store.listJobs({ destination: 'meta' })).filter((j) => (j.params as { batchId: number }).batchId === batch.id);
+  if (!job) throw new Error('no upload job');
+  return { batchId: batch.id, jobId: job.id };
 }
 
 async function settled(store: SqliteStore, jobId: number): Promise<JobRecord> {

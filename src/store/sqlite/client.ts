@@ -103,6 +103,7 @@ export class SqliteStoreClient implements SqliteStore {
   purge = this.#op('purge');
   closeDigests = this.#op('closeDigests');
   setAudienceMembers = this.#op('setAudienceMembers');
+  expireAudienceMembersNotInMirror = this.#op('expireAudienceMembersNotInMirror');
   listAudienceChanges = this.#op('listAudienceChanges');
   listAudienceMembers = this.#op('listAudienceMembers');
   countAudience = this.#op('countAudience');

@@ -61,6 +61,7 @@ interface ItemRow {
 export class AudienceOps {
   readonly #setMember: Statement;
   readonly #dropSettled: Statement<{ audience: string }>;
+  readonly #expireMissing: Statement<{ audience: string; now: number }>;
   readonly #changes: Statement<{ audience: string; after: number; limit: number }, MemberRow>;
   readonly #members: Statement<{ audience: string; after: number; limit: number }, MemberRow>;
   readonly #count: Statement<{ audience: string }, { expected: number; confirmed: number; to_add: number; to_remove: number }>;
@@ -89,6 +90,9 @@ export class AudienceOps {
         match_key = coalesce(excluded.match_key, audience_members.match_key), row = excluded.row, changed_at = excluded.changed_at
       WHERE audience_members.row IS NOT excluded.row`);
     this.#dropSettled = db.prepare<{ audience: string }>('DELETE FROM audience_members WHERE audience = @audience AND row IS NULL AND sent_row IS NULL');
+    this.#expireMissing = db.prepare<{ audience: string; now: number }>(`
+      UPDATE audience_members SET row = NULL, changed_at = @now
+      WHERE audience = @audience AND row IS NOT NULL AND NOT EXISTS (SELECT 1 FROM subscribers WHERE subscribers.kit_id = audience_members.subscriber_id)`);
     this.#changes = db.prepare<{ audience: string; after: number; limit: number }, MemberRow>(`
       SELECT subscriber_id, match_key, row, sent_row FROM audience_members
       WHERE audience = @audience AND row IS NOT sent_row AND subscriber_id > @after
@@ -152,6 +156,12 @@ export class AudienceOps {
       changed += this.#setMember.run({ audience, subscriberId: m.subscriberId, matchKey: m.matchKey, row: m.row === null ? null : JSON.stringify(m.row), now }).changes;
     }
     if (members.some((m) => m.row === null)) this.#dropSettled.run({ audience });
+    return changed;
+  }
+
+  expireMissing(audience: string, now: number): number {
+    const changed = this.#expireMissing.run({ audience, now }).changes;
+    if (changed > 0) this.#dropSettled.run({ audience });
     return changed;
   }
 

@@ -370,6 +370,7 @@ export class SqliteCore implements SyncOps {
   eraseSubscriber = (input: EraseInput) => this.#erase.erase(input);
 
   setAudienceMembers = (audience: string, members: readonly AudienceMemberInput[], now: number) => this.#audiences.setMembers(audience, members, now);
+  expireAudienceMembersNotInMirror = (audience: string, now: number) => this.#audiences.expireMissing(audience, now);
   listAudienceChanges = (audience: string, page: AudiencePage) => this.#audiences.listChanges(audience, page);
   listAudienceMembers = (audience: string, page: AudiencePage) => this.#audiences.listMembers(audience, page);
   countAudience = (audience: string) => this.#audiences.count(audience);

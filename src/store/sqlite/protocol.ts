@@ -41,6 +41,7 @@ export const WRITE_OPS: ReadonlySet<OpName> = new Set<OpName>([
   'purge',
   'closeDigests',
   'setAudienceMembers',
+  'expireAudienceMembersNotInMirror',
   'startAudienceRun',
   'finishAudienceRun',
   'planAudienceBatch',

@@ -1,0 +1,298 @@
+/**
+ * One audience run (issue 10): refresh what the audience should hold from the subscriber mirror,
+ * decide (the removal guard, drift), plan batches in the store and queue one upload job per batch,
+ * then wait for them and record the run's numbers and match rate. Streams: the mirror and the
+ * difference are read in pages, and no list of members is ever held whole.
+ *
+ * Safe to run again at any point: planned batches are in the store and their jobs in the queue, so
+ * a run interrupted (a crash, a shutdown) leaves nothing half-sent; the next run first waits for
+ * the batches still in flight, then plans only what is still pending.
+ */
+import { randomInt } from 'node:crypto';
+import type { AudienceBatchItem, AudienceBatchRecord, AudienceChange, AudienceCounts, AudienceRunRecord, AudienceStore, KitStore } from '../../store/types.js';
+import type { GraphClient } from './client.js';
+import type { AudienceConfig, MetaDestinationConfig } from './schema.js';
+import { membershipOf } from './selection.js';
+import { audienceKey } from './upload.js';
+
+const MIRROR_PAGE = 1000;
+const SAMPLES = 5;
+
+export type SyncStore = Pick<KitStore, 'listSubscribers'> &
+  Pick<
+    AudienceStore,
+    | 'setAudienceMembers'
+    | 'expireAudienceMembersNotInMirror'
+    | 'listAudienceChanges'
+    | 'listAudienceMembers'
+    | 'countAudience'
+    | 'startAudienceRun'
+    | 'finishAudienceRun'
+    | 'planAudienceBatch'
+    | 'listAudienceBatches'
+  >;
+
+export interface AudienceSyncDeps {
+  readonly store: SyncStore;
+  readonly destinationName: string;
+  readonly destination: MetaDestinationConfig;
+  readonly audienceName: string;
+  /** For reads (the size estimate, sessions); uploads go through the queue. */
+  readonly graph: GraphClient;
+  /** Queues one upload job per batch; queuing a batch twice must make one job (dedupe by batch id). */
+  queueUploads(batches: readonly AudienceBatchRecord[], audienceId: string): Promise<void>;
+  readonly now: () => number;
+  readonly signal?: AbortSignal;
+  readonly progress?: (report: { readonly done?: number; readonly total?: number; readonly message: string }) => void;
+  /** How long a run waits for its batches to be sent. @default 3_600_000 */
+  readonly settleTimeoutMs?: number;
+  /** @default 500 */
+  readonly pollMs?: number;
+}
+
+export interface SyncOptions {
+  /** Count and sample what a run would add and remove; send nothing. */
+  readonly dryRun?: boolean;
+  /** Replace the whole audience in one session (`/usersreplace`). */
+  readonly replace?: boolean;
+  /** Go ahead with removals the guard would hold. */
+  readonly confirmRemovals?: boolean;
+}
+
+export interface SyncResult {
+  readonly run: AudienceRunRecord;
+  readonly status: 'succeeded' | 'failed' | 'held';
+  readonly stats: Readonly<Record<string, unknown>>;
+  readonly detail?: string;
+}
+
+interface Sample {
+  readonly subscriberId: number;
+  readonly matchKey: string | null;
+}
+
+export async function syncAudience(deps: AudienceSyncDeps, options: SyncOptions = {}): Promise<SyncResult> {
+  const audience = deps.destination.audiences[deps.audienceName];
+  if (!audience) throw new Error(`no audience "${deps.audienceName}" on destination ${deps.destinationName}`);
+  const key = audienceKey(deps.destinationName, deps.audienceName);
+  const kind = options.dryRun ? 'dry_run' : options.replace ? 'replace' : 'sync';
+  const run = await deps.store.startAudienceRun({ audience: key, kind, now: deps.now() });
+  const finish = async (status: SyncResult['status'], stats: Record<string, unknown>, detail?: string): Promise<SyncResult> => {
+    await deps.store.finishAudienceRun({ runId: run.id, status, stats, ...(detail !== undefined ? { detail } : {}), now: deps.now() });
+    return { run, status, stats, ...(detail !== undefined ? { detail } : {}) };
+  };
+  try {
+    if (!audience.audienceId) return await finish('failed', {}, `audience ${deps.audienceName} has no audienceId: run \`kitrelay meta audiences create ${deps.audienceName}\` and put the id it prints in the config`);
+    const audienceId = audience.audienceId;
+    // Batches an earlier run left in flight are sent first: planning again now would send them twice.
+    if (!options.dryRun) await settle(deps, key, undefined);
+
+    const refreshed = await refresh(deps, key, audience);
+    const counts = await deps.store.countAudience(key);
+    const stats: Record<string, unknown> = { ...counts, ...refreshed };
+    deps.progress?.({ message: `${counts.expected} expected, ${counts.toAdd} to add, ${counts.toRemove} to remove` });
+
+    if (options.dryRun) {
+      const samples = await sampleChanges(deps.store, key);
+      return await finish('succeeded', { ...stats, ...samples }, 'dry run: nothing was sent');
+    }
+    const guard = removalGuard(counts, audience.maxRemovalShare);
+    if (guard && !options.confirmRemovals) {
+      return await finish('held', { ...stats, guard }, `${guard.reason}: nothing was sent; run \`kitrelay meta sync ${deps.audienceName} --confirm-removals\` if this is right`);
+    }
+    const drift = options.replace ? undefined : await readDrift(deps, audienceId, counts, audience.driftTolerance);
+    if (drift) stats.drift = drift;
+    const replace = options.replace === true || drift?.isBeyondTolerance === true;
+    stats.replaced = replace;
+
+    const planned = replace ? await planReplace(deps, key, run.id, audience) : await planIncremental(deps, key, run.id, audience);
+    stats.batches = planned.length;
+    stats.rowsSent = planned.reduce((n, b) => n + b.size, 0);
+    if (planned.length > 0) await deps.queueUploads(planned, audienceId);
+    const settled = await settle(deps, key, run.id);
+    Object.assign(stats, settled.stats, { after: await deps.store.countAudience(key) });
+    const matchRate = await readMatchRate(deps, audienceId, planned);
+    if (matchRate !== undefined) stats.matchRate = matchRate;
+    if (settled.failed > 0) return await finish('failed', stats, `${settled.failed} of ${planned.length} batches failed: see \`kitrelay meta runs ${deps.audienceName}\``);
+    return await finish('succeeded', stats);
+  } catch (error) {
+    await finish('failed', {}, error instanceof Error ? error.message : String(error)).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** The mirror, page by page, into expected membership; then those gone from the mirror. */
+async function refresh(deps: AudienceSyncDeps, key: string, audience: AudienceConfig): Promise<Record<string, unknown>> {
+  let after: number | undefined;
+  let scanned = 0;
+  let changed = 0;
+  let unusable = 0;
+  let droppedValues = 0;
+  for (;;) {
+    deps.signal?.throwIfAborted();
+    const page = await deps.store.listSubscribers({ ...(after !== undefined ? { afterKitId: after } : {}), limit: MIRROR_PAGE });
+    if (page.length === 0) break;
+    const memberships = page.map((subscriber) => membershipOf(subscriber, audience));
+    unusable += memberships.filter((m) => m.unusable !== undefined).length;
+    droppedValues += memberships.reduce((n, m) => n + m.dropped.length, 0);
+    changed += await deps.store.setAudienceMembers(key, memberships.map((m) => m.member), deps.now());
+    scanned += page.length;
+    after = page[page.length - 1]!.kitId;
+    deps.progress?.({ done: scanned, message: `read ${scanned} subscribers from the mirror` });
+  }
+  const gone = await deps.store.expireAudienceMembersNotInMirror(key, deps.now());
+  return { scanned, changed, gone, unusable, droppedValues };
+}
+
+/** Why a run must stop before removing, or undefined. */
+function removalGuard(counts: AudienceCounts, maxShare: number): { readonly reason: string; readonly share: number } | undefined {
+  if (counts.toRemove === 0 || counts.confirmed === 0) return undefined;
+  const share = counts.toRemove / counts.confirmed;
+  if (counts.expected === 0) return { reason: `the run would empty the audience (${counts.toRemove} removals, nobody expected)`, share };
+  if (share > maxShare) return { reason: `the run would remove ${(share * 100).toFixed(1)}% of the audience (${counts.toRemove} of ${counts.confirmed}), more than maxRemovalShare ${(maxShare * 100).toFixed(0)}%`, share };
+  return undefined;
+}
+
+interface Drift {
+  readonly lower: number;
+  readonly upper: number;
+  readonly expectedMatched: number;
+  readonly gap: number;
+  readonly isBeyondTolerance: boolean;
+  readonly note?: string;
+}
+
+/**
+ * Meta's size estimate against ours: Meta counts matched people only, so ours is the confirmed
+ * count times the match rate its sessions reported. Small audiences report a floor, and an
+ * estimate without a rate cannot be judged: both are recorded, never acted on.
+ */
+async function readDrift(deps: AudienceSyncDeps, audienceId: string, counts: AudienceCounts, tolerance: number): Promise<Drift | undefined> {
+  if (counts.confirmed === 0) return undefined;
+  const fields = await deps.graph.readAudience(audienceId);
+  if (fields.outcome.kind !== 'ok' || !fields.body) return undefined;
+  const lower = fields.body.approximate_count_lower_bound ?? -1;
+  const upper = fields.body.approximate_count_upper_bound ?? -1;
+  const rate = await readMatchRate(deps, audienceId, undefined);
+  if (rate === undefined || lower <= 0) return { lower, upper, expectedMatched: 0, gap: 0, isBeyondTolerance: false, note: 'no estimate or match rate to judge by' };
+  const expectedMatched = Math.round(counts.confirmed * rate);
+  const gap = expectedMatched < lower ? (lower - expectedMatched) / Math.max(1, expectedMatched) : expectedMatched > upper ? (expectedMatched - upper) / Math.max(1, expectedMatched) : 0;
+  return { lower, upper, expectedMatched, gap, isBeyondTolerance: gap > tolerance };
+}
+
+/** Matched ÷ received over the audience's recent sessions (this run's, when given). */
+async function readMatchRate(deps: AudienceSyncDeps, audienceId: string, batches: readonly AudienceBatchRecord[] | undefined): Promise<number | undefined> {
+  const sessions = await deps.graph.listSessions(audienceId, 50);
+  if (sessions.outcome.kind !== 'ok') return undefined;
+  const ids = batches ? new Set(batches.filter((b) => b.op !== 'remove').map((b) => b.sessionId)) : undefined;
+  let received = 0;
+  let matched = 0;
+  for (const session of sessions.body?.data ?? []) {
+    if (ids && !ids.has(String(session.session_id))) continue;
+    received += Number(session.num_received ?? 0);
+    matched += Number(session.num_matched ?? 0);
+  }
+  return received > 0 ? matched / received : undefined;
+}
+
+function newSessionId(): string {
+  // Meta's session_id is an int64 the client picks; a time base keeps them rising and unique.
+  return String(Date.now() * 1000 + randomInt(1000));
+}
+
+/** Removals first (the old rows of changed members too), then adds: one session per op. */
+async function planIncremental(deps: AudienceSyncDeps, key: string, runId: number, audience: AudienceConfig): Promise<AudienceBatchRecord[]> {
+  const removals = await planPass(deps, key, runId, audience, 'remove', (change) => (change.sentRow !== null && change.sentRow.join('\u0000') !== change.row?.join('\u0000') ? change.sentRow : undefined));
+  const adds = await planPass(deps, key, runId, audience, 'add', (change) => change.row ?? undefined);
+  return [...removals, ...adds];
+}
+
+async function planPass(
+  deps: AudienceSyncDeps,
+  key: string,
+  runId: number,
+  audience: AudienceConfig,
+  op: 'add' | 'remove',
+  rowOf: (change: AudienceChange) => readonly string[] | undefined,
+): Promise<AudienceBatchRecord[]> {
+  const sessionId = newSessionId();
+  const batches: AudienceBatchRecord[] = [];
+  let items: AudienceBatchItem[] = [];
+  let after: number | undefined;
+  const flush = async (isLast: boolean) => {
+    if (items.length === 0) return;
+    batches.push(await deps.store.planAudienceBatch({ runId, audience: key, op, sessionId, seq: batches.length + 1, isLast, items, now: deps.now() }));
+    items = [];
+  };
+  for (;;) {
+    deps.signal?.throwIfAborted();
+    const page = await deps.store.listAudienceChanges(key, { ...(after !== undefined ? { afterSubscriberId: after } : {}), limit: audience.batchSize });
+    for (const change of page) {
+      const row = rowOf(change);
+      if (row === undefined || change.matchKey === null) continue;
+      items.push({ subscriberId: change.subscriberId, matchKey: change.matchKey, row });
+      if (items.length === audience.batchSize) await flush(false);
+    }
+    if (page.length < audience.batchSize) break;
+    after = page[page.length - 1]!.subscriberId;
+  }
+  // The last flag matters to a replace session (planReplace reads ahead for it); for /users it is
+  // informational, so a pass that filled its last batch exactly leaves it unset.
+  await flush(true);
+  return batches;
+}
+
+/** Every expected member, in one replace session: afterwards Meta holds exactly them. */
+async function planReplace(deps: AudienceSyncDeps, key: string, runId: number, audience: AudienceConfig): Promise<AudienceBatchRecord[]> {
+  const sessionId = newSessionId();
+  const batches: AudienceBatchRecord[] = [];
+  let after: number | undefined;
+  let page = await deps.store.listAudienceMembers(key, { limit: audience.batchSize });
+  while (page.length > 0) {
+    deps.signal?.throwIfAborted();
+    after = page[page.length - 1]!.subscriberId;
+    // Read one page ahead: the session's last batch must say so.
+    const next = await deps.store.listAudienceMembers(key, { afterSubscriberId: after, limit: audience.batchSize });
+    const items = page.filter((m) => m.row !== null && m.matchKey !== null).map((m) => ({ subscriberId: m.subscriberId, matchKey: m.matchKey!, row: m.row! }));
+    batches.push(await deps.store.planAudienceBatch({ runId, audience: key, op: 'replace', sessionId, seq: batches.length + 1, isLast: next.length === 0, items, now: deps.now() }));
+    page = next;
+  }
+  return batches;
+}
+
+/** Waits until no batch of the run (or of the audience, without a run) is still planned. */
+async function settle(deps: AudienceSyncDeps, key: string, runId: number | undefined): Promise<{ failed: number; stats: Record<string, unknown> }> {
+  const deadline = deps.now() + (deps.settleTimeoutMs ?? 3_600_000);
+  const pollMs = deps.pollMs ?? 500;
+  for (;;) {
+    const batches = await deps.store.listAudienceBatches({ audience: key, ...(runId !== undefined ? { runId } : { status: 'planned' }), limit: 100_000 });
+    const planned = batches.filter((b) => b.status === 'planned').length;
+    if (planned === 0) {
+      const acked = batches.filter((b) => b.status === 'acked');
+      const sum = (field: string) => acked.reduce((n, b) => n + Number((b.response)?.[field] ?? 0), 0);
+      return { failed: batches.filter((b) => b.status === 'failed').length, stats: { batchesAcked: acked.length, numReceived: sum('num_received'), numInvalid: sum('num_invalid_entries') } };
+    }
+    deps.progress?.({ done: batches.length - planned, total: batches.length, message: `${planned} of ${batches.length} batches still to send` });
+    if (deps.now() > deadline) throw new Error(`${planned} batches of ${key} were not sent within ${deps.settleTimeoutMs ?? 3_600_000} ms: is the worker running? They stay queued.`);
+    deps.signal?.throwIfAborted();
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}
+
+async function sampleChanges(store: SyncStore, key: string): Promise<Record<string, unknown>> {
+  const adds: Sample[] = [];
+  const removes: Sample[] = [];
+  let after: number | undefined;
+  while (adds.length < SAMPLES || removes.length < SAMPLES) {
+    const page = await store.listAudienceChanges(key, { ...(after !== undefined ? { afterSubscriberId: after } : {}), limit: 1000 });
+    for (const change of page) {
+      const sample = { subscriberId: change.subscriberId, matchKey: change.matchKey };
+      if (change.row === null) {
+        if (removes.length < SAMPLES) removes.push(sample);
+      } else if (adds.length < SAMPLES) adds.push(sample);
+    }
+    if (page.length < 1000) break;
+    after = page[page.length - 1]!.subscriberId;
+  }
+  return { addSamples: adds, removeSamples: removes };
+}
