@@ -17,7 +17,8 @@ import { startInternalEvents, type InternalEventLoop } from './ingest/internal.j
 import { ingestPolled } from './ingest/sources.js';
 import { createIngestServer } from './ingest/server.js';
 import { systemClock, type Clock } from './lib/clock.js';
-import { createHttpClient } from './lib/http.js';
+import { createHttpClient, type HttpClient } from './lib/http.js';
+import { userAgent } from './lib/version.js';
 import type { Log } from './lib/log.js';
 import { createMetrics, type Metrics } from './lib/metrics.js';
 import { createWorker, type Worker } from './queue/index.js';
@@ -115,6 +116,8 @@ export interface IntegrationScheduleOptions {
   readonly destinations?: Readonly<Record<string, DestinationConfig>>;
   readonly clock?: Clock;
   readonly registry?: IntegrationRegistry;
+  /** The service's shared outbound client; without it (a CLI listing) a sync makes its own per run. */
+  readonly http?: HttpClient;
 }
 
 /**
@@ -133,6 +136,9 @@ export function integrationSchedulesOf(options: IntegrationScheduleOptions): Sch
       destinationName,
       destination,
       secrets,
+      store,
+      userAgent: userAgent(),
+      ...(options.http ? { http: options.http } : {}),
       async ingest(poller, events) {
         const outcome = await ingestPolled({ store, config, rules, secrets }, { integration: integration.type, destinationName, poller }, events, clock.now());
         if (outcome.kind !== 'accepted') throw new Error(`could not store what ${destinationName}/${poller} polled: ${outcome.kind === 'unavailable' ? outcome.message : outcome.kind}`);
@@ -232,7 +238,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     const hasKitAccess = sandboxKit !== undefined || credentials.kind !== 'none';
     const { schedules, unknownNames } = serviceSchedules(
       { loaded, store, env, routeSecret: secret, hasKitAccess },
-      integrationSchedulesOf({ config, store, secrets, destinations, clock, registry: integrations }),
+      integrationSchedulesOf({ config, store, secrets, destinations, clock, registry: integrations, http }),
     );
     if (unknownNames.length > 0) log.warn({ names: unknownNames }, 'config.schedules names schedules that do not exist here; see `kitrelay schedules list`');
     const scheduler = createScheduler({ store, clock, log, schedules });

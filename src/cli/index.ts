@@ -11,6 +11,7 @@ import { registerEvents } from './events.js';
 import { registerJobs } from './jobs.js';
 import { registerKit } from './kit.js';
 import { registerMaintenance } from './maintenance.js';
+import { registerMeta } from './meta.js';
 import { registerQuarantine } from './quarantine.js';
 import { registerRoutes } from './routes.js';
 import { registerSandbox } from './sandbox.js';
@@ -30,7 +31,7 @@ export function buildProgram(): Command {
     .option('--db <file>', 'SQLite database file (env KITRELAY_DATABASE, default <data-dir>/kitrelay.db)')
     .showHelpAfterError()
     .exitOverride();
-  for (const register of [registerStart, registerRoutes, registerConfig, registerEvents, registerJobs, registerQuarantine, registerAudit, registerDestinations, registerKit, registerSandbox, registerMaintenance, registerSchedules, registerShadow, registerSimulator]) register(program);
+  for (const register of [registerStart, registerRoutes, registerConfig, registerEvents, registerJobs, registerQuarantine, registerAudit, registerDestinations, registerKit, registerSandbox, registerMaintenance, registerMeta, registerSchedules, registerShadow, registerSimulator]) register(program);
   return program;
 }
 

@@ -7,3 +7,4 @@ export { renderParams, templateScope } from './template.js';
 export { webhookDestinationSchema, type WebhookBodyContext, type WebhookDestinationConfig } from './webhook/index.js';
 export { bonjoroDestinationSchema, type BonjoroDestinationConfig } from './bonjoro/index.js';
 export { slackDestinationSchema, type SlackDestinationConfig } from './slack/index.js';
+export { metaDestinationSchema, type MetaDestinationConfig } from './meta/index.js';

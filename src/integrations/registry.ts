@@ -4,6 +4,7 @@
  * the CLI all read this list.
  */
 import { bonjoroIntegration } from './bonjoro/index.js';
+import { metaIntegration } from './meta/index.js';
 import { slackIntegration } from './slack/index.js';
 import type { AnyAction, AnyIntegration } from './types.js';
 import { webhookIntegration } from './webhook/index.js';
@@ -12,6 +13,7 @@ export const INTEGRATIONS = {
   webhook: webhookIntegration,
   bonjoro: bonjoroIntegration,
   slack: slackIntegration,
+  meta: metaIntegration,
 } as const;
 
 export type IntegrationType = keyof typeof INTEGRATIONS;

@@ -16,9 +16,9 @@
  */
 import type { z } from 'zod';
 import type { KitEvent } from '../kit/events.js';
-import type { HttpRequest, HttpResult } from '../lib/http.js';
+import type { HttpClient, HttpRequest, HttpResult } from '../lib/http.js';
 import type { ScheduleDefinition } from '../schedules/types.js';
-import type { AttemptRecord, AudienceStore, EventRecord, JobRecord, RequestSummary } from '../store/types.js';
+import type { AttemptRecord, AudienceStore, EventRecord, JobRecord, KitStore, RequestSummary } from '../store/types.js';
 import type { DestinationBase } from './destination.js';
 
 /** Resolves a secret reference (`env('NAME')`) or passes a plain string through; throws when unset. */
@@ -127,6 +127,21 @@ export interface AttemptEnvironment<D> {
    */
   readonly audiences?: AudienceBatchStore;
 }
+
+/** What an integration's scheduled sync may use of the store. */
+export type IntegrationSyncStore = Pick<KitStore, 'listSubscribers'> &
+  Pick<
+    AudienceStore,
+    | 'setAudienceMembers'
+    | 'expireAudienceMembersNotInMirror'
+    | 'listAudienceChanges'
+    | 'listAudienceMembers'
+    | 'countAudience'
+    | 'startAudienceRun'
+    | 'finishAudienceRun'
+    | 'planAudienceBatch'
+    | 'listAudienceBatches'
+  >;
 
 /** What an upload job reads and writes of its batch (the Store's methods of the same names). */
 export type AudienceBatchStore = Pick<AudienceStore, 'getAudienceBatch' | 'getAudienceBatchItems' | 'ackAudienceBatch' | 'failAudienceBatch'>;
@@ -286,6 +301,12 @@ export interface ScheduleDeps<D> {
   readonly destinationName: string;
   readonly destination: D;
   readonly secrets: SecretResolver;
+  /** The store's sides a sync reads and keeps state in: the subscriber mirror, audiences. */
+  readonly store: IntegrationSyncStore;
+  /** The shared outbound client; absent where none runs (a CLI listing schedules): make one per run then. */
+  readonly http?: HttpClient;
+  /** `kitrelay/<version>`, for User-Agent headers. */
+  readonly userAgent: string;
   /**
    * A poller's findings, committed through the same step as an inbound source's: stored,
    * deduplicated by `SourceEvent.id`, routed by rules (events of source `poll`).

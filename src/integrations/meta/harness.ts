@@ -49,7 +49,7 @@ export async function createMetaHarness(options: { readonly audience?: Record<st
     sim, store, audienceId, destination, graph,
     worker() {
       const worker = createWorker({
-        store, clock: systemClock, log: silentLog(), http, destinations: { meta: destination as never },
+        store, clock: systemClock, log: silentLog(), http, destinations: { meta: destination },
         queue: { pollIntervalMs: 20, leaseMs: 60_000, heartbeatMs: 15_000 },
         secrets: (value) => (typeof value === 'string' ? value : sim.accessToken),
         integrations: new IntegrationRegistry([metaIntegration]),

@@ -3,12 +3,84 @@
  * hashed locally, uploaded in batches, leavers removed, drift repaired. Facts:
  * reference/destinations.md §2.
  *
- * Not in the registry yet: the scheduled sync that plans the batches (and `kitrelay meta …`) comes
- * with the rest of issue 10; until then a `meta` destination would accept config it cannot act on.
+ * Each audience is a durable schedule (`meta-sync:<destination>:<audience>`, its `schedule` cron):
+ * a run plans batches in the store and queues one `upload` job per batch through the poller's
+ * commit (deduplicated by batch id), then waits for the worker to send them.
  */
-import type { Integration } from '../types.js';
+import { createHttpClient } from '../../lib/http.js';
+import type { ScheduleDefinition } from '../../schedules/types.js';
+import type { Integration, ScheduleDeps } from '../types.js';
+import { graphClient } from './client.js';
 import { metaDestinationSchema, type MetaDestinationConfig } from './schema.js';
+import { syncAudience, type SyncOptions, type SyncResult } from './sync.js';
 import { uploadAction } from './upload.js';
+
+/** The schedule of one audience. */
+export function audienceScheduleName(destinationName: string, audience: string): string {
+  return `meta-sync:${destinationName}:${audience}`;
+}
+
+/** Runs one audience's sync with what a schedule (or the CLI) is given. */
+export async function runAudienceSync(
+  deps: ScheduleDeps<MetaDestinationConfig>,
+  audienceName: string,
+  options: SyncOptions & { readonly now: () => number; readonly signal?: AbortSignal; readonly progress?: (report: { done?: number; total?: number; message: string }) => void; readonly pollMs?: number; readonly settleTimeoutMs?: number },
+): Promise<SyncResult> {
+  const { destination, destinationName } = deps;
+  const http = deps.http ?? createHttpClient();
+  try {
+    const graph = graphClient((request) => http.send({ timeoutMs: destination.timeoutMs, ...request }), { graphUrl: destination.graphUrl, apiVersion: destination.apiVersion, accessToken: deps.secrets(destination.accessToken), userAgent: deps.userAgent }, { now: options.now });
+    return await syncAudience(
+      {
+        store: deps.store,
+        destinationName,
+        destination,
+        audienceName,
+        graph,
+        now: options.now,
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.progress ? { progress: options.progress } : {}),
+        ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
+        ...(options.settleTimeoutMs !== undefined ? { settleTimeoutMs: options.settleTimeoutMs } : {}),
+        async queueUploads(batches, audienceId) {
+          await deps.ingest(
+            'sync',
+            batches.map((batch) => ({
+              type: 'audience_batch',
+              id: `batch-${batch.id}`,
+              payload: { audience: audienceName, batchId: batch.id, op: batch.op, size: batch.size, sessionId: batch.sessionId, seq: batch.seq },
+              jobs: [{ action: 'upload', params: { audience: audienceName, batchId: batch.id, audienceId }, subKey: audienceName }],
+            })),
+          );
+        },
+      },
+      options,
+    );
+  } finally {
+    if (!deps.http) await http.close();
+  }
+}
+
+function audienceSchedules(deps: ScheduleDeps<MetaDestinationConfig>): ScheduleDefinition[] {
+  return Object.entries(deps.destination.audiences).map(([name, audience]) => ({
+    name: audienceScheduleName(deps.destinationName, name),
+    cron: audience.schedule,
+    description: `Meta audience ${name}: refresh from the mirror, send the difference (removals guarded), repair drift`,
+    // A run waits for its batches; progress renews the lease meanwhile.
+    leaseMs: 120_000,
+    async run(ctx) {
+      const result = await runAudienceSync(deps, name, {
+        now: () => ctx.now(),
+        signal: ctx.signal,
+        progress: (report) => void ctx.reportProgress(report).catch(() => undefined),
+      });
+      const counts = Object.fromEntries(Object.entries(result.stats).filter((entry): entry is [string, number] => typeof entry[1] === 'number'));
+      if (result.status === 'succeeded') return { counts, summary: `run ${result.run.id}: ${counts.rowsSent ?? 0} rows in ${counts.batches ?? 0} batches` };
+      // A held run waits for an operator; a failed one is retried by the scheduler.
+      return { counts, error: result.detail ?? result.status, isRetriable: result.status !== 'held' };
+    },
+  }));
+}
 
 export const metaIntegration: Integration<MetaDestinationConfig> = {
   type: 'meta',
@@ -16,6 +88,7 @@ export const metaIntegration: Integration<MetaDestinationConfig> = {
   configSchema: metaDestinationSchema,
   defaultAction: 'upload',
   actions: { upload: uploadAction },
+  schedules: audienceSchedules,
 };
 
 export { metaDestinationSchema, audienceSchema, type MetaDestinationConfig, type AudienceConfig } from './schema.js';

@@ -9,7 +9,8 @@
  * the batches still in flight, then plans only what is still pending.
  */
 import { randomInt } from 'node:crypto';
-import type { AudienceBatchItem, AudienceBatchRecord, AudienceChange, AudienceCounts, AudienceRunRecord, AudienceStore, KitStore } from '../../store/types.js';
+import type { AudienceBatchItem, AudienceBatchRecord, AudienceChange, AudienceCounts, AudienceRunRecord } from '../../store/types.js';
+import type { IntegrationSyncStore } from '../types.js';
 import type { GraphClient } from './client.js';
 import type { AudienceConfig, MetaDestinationConfig } from './schema.js';
 import { membershipOf } from './selection.js';
@@ -18,19 +19,7 @@ import { audienceKey } from './upload.js';
 const MIRROR_PAGE = 1000;
 const SAMPLES = 5;
 
-export type SyncStore = Pick<KitStore, 'listSubscribers'> &
-  Pick<
-    AudienceStore,
-    | 'setAudienceMembers'
-    | 'expireAudienceMembersNotInMirror'
-    | 'listAudienceChanges'
-    | 'listAudienceMembers'
-    | 'countAudience'
-    | 'startAudienceRun'
-    | 'finishAudienceRun'
-    | 'planAudienceBatch'
-    | 'listAudienceBatches'
-  >;
+export type SyncStore = IntegrationSyncStore;
 
 export interface AudienceSyncDeps {
   readonly store: SyncStore;

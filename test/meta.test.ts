@@ -1,0 +1,50 @@
+/**
+ * Meta audiences in the running service (issue 10): an audience's durable schedule plans batches
+ * from the subscriber mirror and the service's worker uploads them to the Meta simulator; a held
+ * run (the removal guard) sends nothing and says why in the schedule's history.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { env, type ConfigInput } from '../src/config/schema.js';
+import { startMetaSimulator, type MetaSimulator } from '../src/integrations/meta/simulator.js';
+import type { SubscriberSnapshot } from '../src/store/types.js';
+import { startTestRelay, type TestRelay } from './helpers.js';
+
+let sim: MetaSimulator | undefined;
+let relay: TestRelay | undefined;
+afterEach(async () => {
+  await relay?.close();
+  relay = undefined;
+  await sim?.close();
+  sim = undefined;
+});
+
+const person = (id: number, overrides: Partial<SubscriberSnapshot> = {}): SubscriberSnapshot => ({ kitId: id, email: `m${id}@example.com`, firstName: null, state: 'active', fields: {}, tags: [{ id: 7, name: 'Customer' }], createdAt: null, ...overrides });
+
+describe('meta audiences in the service', () => {
+  it('runs an audience\'s schedule: batches planned from the mirror, uploaded by the worker, recorded in the run history', async () => {
+    sim = await startMetaSimulator({ usage: false });
+    const audienceId = sim.createAudience({ name: 'Customers' }).id;
+    const config: ConfigInput = {
+      destinations: {
+        meta: { type: 'meta', accessToken: env('META_ACCESS_TOKEN'), adAccountId: sim.adAccountId, graphUrl: sim.url, audiences: { customers: { audienceId, select: { tags: { any: [7] } }, keys: { EMAIL: true, EXTERN_ID: true } } } } as never,
+      },
+    };
+    relay = await startTestRelay(config, { env: { META_ACCESS_TOKEN: sim.accessToken } });
+    const { store, scheduler } = relay.relay;
+    await store.upsertSubscribers([1, 2, 3].map((id) => person(id)), 'backfill', Date.now());
+
+    const first = await scheduler.runNow('meta-sync:meta:customers');
+    expect(first).toMatchObject({ kind: 'finished', run: { status: 'succeeded' } });
+    expect(sim.members(audienceId).map((m) => m.keys.EXTERN_ID).sort()).toEqual(['1', '2', '3']);
+    const [run] = await store.listAudienceRuns({ audience: 'meta/customers' });
+    expect(run).toMatchObject({ kind: 'sync', status: 'succeeded', stats: { rowsSent: 3, batchesAcked: 1 } });
+    const [upload] = await store.listJobs({ destination: 'meta' });
+    expect(upload).toMatchObject({ rule: 'meta:sync', action: 'upload', status: 'succeeded' });
+
+    // Two of three lose the tag: the guard holds the run; nothing is removed.
+    await store.upsertSubscribers([person(1, { tags: [] }), person(2, { tags: [] })], 'reconcile', Date.now());
+    const held = await scheduler.runNow('meta-sync:meta:customers');
+    expect(held).toMatchObject({ kind: 'finished', run: { status: 'failed', error: expect.stringContaining('--confirm-removals') as unknown } });
+    expect(sim.members(audienceId)).toHaveLength(3);
+  });
+});
