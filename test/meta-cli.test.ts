@@ -30,7 +30,7 @@ function writeConfig(dir: string, s: MetaSimulator, audienceId?: string): void {
 }
 
 describe('kitrelay meta', () => {
-  it('creates an audience, dry-runs a sync without sending, syncs, and lists the runs', async () => {
+  it('creates an audience, dry-runs a sync without sending, syncs, answers what was sent about an address, and lists the runs', async () => {
     sim = await startMetaSimulator({ usage: false, audiences: [] });
     const temp = tempDir();
     remove = temp.remove;
@@ -62,6 +62,12 @@ describe('kitrelay meta', () => {
     expect(synced.stdout).toMatch(/: succeeded\n/);
     expect(synced.stdout).toContain('sent 2 rows in 1 batches');
     expect(sim.members(id!)).toHaveLength(2);
+
+    // What was sent to Meta about c1, by hashing the address (it never left the machine).
+    const audit = JSON.parse((await cli('audit', '--email', ' C1@Example.com', '--destination', 'customers', '--json')).stdout) as { matchKey: string; sends: { subscriberId: number; batch: { op: string; status: string; audience: string } }[] };
+    expect(audit.sends).toMatchObject([{ subscriberId: 1, batch: { op: 'add', status: 'acked', audience: 'meta/customers' } }]);
+    expect(sim.members(id!).map((m) => m.keys.EMAIL)).toContain(audit.matchKey);
+    expect((await cli('audit', '--email', 'nobody@example.com', '--destination', 'meta')).stdout).toContain(': 0 row(s)');
 
     const runs = JSON.parse((await cli('meta', 'runs', 'customers', '--json')).stdout) as { kind: string; status: string }[];
     expect(runs.map((r) => [r.kind, r.status])).toEqual([['sync', 'succeeded'], ['dry_run', 'succeeded']]);

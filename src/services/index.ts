@@ -5,7 +5,7 @@
  * and HTTP status are the caller's.
  */
 export type { ServiceDeps } from './deps.js';
-export { listAuditRecords } from './audit.js';
+export { audienceSends, listAuditRecords, type AudienceSendsResult } from './audit.js';
 export { listDestinations, pauseDestination, resumeDestination, showDestination, type DestinationDeps, type DestinationStatus, type PauseResult, type ResumeResult } from './destinations.js';
 export { eraseSubscriber, type EraseOutcome } from './erase.js';
 export { listEvents, showEvent, type EventDetail } from './events.js';
