@@ -30,7 +30,7 @@ function writeConfig(dir: string, s: MetaSimulator, audienceId?: string): void {
 }
 
 describe('kitrelay meta', () => {
-  it('creates an audience, dry-runs a sync without sending, syncs, answers what was sent about an address, and lists the runs', async () => {
+  it('creates an audience, dry-runs a sync without sending, syncs, answers what was sent about an address, lists the runs, and erases a person from the audience', async () => {
     sim = await startMetaSimulator({ usage: false, audiences: [] });
     const temp = tempDir();
     remove = temp.remove;
@@ -71,6 +71,14 @@ describe('kitrelay meta', () => {
 
     const runs = JSON.parse((await cli('meta', 'runs', 'customers', '--json')).stdout) as { kind: string; status: string }[];
     expect(runs.map((r) => [r.kind, r.status])).toEqual([['sync', 'succeeded'], ['dry_run', 'succeeded']]);
+
+    // GDPR: erase removes c1 from the audience at Meta first, then forgets them here (hashes included).
+    const erased = await cli('erase', 'c1@example.com', '--json');
+    expect(erased.code).toBe(0);
+    expect(JSON.parse(erased.stdout)).toMatchObject({ subscriberIds: ['1'], mirror: 1, audiences: { removed: ['meta/customers'], skipped: [] } });
+    expect(sim.members(id!).map((m) => m.keys.EMAIL)).not.toContain(audit.matchKey);
+    expect(sim.members(id!)).toHaveLength(1);
+    expect((await cli('audit', '--email', 'c1@example.com', '--destination', 'customers')).stdout).toContain(': 0 row(s)');
     const unknown = await cli('meta', 'sync', 'nobody');
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('No Meta audience "nobody"');

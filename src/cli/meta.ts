@@ -9,7 +9,9 @@ import type { LoadedConfig } from '../config/load.js';
 import { createSecretResolver } from '../config/secrets.js';
 import { ingestPolled } from '../ingest/sources.js';
 import { IntegrationRegistry } from '../integrations/index.js';
-import { audienceKey, graphClient, runAudienceSync, type MetaDestinationConfig } from '../integrations/meta/index.js';
+import { audienceKey, graphClient, runAudienceRemoval, runAudienceSync, type MetaDestinationConfig } from '../integrations/meta/index.js';
+import { hashKey } from '../integrations/meta/normalize.js';
+import type { ScheduleDeps } from '../integrations/types.js';
 import { systemClock } from '../lib/clock.js';
 import { createHttpClient } from '../lib/http.js';
 import { createLog } from '../lib/log.js';
@@ -100,52 +102,99 @@ export function registerMeta(program: Command): void {
     });
 }
 
-/** Runs the sync with a worker of this process for the destination's uploads, and a progress line on stderr. */
-async function syncNow(store: SqliteStore, loaded: LoadedConfig, audience: string, flags: { destination?: string; dryRun?: boolean; replace?: boolean; confirmRemovals?: boolean }) {
-  const { destinationName, destination } = findAudience(loaded, audience, flags.destination);
+/**
+ * Runs `run` with what an audience run needs in this process: a worker of its own for the
+ * destination's uploads (so it works whether or not the service runs), the poller commit, and a
+ * progress line on stderr.
+ */
+export async function withMetaRunner<T>(
+  store: SqliteStore,
+  loaded: LoadedConfig,
+  target: Target,
+  run: (deps: ScheduleDeps<MetaDestinationConfig>, progress: (report: { done?: number; total?: number; message: string }) => void) => Promise<T>,
+  options: { readonly withWorker?: boolean } = {},
+): Promise<T> {
+  const { destinationName, destination } = target;
   const { config } = loaded;
   const secrets = createSecretResolver(process.env);
   const http = createHttpClient();
   const log = createLog({ level: 'warn', destination: process.stderr });
-  const worker = flags.dryRun ? undefined : createWorker({ store, clock: systemClock, log, integrations: new IntegrationRegistry(), http, destinations: { [destinationName]: destination }, queue: config.queue, secrets });
+  const worker = options.withWorker === false ? undefined : createWorker({ store, clock: systemClock, log, integrations: new IntegrationRegistry(), http, destinations: { [destinationName]: destination }, queue: config.queue, secrets });
   worker?.start();
   const rules = compileRules(config);
   const isTty = process.stderr.isTTY;
+  const deps: ScheduleDeps<MetaDestinationConfig> = {
+    destinationName,
+    destination,
+    secrets,
+    store,
+    http,
+    userAgent: userAgent(),
+    async ingest(poller, events) {
+      const outcome = await ingestPolled({ store, config, rules, secrets }, { integration: 'meta', destinationName, poller }, events, Date.now());
+      if (outcome.kind !== 'accepted') throw new CliError('store_unavailable', `could not queue the uploads: ${outcome.kind === 'unavailable' ? outcome.message : outcome.kind}`, 1);
+      worker?.nudge();
+      return { accepted: outcome.accepted, duplicates: outcome.duplicates, jobs: outcome.jobs };
+    },
+    // An audience run keeps its state in the audience tables, never in a cursor.
+    cursor: (name) => {
+      throw new Error(`meta runs keep no cursor (asked for ${name})`);
+    },
+  };
+  const progress = (report: { done?: number; total?: number; message: string }) => {
+    const counts = report.total !== undefined ? ` [${report.done ?? 0}/${report.total}]` : report.done !== undefined ? ` [${report.done}]` : '';
+    process.stderr.write(isTty ? `\r\x1b[K${report.message}${counts}` : `${report.message}${counts}\n`);
+  };
   try {
-    return await runAudienceSync(
-      {
-        destinationName,
-        destination,
-        secrets,
-        store,
-        http,
-        userAgent: userAgent(),
-        async ingest(poller, events) {
-          const outcome = await ingestPolled({ store, config, rules, secrets }, { integration: 'meta', destinationName, poller }, events, Date.now());
-          if (outcome.kind !== 'accepted') throw new CliError('store_unavailable', `could not queue the uploads: ${outcome.kind === 'unavailable' ? outcome.message : outcome.kind}`, 1);
-          worker?.nudge();
-          return { accepted: outcome.accepted, duplicates: outcome.duplicates, jobs: outcome.jobs };
-        },
-        // An audience run keeps its state in the audience tables, never in a cursor.
-        cursor: (name) => {
-          throw new Error(`meta sync keeps no cursor (asked for ${name})`);
-        },
-      },
-      audience,
-      {
-        now: Date.now,
-        ...(flags.dryRun ? { dryRun: true } : {}),
-        ...(flags.replace ? { replace: true } : {}),
-        ...(flags.confirmRemovals ? { confirmRemovals: true } : {}),
-        progress: (report) => {
-          const counts = report.total !== undefined ? ` [${report.done ?? 0}/${report.total}]` : report.done !== undefined ? ` [${report.done}]` : '';
-          process.stderr.write(isTty ? `\r\x1b[K${report.message}${counts}` : `${report.message}${counts}\n`);
-        },
-      },
-    );
+    return await run(deps, progress);
   } finally {
     if (isTty) process.stderr.write('\n');
     await worker?.stop({ graceMs: 5000 });
     await http.close();
   }
+}
+
+function syncNow(store: SqliteStore, loaded: LoadedConfig, audience: string, flags: { destination?: string; dryRun?: boolean; replace?: boolean; confirmRemovals?: boolean }) {
+  const target = findAudience(loaded, audience, flags.destination);
+  return withMetaRunner(
+    store,
+    loaded,
+    target,
+    (deps, progress) =>
+      runAudienceSync(deps, audience, {
+        now: Date.now,
+        progress,
+        ...(flags.dryRun ? { dryRun: true } : {}),
+        ...(flags.replace ? { replace: true } : {}),
+        ...(flags.confirmRemovals ? { confirmRemovals: true } : {}),
+      }),
+    { withWorker: !flags.dryRun },
+  );
+}
+
+/**
+ * Erasure's part at Meta: every audience that holds this address (by its hash) removes the person
+ * now, before the store forgets them. Answers what was removed where; audiences no longer in the
+ * config are reported, not touched.
+ */
+export async function removeFromAudiences(store: SqliteStore, loaded: LoadedConfig, email: string): Promise<{ readonly removed: readonly string[]; readonly skipped: readonly string[] }> {
+  const hashed = hashKey('EMAIL', email);
+  if (!hashed.ok) return { removed: [], skipped: [] };
+  const memberships = (await store.findAudienceMembers(hashed.value)).filter((m) => m.sentRow !== null);
+  const removed: string[] = [];
+  const skipped: string[] = [];
+  const byAudience = new Map<string, (typeof memberships)[number][]>();
+  for (const m of memberships) byAudience.set(m.audience, [...(byAudience.get(m.audience) ?? []), m]);
+  for (const [key, members] of byAudience) {
+    const [destinationName = '', audience = ''] = key.split('/');
+    const destination = loaded.config.destinations[destinationName];
+    if (destination?.type !== 'meta' || !Object.hasOwn(destination.audiences, audience)) {
+      skipped.push(`${key} (not in the config any more)`);
+      continue;
+    }
+    const result = await withMetaRunner(store, loaded, { destinationName, destination }, (deps, progress) => runAudienceRemoval(deps, audience, members, `erase: ${members.length} member(s)`, { now: Date.now, progress }));
+    if (result.status !== 'succeeded') throw new CliError('meta_error', `Meta did not take the removal from ${key} (run ${result.run.id}): nothing was erased; see \`kitrelay meta runs ${audience}\``, 1);
+    removed.push(key);
+  }
+  return { removed, skipped };
 }

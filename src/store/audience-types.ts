@@ -123,6 +123,8 @@ export interface AudienceStore {
   /** Expected members in subscriber order (a replace sends them all). */
   listAudienceMembers(audience: string, page: { readonly afterSubscriberId?: number; readonly limit: number }): Promise<AudienceChange[]>;
   countAudience(audience: string): Promise<AudienceCounts>;
+  /** Every audience's member with this match key (an address's hash): erasure finds a person by it. */
+  findAudienceMembers(matchKey: string): Promise<(AudienceChange & { readonly audience: string })[]>;
 
   startAudienceRun(input: { readonly audience: string; readonly kind: AudienceRunKind; readonly now: number }): Promise<AudienceRunRecord>;
   finishAudienceRun(input: { readonly runId: number; readonly status: Exclude<AudienceRunStatus, 'running'>; readonly stats: Readonly<Record<string, unknown>>; readonly detail?: string; readonly now: number }): Promise<void>;

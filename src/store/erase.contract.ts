@@ -36,8 +36,15 @@ export function eraseContract(ctx: ContractContext): void {
     });
     await commit(store, [], T0, { quarantine: [quarantineInput({ body: Buffer.from(`{"email":"ANN.ERASE@EXAMPLE.COM",`) }), quarantineInput({ body: Buffer.from('{"email":"bob@example.com",') })] });
 
+    // Her row in a Meta audience, and the batch that carried it (hashes of her address).
+    await store.setAudienceMembers('meta/customers', [{ subscriberId: 501, row: ['a'.repeat(64)], matchKey: 'a'.repeat(64) }, { subscriberId: 502, row: ['b'.repeat(64)], matchKey: 'b'.repeat(64) }], T0);
+    const run = await store.startAudienceRun({ audience: 'meta/customers', kind: 'sync', now: T0 });
+    await store.planAudienceBatch({ runId: run.id, audience: 'meta/customers', op: 'add', sessionId: '1', seq: 1, isLast: true, items: [{ subscriberId: 501, matchKey: 'a'.repeat(64), row: ['a'.repeat(64)] }], now: T0 });
+
     const result = await store.eraseSubscriber({ email: ' Ann.Erase@Example.COM ', now: T0 + 2 * SECOND });
-    expect(result).toEqual({ email: ANN, subscriberIds: ['501'], events: 2, jobs: 2, auditRecordsScrubbed: 1, mirror: 1, quarantine: 1, ledgerKeys: 1 });
+    expect(result).toEqual({ email: ANN, subscriberIds: ['501'], events: 2, jobs: 2, auditRecordsScrubbed: 1, mirror: 1, quarantine: 1, ledgerKeys: 1, audienceRows: 2 });
+    expect(await store.findAudienceItems('a'.repeat(64))).toEqual([]);
+    expect((await store.findAudienceMembers('b'.repeat(64))).map((m) => m.subscriberId)).toEqual([502]);
 
     expect(await store.getEvent(annByIdResult!.eventId)).toBeUndefined();
     expect(await store.getEvent(annByEmailResult!.eventId)).toBeUndefined();

@@ -549,6 +549,8 @@ export interface EraseResult {
   readonly quarantine: number;
   /** Once-per-purpose keys the person's jobs had spent. */
   readonly ledgerKeys: number;
+  /** Meta audience membership rows and batch items (hashes) about them. */
+  readonly audienceRows: number;
 }
 
 export interface PurgeInput {

@@ -7,12 +7,13 @@
  * a run plans batches in the store and queues one `upload` job per batch through the poller's
  * commit (deduplicated by batch id), then waits for the worker to send them.
  */
-import { createHttpClient } from '../../lib/http.js';
+import { createHttpClient, type HttpClient } from '../../lib/http.js';
+import type { AudienceChange } from '../../store/types.js';
 import type { ScheduleDefinition } from '../../schedules/types.js';
 import type { Integration, ScheduleDeps } from '../types.js';
 import { graphClient } from './client.js';
 import { metaDestinationSchema, type MetaDestinationConfig } from './schema.js';
-import { syncAudience, type SyncOptions, type SyncResult } from './sync.js';
+import { removeMembers, syncAudience, type AudienceSyncDeps, type SyncOptions, type SyncResult } from './sync.js';
 import { uploadAction } from './upload.js';
 
 /** The schedule of one audience. */
@@ -20,45 +21,55 @@ export function audienceScheduleName(destinationName: string, audience: string):
   return `meta-sync:${destinationName}:${audience}`;
 }
 
-/** Runs one audience's sync with what a schedule (or the CLI) is given. */
-export async function runAudienceSync(
-  deps: ScheduleDeps<MetaDestinationConfig>,
-  audienceName: string,
-  options: SyncOptions & { readonly now: () => number; readonly signal?: AbortSignal; readonly progress?: (report: { done?: number; total?: number; message: string }) => void; readonly pollMs?: number; readonly settleTimeoutMs?: number },
-): Promise<SyncResult> {
+type RunOptions = { readonly now: () => number; readonly signal?: AbortSignal; readonly progress?: (report: { done?: number; total?: number; message: string }) => void; readonly pollMs?: number; readonly settleTimeoutMs?: number };
+
+/** A run's dependencies from what a schedule (or the CLI) is given: reads through `http`, uploads through the queue. */
+function runDeps(deps: ScheduleDeps<MetaDestinationConfig>, audienceName: string, http: HttpClient, options: RunOptions): AudienceSyncDeps {
   const { destination, destinationName } = deps;
+  const graph = graphClient((request) => http.send({ timeoutMs: destination.timeoutMs, ...request }), { graphUrl: destination.graphUrl, apiVersion: destination.apiVersion, accessToken: deps.secrets(destination.accessToken), userAgent: deps.userAgent }, { now: options.now });
+  return {
+    store: deps.store,
+    destinationName,
+    destination,
+    audienceName,
+    graph,
+    now: options.now,
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.progress ? { progress: options.progress } : {}),
+    ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
+    ...(options.settleTimeoutMs !== undefined ? { settleTimeoutMs: options.settleTimeoutMs } : {}),
+    async queueUploads(batches, audienceId) {
+      await deps.ingest(
+        'sync',
+        batches.map((batch) => ({
+          type: 'audience_batch',
+          id: `batch-${batch.id}`,
+          payload: { audience: audienceName, batchId: batch.id, op: batch.op, size: batch.size, sessionId: batch.sessionId, seq: batch.seq },
+          jobs: [{ action: 'upload', params: { audience: audienceName, batchId: batch.id, audienceId }, subKey: audienceName }],
+        })),
+      );
+    },
+  };
+}
+
+/** With the shared client, or one of this run's own (closed after). */
+async function withHttp<T>(deps: ScheduleDeps<MetaDestinationConfig>, run: (http: HttpClient) => Promise<T>): Promise<T> {
   const http = deps.http ?? createHttpClient();
   try {
-    const graph = graphClient((request) => http.send({ timeoutMs: destination.timeoutMs, ...request }), { graphUrl: destination.graphUrl, apiVersion: destination.apiVersion, accessToken: deps.secrets(destination.accessToken), userAgent: deps.userAgent }, { now: options.now });
-    return await syncAudience(
-      {
-        store: deps.store,
-        destinationName,
-        destination,
-        audienceName,
-        graph,
-        now: options.now,
-        ...(options.signal ? { signal: options.signal } : {}),
-        ...(options.progress ? { progress: options.progress } : {}),
-        ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
-        ...(options.settleTimeoutMs !== undefined ? { settleTimeoutMs: options.settleTimeoutMs } : {}),
-        async queueUploads(batches, audienceId) {
-          await deps.ingest(
-            'sync',
-            batches.map((batch) => ({
-              type: 'audience_batch',
-              id: `batch-${batch.id}`,
-              payload: { audience: audienceName, batchId: batch.id, op: batch.op, size: batch.size, sessionId: batch.sessionId, seq: batch.seq },
-              jobs: [{ action: 'upload', params: { audience: audienceName, batchId: batch.id, audienceId }, subKey: audienceName }],
-            })),
-          );
-        },
-      },
-      options,
-    );
+    return await run(http);
   } finally {
     if (!deps.http) await http.close();
   }
+}
+
+/** Runs one audience's sync with what a schedule (or the CLI) is given. */
+export function runAudienceSync(deps: ScheduleDeps<MetaDestinationConfig>, audienceName: string, options: SyncOptions & RunOptions): Promise<SyncResult> {
+  return withHttp(deps, (http) => syncAudience(runDeps(deps, audienceName, http, options), options));
+}
+
+/** Removes these members from the audience at Meta now (erasure), and waits for Meta to take it. */
+export function runAudienceRemoval(deps: ScheduleDeps<MetaDestinationConfig>, audienceName: string, members: readonly AudienceChange[], reason: string, options: RunOptions): Promise<SyncResult> {
+  return withHttp(deps, (http) => removeMembers(runDeps(deps, audienceName, http, options), members, reason));
 }
 
 function audienceSchedules(deps: ScheduleDeps<MetaDestinationConfig>): ScheduleDefinition[] {

@@ -285,3 +285,28 @@ async function sampleChanges(store: SyncStore, key: string): Promise<Record<stri
   }
   return { addSamples: adds, removeSamples: removes };
 }
+
+/**
+ * Erasure's part at Meta: these members leave the audience now, whatever the selection says, in
+ * one run of their own (removal batches, acknowledged before the caller deletes their rows).
+ */
+export async function removeMembers(deps: AudienceSyncDeps, members: readonly AudienceChange[], reason: string): Promise<SyncResult> {
+  const audience = deps.destination.audiences[deps.audienceName];
+  if (!audience?.audienceId) throw new Error(`audience ${deps.audienceName} on ${deps.destinationName} has no audienceId: nothing can be removed at Meta`);
+  const key = audienceKey(deps.destinationName, deps.audienceName);
+  const run = await deps.store.startAudienceRun({ audience: key, kind: 'sync', now: deps.now() });
+  await deps.store.setAudienceMembers(key, members.map((m) => ({ subscriberId: m.subscriberId, row: null, matchKey: null })), deps.now());
+  const items = members.filter((m) => m.sentRow !== null && m.matchKey !== null).map((m) => ({ subscriberId: m.subscriberId, matchKey: m.matchKey!, row: m.sentRow! }));
+  const sessionId = newSessionId();
+  const batches: AudienceBatchRecord[] = [];
+  for (let i = 0; i < items.length; i += audience.batchSize) {
+    const chunk = items.slice(i, i + audience.batchSize);
+    batches.push(await deps.store.planAudienceBatch({ runId: run.id, audience: key, op: 'remove', sessionId, seq: batches.length + 1, isLast: i + audience.batchSize >= items.length, items: chunk, now: deps.now() }));
+  }
+  if (batches.length > 0) await deps.queueUploads(batches, audience.audienceId);
+  const settled = await settle(deps, key, run.id);
+  const stats = { removed: items.length, batches: batches.length, ...settled.stats };
+  const status = settled.failed > 0 ? 'failed' : 'succeeded';
+  await deps.store.finishAudienceRun({ runId: run.id, status, stats, detail: reason, now: deps.now() });
+  return { run, status, stats, detail: reason };
+}

@@ -107,6 +107,7 @@ export class SqliteStoreClient implements SqliteStore {
   listAudienceChanges = this.#op('listAudienceChanges');
   listAudienceMembers = this.#op('listAudienceMembers');
   countAudience = this.#op('countAudience');
+  findAudienceMembers = this.#op('findAudienceMembers');
   startAudienceRun = this.#op('startAudienceRun');
   finishAudienceRun = this.#op('finishAudienceRun');
   listAudienceRuns = this.#op('listAudienceRuns');

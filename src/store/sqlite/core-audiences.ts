@@ -79,6 +79,7 @@ export class AudienceOps {
   readonly #clearNotReplaced: Statement<{ runId: number; audience: string; now: number }>;
   readonly #listBatches: Statement<{ runId: number | null; audience: string | null; status: string | null; limit: number }, BatchRow>;
   readonly #items: Statement<{ batchId: number; after: number; limit: number }, ItemRow>;
+  readonly #membersByKey: Statement<{ matchKey: string }, MemberRow & { audience: string }>;
   readonly #findItems: Statement<{ matchKey: string; limit: number }, ItemRow & { batch_id: number }>;
 
   constructor(db: Database) {
@@ -145,6 +146,9 @@ export class AudienceOps {
     this.#items = db.prepare<{ batchId: number; after: number; limit: number }, ItemRow>(
       'SELECT subscriber_id, match_key, row FROM audience_batch_items WHERE batch_id = @batchId AND subscriber_id > @after ORDER BY subscriber_id LIMIT @limit',
     );
+    this.#membersByKey = db.prepare<{ matchKey: string }, MemberRow & { audience: string }>(
+      'SELECT audience, subscriber_id, match_key, row, sent_row FROM audience_members WHERE match_key = @matchKey ORDER BY audience, subscriber_id',
+    );
     this.#findItems = db.prepare<{ matchKey: string; limit: number }, ItemRow & { batch_id: number }>(
       'SELECT batch_id, subscriber_id, match_key, row FROM audience_batch_items WHERE match_key = @matchKey ORDER BY batch_id LIMIT @limit',
     );
@@ -171,6 +175,10 @@ export class AudienceOps {
 
   listMembers(audience: string, page: { readonly afterSubscriberId?: number; readonly limit: number }): AudienceChange[] {
     return this.#members.all({ audience, after: page.afterSubscriberId ?? -1, limit: page.limit }).map(changeFromRow);
+  }
+
+  membersByKey(matchKey: string): (AudienceChange & { readonly audience: string })[] {
+    return this.#membersByKey.all({ matchKey }).map((row) => ({ audience: row.audience, ...changeFromRow(row) }));
   }
 
   count(audience: string): AudienceCounts {

@@ -2,7 +2,7 @@
  * Erasure (GDPR, `kitrelay erase <email>`): one person's records leave the store in one
  * transaction. What names them is deleted (events with their payloads, jobs, the mirror row and
  * its tags, quarantined bodies that hold the address, digest items, pending dead-job alerts,
- * ledger keys their jobs spent); audit records stay, as proof of what was sent, but lose every
+ * ledger keys their jobs spent, their Meta audience rows and batch items); audit records stay, as proof of what was sent, but lose every
  * personal value (email, subscriber key and id, body preview, response body, the address wherever
  * it appears in the request summary or error).
  *
@@ -56,7 +56,12 @@ export class EraseOps {
     run(`DELETE FROM subscriber_tags WHERE CAST(kit_id AS TEXT) IN (SELECT value FROM json_each(@ids))`);
     // Quarantined bodies are raw bytes: any that holds the address, in any case, goes.
     const quarantine = run(`DELETE FROM quarantine WHERE instr(lower(CAST(body AS TEXT)), @email) > 0`);
+    // Audience rows hold hashes of the address: pseudonymous, still theirs. The caller removes the
+    // person from the audiences at Meta first (kitrelay erase does); the batches keep their counts.
+    const audienceRows =
+      run(`DELETE FROM audience_members WHERE CAST(subscriber_id AS TEXT) IN (SELECT value FROM json_each(@ids))`) +
+      run(`DELETE FROM audience_batch_items WHERE CAST(subscriber_id AS TEXT) IN (SELECT value FROM json_each(@ids))`);
     this.#db.prepare('DELETE FROM temp.erased_jobs').run();
-    return { email, subscriberIds: ids, events, jobs, auditRecordsScrubbed: auditRecords, mirror, quarantine, ledgerKeys };
+    return { email, subscriberIds: ids, events, jobs, auditRecordsScrubbed: auditRecords, mirror, quarantine, ledgerKeys, audienceRows };
   }
 }

@@ -374,6 +374,7 @@ export class SqliteCore implements SyncOps {
   listAudienceChanges = (audience: string, page: AudiencePage) => this.#audiences.listChanges(audience, page);
   listAudienceMembers = (audience: string, page: AudiencePage) => this.#audiences.listMembers(audience, page);
   countAudience = (audience: string) => this.#audiences.count(audience);
+  findAudienceMembers = (matchKey: string) => this.#audiences.membersByKey(matchKey);
   startAudienceRun = (input: Parameters<AudienceOps['startRun']>[0]) => this.#audiences.startRun(input);
   finishAudienceRun = (input: Parameters<AudienceOps['finishRun']>[0]) => this.#audiences.finishRun(input);
   listAudienceRuns = (filter: Parameters<AudienceOps['listRuns']>[0]) => this.#audiences.listRuns(filter);
