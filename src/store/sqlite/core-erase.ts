@@ -56,11 +56,15 @@ export class EraseOps {
     run(`DELETE FROM subscriber_tags WHERE CAST(kit_id AS TEXT) IN (SELECT value FROM json_each(@ids))`);
     // Quarantined bodies are raw bytes: any that holds the address, in any case, goes.
     const quarantine = run(`DELETE FROM quarantine WHERE instr(lower(CAST(body AS TEXT)), @email) > 0`);
-    // Audience rows hold hashes of the address: pseudonymous, still theirs. The caller removes the
-    // person from the audiences at Meta first (kitrelay erase does); the batches keep their counts.
+    // Audience rows hold hashes of the address: pseudonymous, still theirs. `kitrelay erase` removes
+    // the person at Meta first, which settles their rows; a row Meta still holds (its audience left
+    // the config, a removal not acknowledged) stays as a pending removal, so the audience's next run
+    // removes them at Meta, and then the row goes. The batches keep their counts.
+    const inIds = `CAST(subscriber_id AS TEXT) IN (SELECT value FROM json_each(@ids))`;
     const audienceRows =
-      run(`DELETE FROM audience_members WHERE CAST(subscriber_id AS TEXT) IN (SELECT value FROM json_each(@ids))`) +
-      run(`DELETE FROM audience_batch_items WHERE CAST(subscriber_id AS TEXT) IN (SELECT value FROM json_each(@ids))`);
+      run(`DELETE FROM audience_members WHERE ${inIds} AND sent_row IS NULL`) +
+      run(`UPDATE audience_members SET row = NULL, changed_at = @now WHERE ${inIds} AND row IS NOT NULL`) +
+      run(`DELETE FROM audience_batch_items WHERE ${inIds}`);
     this.#db.prepare('DELETE FROM temp.erased_jobs').run();
     return { email, subscriberIds: ids, events, jobs, auditRecordsScrubbed: auditRecords, mirror, quarantine, ledgerKeys, audienceRows };
   }
