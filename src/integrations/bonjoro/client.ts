@@ -6,6 +6,7 @@
 import type { HttpResult } from '../../lib/http.js';
 import type { ActionHttp } from '../types.js';
 import { MARKER_ATTRIBUTE } from './schema.js';
+import { isRecord, parseJsonBody } from '../../lib/json.js';
 
 export interface BonjoroClientOptions {
   readonly http: ActionHttp;
@@ -61,7 +62,7 @@ export class BonjoroClient {
       const result = await this.#send('GET', `/greets?${query.toString()}`);
       last = result;
       if (result.kind !== 'response' || result.status !== 200) return { kind: 'failed', result };
-      const parsed = parseJson(result.body);
+      const parsed = parseJsonBody(result.body);
       const data = isRecord(parsed) && Array.isArray(parsed.data) ? (parsed.data as unknown[]) : undefined;
       if (!data || !isRecord(parsed)) return { kind: 'failed', result };
       for (const greet of data) {
@@ -101,7 +102,7 @@ export class BonjoroClient {
  * `{error: {message, status_code}}` (400/403/404/500), and Laravel's 422 `{message, errors: {field: [..]}}`.
  */
 export function bonjoroErrorText(result: Extract<HttpResult, { kind: 'response' }>): string {
-  const parsed = parseJson(result.body);
+  const parsed = parseJsonBody(result.body);
   const parts: string[] = [];
   if (isRecord(parsed)) {
     const nested = isRecord(parsed.error) ? parsed.error.message : undefined;
@@ -120,19 +121,8 @@ export function bonjoroErrorText(result: Extract<HttpResult, { kind: 'response' 
 
 /** The created greet's id from `{"message":"Created","data":{id,…}}`, if the answer has one. */
 export function createdGreetId(result: Extract<HttpResult, { kind: 'response' }>): string | undefined {
-  const parsed = parseJson(result.body);
+  const parsed = parseJsonBody(result.body);
   if (!isRecord(parsed) || !isRecord(parsed.data)) return undefined;
   return typeof parsed.data.id === 'string' ? parsed.data.id : undefined;
 }
 
-function parseJson(body: Buffer): unknown {
-  try {
-    return JSON.parse(body.toString('utf8')) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}

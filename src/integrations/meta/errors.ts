@@ -14,6 +14,7 @@ import type { HttpResult } from '../../lib/http.js';
 import { parseRetryAfter } from '../../lib/http.js';
 import type { ActionResult, CallRecord } from '../types.js';
 import { readUsage, type UsageOptions } from './usage.js';
+import { isRecord, parseJsonBody } from '../../lib/json.js';
 
 /** What Meta said about an error (all optional: a 502 from a proxy carries none of it). */
 export interface GraphErrorInfo {
@@ -96,7 +97,7 @@ export function classifyGraphResult(result: HttpResult, now: number, options: Cl
     if (!mayHaveBeenApplied(result)) return { kind: 'transient', message };
     return { kind: 'unknown', isIdempotentResend: isIdempotent(result.request.method, result.request.url), message: `${message} (the call may have been applied)` };
   }
-  const parsed = parseJson(result.body);
+  const parsed = parseJsonBody(result.body);
   const envelope = isRecord(parsed) && isRecord(parsed.error) ? parsed.error : undefined;
   const { status } = result;
   if (status >= 200 && status < 300 && envelope === undefined) {
@@ -201,14 +202,3 @@ function nonEmpty(value: unknown): string | undefined {
   return typeof value === 'string' && value.trim() !== '' ? value : undefined;
 }
 
-function parseJson(body: Buffer): unknown {
-  try {
-    return JSON.parse(body.toString('utf8')) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}

@@ -12,6 +12,7 @@
  * Headers are untrusted text: a missing, garbled or oddly typed header or field is skipped and
  * named in `detail.unreadable`, never thrown. Numbers given as strings are accepted.
  */
+import { isRecord } from '../../lib/json.js';
 
 export interface AppUsage {
   readonly callCount?: number;
@@ -184,10 +185,6 @@ function parseObject(text: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function lowerCaseHeaders(headers: Readonly<Record<string, string | undefined>>): Record<string, string | undefined> {
