@@ -32,6 +32,11 @@
  *               (50) against the Slack simulator (its per-channel limit on: 1/s, burst 3, 429
  *               beyond it; in its own process): steady messages/s (middle-half slope) against the C/s
  *               the channels allow, 429 answers, per-channel pacing, duplicates
+ *   meta        (bench/meta.mjs) a Meta Custom Audience synced from a 1,000,000-subscriber mirror (the
+ *               Kit simulator's seed) into a new audience, then again after 1 % churn, each run a
+ *               `kitrelay meta sync` child (its own worker, the destination's rate limit) against the
+ *               Meta simulator (its own process): run time against the bound the rate limit sets,
+ *               peak RSS of the run's process, Meta's members against the expected set
  *
  * Each server runs in its own child process with a fresh temporary data directory; every child is
  * killed when the benchmark ends, however it ends. Load goes to 127.0.0.1 only. Every phase is
@@ -70,7 +75,13 @@
  *   BENCH_SLACK_CONNECTIONS=32  keep-alive connections posting the webhooks
  *   BENCH_SLACK_POLL_MS=       the relay's queue.pollIntervalMs (unset: its default, 250)
  *   BENCH_SLACK_SIM_LIMIT=0    the Slack simulator's per-channel limit off (a diagnostic: no 429)
- *   BENCH_ONLY=                comma list of phases to run (bare,floor,storecore,store,paused,delivering,rate,e2e,flood,bonjoro,slack,bare2)
+ *   BENCH_META_SUBSCRIBERS=1000000  subscribers in the mirror (the Kit seed's ids 1…N) …
+ *   BENCH_META_SELECT=customers  … the audience's selection: `customers` (tag Customer, active) or
+ *                              `active` (every active subscriber) …
+ *   BENCH_META_CHURN=0.01      … the share that changes before the incremental run
+ *   BENCH_META_RATE=, BENCH_META_BURST=  the Meta destination's rateLimit (unset: its default, 1/s burst 2)
+ *   BENCH_META_USAGE=0         the Meta simulator's usage quota off (headers at 0 %, never throttled)
+ *   BENCH_ONLY=                comma list of phases to run (bare,floor,storecore,store,paused,delivering,rate,e2e,flood,bonjoro,slack,meta,bare2)
  *   BENCH_CPU_PROF=1           run kitrelay with --cpu-prof (profiles kept in the work directory)
  *   BENCH_KEEP=1               keep the work directory (data, logs, results.json)
  *   BENCH_SCATTERED_IDS=1      subscriber ids in no order (as real traffic) instead of counting up:
@@ -111,6 +122,7 @@ import {
 import { FLOOD_SIGNED_ENDPOINT, floodOptions, phaseFlood } from './flood.mjs';
 import { bonjoroOptions, phaseBonjoro } from './bonjoro.mjs';
 import { phaseSlack, slackOptions } from './slack.mjs';
+import { metaOptions, phaseMeta } from './meta.mjs';
 import { renderConsole, renderMarkdown, updateBenchmarksMd, verdict } from './report.mjs';
 
 const num = (name, dflt) => {
@@ -144,8 +156,9 @@ const opt = {
   flood: floodOptions(num),
   bonjoro: bonjoroOptions(num),
   slack: slackOptions(num),
+  meta: metaOptions(num),
 };
-const ALL_PHASES = ['bare', 'floor', 'storecore', 'store', 'paused', 'delivering', 'rate', 'e2e', 'flood', 'bonjoro', 'slack', 'bare2'];
+const ALL_PHASES = ['bare', 'floor', 'storecore', 'store', 'paused', 'delivering', 'rate', 'e2e', 'flood', 'bonjoro', 'slack', 'meta', 'bare2'];
 const only = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 for (const p of only) if (!ALL_PHASES.includes(p)) throw new Error(`BENCH_ONLY: unknown phase "${p}" (phases: ${ALL_PHASES.join(', ')})`);
 const runs = (phase) => only.length === 0 || only.includes(phase);
@@ -591,6 +604,7 @@ try {
     flood: () => phaseFlood('flood', { opt, work, log, fmtMs, startKitrelay, probe, nextBody, hookPath, receiverUrl: receiver.url, receiverPid, serviceMetrics, stopChecked, inspectDb, durability, sumLoads }),
     bonjoro: () => phaseBonjoro('bonjoro', { opt, work, log, fmtMs, stopChecked, inspectDb, durability, serviceMetrics }),
     slack: () => phaseSlack('slack', { opt, work, log, fmtMs, stopChecked, inspectDb, durability, serviceMetrics }),
+    meta: () => phaseMeta('meta', { opt, work, log, fmtMs }),
     bare2: () => phaseBare('bare2', { withRate: false }),
   };
   results.quiet = {};

@@ -7,13 +7,14 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { startWebhookReceiver } from './integrations/webhook/simulator.js';
-import { IntegrationRegistry, type DestinationConfig, type SecretResolver } from './integrations/index.js';
+import { IntegrationRegistry, type DestinationConfig, type KitSubscriberPull, type ScheduleDeps, type SecretResolver } from './integrations/index.js';
 import type { LoadedConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import type { Store } from './store/types.js';
 import { createSecretResolver } from './config/secrets.js';
 import { buildRouteTable, type RouteTable } from './ingest/routes.js';
 import { startInternalEvents, type InternalEventLoop } from './ingest/internal.js';
+import { startEventFollower, type EventFollower } from './ingest/follow.js';
 import { ingestPolled } from './ingest/sources.js';
 import { createIngestServer } from './ingest/server.js';
 import { systemClock, type Clock } from './lib/clock.js';
@@ -25,7 +26,8 @@ import { createWorker, type Worker } from './queue/index.js';
 import { compileRules } from './rules/route.js';
 import { createOperatorPort } from './services/index.js';
 import { openSqliteStore, type SqliteStore } from './store/sqlite/index.js';
-import { findCredentials } from './sync/kit-access.js';
+import { findCredentials, openKitClient } from './sync/kit-access.js';
+import { kitSubscriberPull } from './sync/pull.js';
 import { startSandboxKit, type SandboxKit } from './sync/sandbox.js';
 import { applyScheduleOverrides, createScheduler, type ConfiguredSchedules, type ScheduleDefinition, type Scheduler } from './schedules/index.js';
 import { builtInSchedules, registerOnStart, type BuiltInScheduleDeps } from './sync/scheduled.js';
@@ -53,6 +55,8 @@ export interface Relay {
   readonly scheduler: Scheduler;
   /** Closes ended digest windows and raises dead jobs' alerts (ingest/internal.ts). */
   readonly internalEvents: InternalEventLoop;
+  /** Hands the subscribers accepted Kit events changed to the integrations that follow them (ingest/follow.ts). */
+  readonly follower: EventFollower;
   readonly routes: RouteTable;
   readonly metrics: Metrics;
   /** Where the server listens (http://host:port). */
@@ -72,6 +76,25 @@ export interface SandboxSimulator {
   readonly url: string;
   /** The destination it stands in for, if one. */
   readonly destination?: string;
+  /**
+   * That destination's config as the sandbox runs it (pointed at the simulator), and the values it
+   * gave unset env references (the simulator's token): commands run in another process (`meta
+   * sync`) act for the destination with them. Simulator values only, never a real secret.
+   */
+  readonly standIn?: { readonly config: unknown; readonly overlay: Readonly<Record<string, string>> };
+}
+
+/**
+ * The running sandbox's stand-in for a destination, when one is recorded and the environment
+ * still leaves its credentials unset (set them, and commands talk to the real API).
+ */
+export async function sandboxStandInFor(store: Store, destinationName: string, env: RelayOptions['env']): Promise<SandboxSimulator['standIn'] | undefined> {
+  const text = await store.getSetting(SANDBOX_SIMULATORS_SETTING);
+  if (text === undefined) return undefined;
+  const record = JSON.parse(text) as { simulators?: readonly SandboxSimulator[] };
+  const standIn = record.simulators?.find((sim) => sim.destination === destinationName)?.standIn;
+  if (!standIn || Object.keys(standIn.overlay).some((name) => env[name])) return undefined;
+  return standIn;
 }
 
 export const ROUTE_SECRET_SETTING = 'route_secret';
@@ -118,6 +141,10 @@ export interface IntegrationScheduleOptions {
   readonly registry?: IntegrationRegistry;
   /** The service's shared outbound client; without it (a CLI listing) a sync makes its own per run. */
   readonly http?: HttpClient;
+  /** Pulls from Kit for syncs that read the mirror; absent without Kit access. */
+  readonly kit?: KitSubscriberPull;
+  /** Called when a poller's commit made jobs (a worker in the same process picks them up now). */
+  readonly onJobs?: () => void;
 }
 
 /**
@@ -125,28 +152,51 @@ export interface IntegrationScheduleOptions {
  * pollers), each given a way to commit what it polls and durable cursors in the store.
  */
 export function integrationSchedulesOf(options: IntegrationScheduleOptions): ScheduleDefinition[] {
-  const { config, store, secrets } = options;
   const registry = options.registry ?? new IntegrationRegistry();
-  const clock = options.clock ?? systemClock;
-  const rules = compileRules(config);
-  return Object.entries(options.destinations ?? config.destinations).flatMap(([destinationName, destination]) => {
+  return Object.entries(options.destinations ?? options.config.destinations).flatMap(([destinationName, destination]) => {
     const integration = registry.get(destination.type);
     if (!integration?.schedules) return [];
-    return integration.schedules({
-      destinationName,
-      destination,
-      secrets,
-      store,
-      userAgent: userAgent(),
-      ...(options.http ? { http: options.http } : {}),
-      async ingest(poller, events) {
-        const outcome = await ingestPolled({ store, config, rules, secrets }, { integration: integration.type, destinationName, poller }, events, clock.now());
-        if (outcome.kind !== 'accepted') throw new Error(`could not store what ${destinationName}/${poller} polled: ${outcome.kind === 'unavailable' ? outcome.message : outcome.kind}`);
-        return { accepted: outcome.accepted, duplicates: outcome.duplicates, jobs: outcome.jobs };
-      },
-      cursor: (name) => durableCursor(store, clock, `cursor:${destinationName}:${name}`),
-    });
+    return integration.schedules(integrationScheduleDeps(options, destinationName, destination));
   });
+}
+
+/** What one destination's scheduled syncs are given (the CLI runs a sync now with the same). */
+export function integrationScheduleDeps<D extends DestinationConfig>(options: IntegrationScheduleOptions, destinationName: string, destination: D): ScheduleDeps<D> {
+  const { config, store, secrets } = options;
+  const clock = options.clock ?? systemClock;
+  const rules = compileRules(config);
+  return {
+    destinationName,
+    destination,
+    secrets,
+    store,
+    userAgent: userAgent(),
+    ...(options.http ? { http: options.http } : {}),
+    ...(options.kit ? { kit: options.kit } : {}),
+    async ingest(poller, events) {
+      const outcome = await ingestPolled({ store, config, rules, secrets }, { integration: destination.type, destinationName, poller }, events, clock.now());
+      if (outcome.kind !== 'accepted') throw new Error(`could not store what ${destinationName}/${poller} polled: ${outcome.kind === 'unavailable' ? outcome.message : outcome.kind}`);
+      if (outcome.jobs > 0) options.onJobs?.();
+      return { accepted: outcome.accepted, duplicates: outcome.duplicates, jobs: outcome.jobs };
+    },
+    cursor: (name) => durableCursor(store, clock, `cursor:${destinationName}:${name}`),
+  };
+}
+
+/**
+ * The Kit pull destination syncs use (sync/pull.ts): the sandbox's client, or one of its own on
+ * the configured credentials (closed with the service); none without Kit access.
+ */
+export async function openKitPull(
+  sandboxKit: SandboxKit | undefined,
+  credentials: Awaited<ReturnType<typeof findCredentials>>,
+  deps: { readonly config: Config; readonly store: Store; readonly env: RelayOptions['env']; readonly clock: Clock },
+): Promise<{ readonly pull: KitSubscriberPull; close(): Promise<void> } | undefined> {
+  const now = () => deps.clock.now();
+  if (sandboxKit) return { pull: kitSubscriberPull({ client: sandboxKit.client, store: deps.store, now }), close: () => Promise.resolve() };
+  if (credentials.kind === 'none') return undefined;
+  const client = await openKitClient(deps.config, deps.store, deps.env, credentials);
+  return { pull: kitSubscriberPull({ client, store: deps.store, now }), close: () => client.close() };
 }
 
 /** A cursor kept as a sync checkpoint that no run ever completes, so it survives successful runs. */
@@ -197,7 +247,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
         cleanups.unshift(() => standIn.simulator.close());
         destinations[name] = standIn.destination as DestinationConfig;
         Object.assign(overlay, standIn.overlay);
-        sandboxSimulators.push({ name: standIn.simulator.name, url: standIn.simulator.url, destination: name });
+        sandboxSimulators.push({ name: standIn.simulator.name, url: standIn.simulator.url, destination: name, standIn: { config: standIn.destination, overlay: standIn.overlay } });
       }
     }
     const secrets = createSecretResolver(env, overlay);
@@ -220,6 +270,10 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       walBytes: () => store.stats().walBytes,
       ...(worker ? { onJobs: () => worker.nudge() } : {}),
     });
+    // Before the first webhook is taken: a destination followed for the first time starts at the
+    // newest event, so none acknowledged from now on is missed. Stopped after app.close.
+    const follower = await startEventFollower({ deps: { store, registry: integrations, destinations }, clock, log });
+    cleanups.unshift(() => follower.stop());
     const address = await app.listen({ port: options.port ?? config.server.port, host: config.server.host });
     cleanups.unshift(() => app.close());
     worker?.start();
@@ -236,9 +290,14 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       await registerOnStart(loaded, store, env, secret, log);
     }
     const hasKitAccess = sandboxKit !== undefined || credentials.kind !== 'none';
+    const kitPull = await openKitPull(sandboxKit, credentials, { config, store, env, clock }).catch((error: unknown) => {
+      log.warn({ err: error }, 'no Kit client for destination syncs: they read the subscriber mirror only');
+      return undefined;
+    });
+    if (kitPull) cleanups.splice(1, 0, () => kitPull.close()); // after app.close (cleanups[0]): the scheduler has stopped by then
     const { schedules, unknownNames } = serviceSchedules(
       { loaded, store, env, routeSecret: secret, hasKitAccess },
-      integrationSchedulesOf({ config, store, secrets, destinations, clock, registry: integrations, http }),
+      integrationSchedulesOf({ config, store, secrets, destinations, clock, registry: integrations, http, ...(kitPull ? { kit: kitPull.pull } : {}), ...(worker ? { onJobs: () => worker.nudge() } : {}) }),
     );
     if (unknownNames.length > 0) log.warn({ names: unknownNames }, 'config.schedules names schedules that do not exist here; see `kitrelay schedules list`');
     const scheduler = createScheduler({ store, clock, log, schedules });
@@ -257,6 +316,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       worker,
       scheduler,
       internalEvents,
+      follower,
       routes,
       metrics,
       listenUrl,

@@ -82,5 +82,5 @@ describe('kitrelay meta', () => {
     const unknown = await cli('meta', 'sync', 'nobody');
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('No Meta audience "nobody"');
-  });
+  }, 90_000); // a dozen CLI processes, each starting tsx
 });

@@ -27,7 +27,10 @@ describe('meta audiences in the service', () => {
     const config: ConfigInput = {
       destinations: {
         meta: { type: 'meta', accessToken: env('META_ACCESS_TOKEN'), adAccountId: sim.adAccountId, graphUrl: sim.url, audiences: { customers: { audienceId, select: { tags: { any: [7] } }, keys: { EMAIL: true, EXTERN_ID: true } } } } as never,
+        // Nothing listens here: the alert's job is what this test looks for.
+        ops: { type: 'webhook', url: 'http://127.0.0.1:9/ops', retry: { maxAttempts: 1 } } as never,
       },
+      rules: [{ id: 'audience-alerts', on: ['meta:sync_held', 'meta:sync_failed'], actions: [{ destination: 'ops' }] }],
     };
     relay = await startTestRelay(config, { env: { META_ACCESS_TOKEN: sim.accessToken } });
     const { store, scheduler } = relay.relay;
@@ -46,5 +49,10 @@ describe('meta audiences in the service', () => {
     const held = await scheduler.runNow('meta-sync:meta:customers');
     expect(held).toMatchObject({ kind: 'finished', run: { status: 'failed', error: expect.stringContaining('--confirm-removals') as unknown } });
     expect(sim.members(audienceId)).toHaveLength(3);
+    // The held run raised one alert, an event the rules route (here to the ops hook).
+    const [alert] = await store.listEvents({ type: 'meta:sync_held' });
+    expect(alert?.payload).toMatchObject({ audience: 'customers', destination: 'meta', status: 'held', detail: expect.stringContaining('would remove 66.7%') as unknown, stats: { toRemove: 2, confirmed: 3 } });
+    expect(await store.listJobs({ rule: 'audience-alerts' })).toHaveLength(1);
+    expect(await store.listEvents({ type: 'meta:sync_failed' })).toEqual([]);
   });
 });

@@ -70,7 +70,9 @@ describe('sandbox', () => {
     const status = await execCli(['sandbox', 'status', '--json'], { KITRELAY_DATA_DIR: temp.dir });
     expect(status.code).toBe(0);
     const parsed = JSON.parse(status.stdout) as { simulators: { name: string; url: string; isRunning: boolean }[] };
-    expect(parsed.simulators.map((sim) => [sim.name, sim.isRunning])).toEqual([['kit', true], ['webhook', true], ['bonjoro', true], ['slack', true]]);
+    expect(parsed.simulators.map((sim) => [sim.name, sim.isRunning])).toEqual([['kit', true], ['webhook', true], ['bonjoro', true], ['slack', true], ['meta', true]]);
+    // What commands need to act for a stand-in (its simulator token) is not shown.
+    expect(status.stdout).not.toContain('standIn');
     // Each tag (the first and the re-tag: the Slack rule has no `once`) is announced in the simulated Slack's #sales.
     const slack = relay.sandboxSimulators.find((sim) => sim.name === 'slack');
     const slackState = (await (await fetch(`${slack?.url}/_sim/state`)).json()) as { channels: { id: string; name: string }[]; messages: Record<string, { text: string }[]> };
@@ -88,4 +90,45 @@ describe('sandbox', () => {
     }, 10_000, 'the purchase in #sales');
     expect(purchase.text).toMatch(/purchase/i);
   });
+
+  it('stands a Meta simulator in for the meta destination: `meta sync customers` fills the audience from Kit, an unsubscribe then a sync removes the person', async () => {
+    const temp = tempDir();
+    remove = temp.remove;
+    const loaded = resolveConfig({ ...exampleConfig, store: { dataDir: temp.dir } }, { cwd: temp.dir, env: {}, source: 'built-in example' });
+    relay = await startRelay({ loaded, env: {}, log: silentLog(), port: 0, sandbox: true });
+    const meta = relay.sandboxSimulators.find((sim) => sim.name === 'meta');
+    expect(meta?.destination).toBe('meta');
+    const audience = async () => {
+      const state = (await (await fetch(`${meta?.url}/_sim/state`)).json()) as { audiences: { id: string; name: string; members: { keys: { EMAIL?: string; EXTERN_ID?: string } }[] }[] };
+      const [only] = state.audiences;
+      return only!;
+    };
+    expect(await audience()).toMatchObject({ name: 'Kit customers', members: [] });
+    // Who should be in it: the simulated Kit's active subscribers tagged "Customer".
+    const customers: { id: number; email_address: string }[] = [];
+    for await (const page of relay.sandboxKit!.client.listTagSubscribers(1, { status: 'active', perPage: 1000 })) customers.push(...page.items);
+    expect(customers.length).toBeGreaterThan(5);
+
+    const first = await execCli(['meta', 'sync', 'customers', '--json'], { KITRELAY_DATA_DIR: temp.dir });
+    expect(first.code, first.stderr).toBe(0);
+    const firstRun = JSON.parse(first.stdout) as { status: string; stats: { kitPull: { kind: string; written: number }; rowsSent: number; expected: number } };
+    expect(firstRun).toMatchObject({ status: 'succeeded', stats: { kitPull: { kind: 'backfill' }, rowsSent: customers.length, expected: customers.length } });
+    const members = (await audience()).members;
+    expect(members.map((m) => m.keys.EXTERN_ID).sort()).toEqual(customers.map((c) => String(c.id)).sort());
+    // Hashed here: no address reached the simulator in clear.
+    expect(JSON.stringify(members)).not.toContain('@');
+
+    const leaver = customers[0]!;
+    const unsubscribed = await execCli(['sandbox', 'unsubscribe', leaver.email_address], { KITRELAY_DATA_DIR: temp.dir });
+    expect(unsubscribed.code, unsubscribed.stderr).toBe(0);
+    await eventually(async () => ((await relay!.store.getSubscriber(leaver.id))?.state === 'cancelled' ? true : undefined), 10_000, 'the unsubscribe webhook');
+    const second = await execCli(['meta', 'sync', 'customers', '--json'], { KITRELAY_DATA_DIR: temp.dir });
+    expect(second.code, second.stderr).toBe(0);
+    expect(JSON.parse(second.stdout)).toMatchObject({ status: 'succeeded', stats: { rowsSent: 1, kitPull: { kind: 'changed' } } });
+    expect((await audience()).members.map((m) => m.keys.EXTERN_ID)).not.toContain(String(leaver.id));
+    expect((await audience()).members).toHaveLength(customers.length - 1);
+
+    const runs = await execCli(['meta', 'runs', 'customers'], { KITRELAY_DATA_DIR: temp.dir });
+    expect(runs.stdout.trim().split('\n')).toHaveLength(2);
+  }, 60_000); // four CLI processes, each starting tsx
 });

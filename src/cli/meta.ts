@@ -7,27 +7,40 @@
 import type { Command } from 'commander';
 import type { LoadedConfig } from '../config/load.js';
 import { createSecretResolver } from '../config/secrets.js';
-import { ingestPolled } from '../ingest/sources.js';
 import { IntegrationRegistry } from '../integrations/index.js';
-import { audienceKey, graphClient, runAudienceRemoval, runAudienceSync, type MetaDestinationConfig } from '../integrations/meta/index.js';
+import { audienceKey, graphClient, metaDestinationSchema, runAudienceRemoval, runAudienceSync, type MetaDestinationConfig } from '../integrations/meta/index.js';
 import { hashKey } from '../integrations/meta/normalize.js';
 import type { ScheduleDeps } from '../integrations/types.js';
+import { integrationScheduleDeps, openKitPull, sandboxStandInFor } from '../main.js';
+import { findCredentials } from '../sync/kit-access.js';
 import { systemClock } from '../lib/clock.js';
 import { createHttpClient } from '../lib/http.js';
 import { createLog } from '../lib/log.js';
 import { userAgent } from '../lib/version.js';
 import { createWorker } from '../queue/index.js';
-import { compileRules } from '../rules/route.js';
 import type { SqliteStore } from '../store/sqlite/index.js';
 import { CliError, printJson, withStore } from './context.js';
 
 interface Target {
   readonly destinationName: string;
   readonly destination: MetaDestinationConfig;
+  /** The sandbox's simulator token, when a running sandbox stands in for the destination. */
+  readonly overlay?: Readonly<Record<string, string>>;
 }
 
-/** The meta destination holding this audience (the only one, or `--destination`). */
-function findAudience(loaded: LoadedConfig, audience: string, destinationFlag: string | undefined): Target {
+/**
+ * The meta destination holding this audience (the only one, or `--destination`); in a sandbox
+ * standing a Meta simulator in for it (no token set), the destination as the sandbox runs it.
+ */
+async function findAudience(store: SqliteStore, loaded: LoadedConfig, audience: string, destinationFlag: string | undefined): Promise<Target> {
+  const target = findConfigured(loaded, audience, destinationFlag);
+  const standIn = await sandboxStandInFor(store, target.destinationName, process.env);
+  if (!standIn) return target;
+  const parsed = metaDestinationSchema.safeParse(standIn.config);
+  return parsed.success ? { destinationName: target.destinationName, destination: parsed.data, overlay: standIn.overlay } : target;
+}
+
+function findConfigured(loaded: LoadedConfig, audience: string, destinationFlag: string | undefined): Target {
   const metas = Object.entries(loaded.config.destinations).filter((entry): entry is [string, MetaDestinationConfig] => entry[1].type === 'meta');
   const candidates = metas.filter(([name, destination]) => (destinationFlag === undefined || name === destinationFlag) && Object.hasOwn(destination.audiences, audience));
   const [found] = candidates;
@@ -47,13 +60,13 @@ export function registerMeta(program: Command): void {
     .description('create the audience at Meta (a customer-file audience) and print the id to put in the config')
     .option('--destination <name>', 'the meta destination (when more than one has this audience)')
     .action(async (audience: string, flags: { destination?: string }, command: Command) => {
-      await withStore(command, async (_store, loaded) => {
-        const { destinationName, destination } = findAudience(loaded, audience, flags.destination);
+      await withStore(command, async (store, loaded) => {
+        const { destinationName, destination, overlay } = await findAudience(store, loaded, audience, flags.destination);
         const config = destination.audiences[audience]!;
-        if (config.audienceId) throw new CliError('exists', `Audience ${audience} already has an id (${config.audienceId}) in the config`, 2);
+        if (config.audienceId) throw new CliError('exists', `Audience ${audience} already has an id (${config.audienceId})${overlay ? ' in the sandbox' : ' in the config'}`, 2);
         const http = createHttpClient();
         try {
-          const secrets = createSecretResolver(process.env);
+          const secrets = createSecretResolver(process.env, overlay);
           const graph = graphClient((request) => http.send({ timeoutMs: destination.timeoutMs, ...request }), { graphUrl: destination.graphUrl, apiVersion: destination.apiVersion, accessToken: secrets(destination.accessToken), userAgent: userAgent() });
           const created = await graph.createAudience(destination.adAccountId, { name: config.name ?? audience, ...(config.description ? { description: config.description } : {}) });
           if (created.outcome.kind !== 'ok' || !created.body) throw new CliError('meta_error', `Meta refused: ${'message' in created.outcome ? created.outcome.message : created.outcome.kind}`, 1);
@@ -93,7 +106,7 @@ export function registerMeta(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (audience: string, flags: { destination?: string; limit: string; json?: boolean }, command: Command) => {
       await withStore(command, async (store, loaded) => {
-        const { destinationName } = findAudience(loaded, audience, flags.destination);
+        const { destinationName } = findConfigured(loaded, audience, flags.destination);
         const runs = await store.listAudienceRuns({ audience: audienceKey(destinationName, audience), limit: Number(flags.limit) || 20 });
         if (flags.json) return printJson(runs);
         if (runs.length === 0) return void process.stdout.write('(none)\n');
@@ -112,35 +125,21 @@ export async function withMetaRunner<T>(
   loaded: LoadedConfig,
   target: Target,
   run: (deps: ScheduleDeps<MetaDestinationConfig>, progress: (report: { done?: number; total?: number; message: string }) => void) => Promise<T>,
-  options: { readonly withWorker?: boolean } = {},
+  options: { readonly withWorker?: boolean; readonly withKit?: boolean } = {},
 ): Promise<T> {
   const { destinationName, destination } = target;
   const { config } = loaded;
-  const secrets = createSecretResolver(process.env);
+  const secrets = createSecretResolver(process.env, target.overlay);
   const http = createHttpClient();
   const log = createLog({ level: 'warn', destination: process.stderr });
   const worker = options.withWorker === false ? undefined : createWorker({ store, clock: systemClock, log, integrations: new IntegrationRegistry(), http, destinations: { [destinationName]: destination }, queue: config.queue, secrets });
   worker?.start();
-  const rules = compileRules(config);
   const isTty = process.stderr.isTTY;
-  const deps: ScheduleDeps<MetaDestinationConfig> = {
-    destinationName,
-    destination,
-    secrets,
-    store,
-    http,
-    userAgent: userAgent(),
-    async ingest(poller, events) {
-      const outcome = await ingestPolled({ store, config, rules, secrets }, { integration: 'meta', destinationName, poller }, events, Date.now());
-      if (outcome.kind !== 'accepted') throw new CliError('store_unavailable', `could not queue the uploads: ${outcome.kind === 'unavailable' ? outcome.message : outcome.kind}`, 1);
-      worker?.nudge();
-      return { accepted: outcome.accepted, duplicates: outcome.duplicates, jobs: outcome.jobs };
-    },
-    // An audience run keeps its state in the audience tables, never in a cursor.
-    cursor: (name) => {
-      throw new Error(`meta runs keep no cursor (asked for ${name})`);
-    },
-  };
+  // Kit's side of the run, as the service's scheduled run has it: the sandbox's Kit simulator, or
+  // the configured credentials; without either, the mirror as webhooks keep it.
+  const credentials = await findCredentials(config, store, process.env);
+  const kit = options.withKit === false ? undefined : await openKitPull(undefined, credentials, { config, store, env: process.env, clock: systemClock }).catch(() => undefined);
+  const deps = integrationScheduleDeps({ config, store, secrets, http, ...(kit ? { kit: kit.pull } : {}), ...(worker ? { onJobs: () => worker.nudge() } : {}) }, destinationName, destination);
   const progress = (report: { done?: number; total?: number; message: string }) => {
     const counts = report.total !== undefined ? ` [${report.done ?? 0}/${report.total}]` : report.done !== undefined ? ` [${report.done}]` : '';
     process.stderr.write(isTty ? `\r\x1b[K${report.message}${counts}` : `${report.message}${counts}\n`);
@@ -150,12 +149,13 @@ export async function withMetaRunner<T>(
   } finally {
     if (isTty) process.stderr.write('\n');
     await worker?.stop({ graceMs: 5000 });
+    await kit?.close();
     await http.close();
   }
 }
 
-function syncNow(store: SqliteStore, loaded: LoadedConfig, audience: string, flags: { destination?: string; dryRun?: boolean; replace?: boolean; confirmRemovals?: boolean }) {
-  const target = findAudience(loaded, audience, flags.destination);
+async function syncNow(store: SqliteStore, loaded: LoadedConfig, audience: string, flags: { destination?: string; dryRun?: boolean; replace?: boolean; confirmRemovals?: boolean }) {
+  const target = await findAudience(store, loaded, audience, flags.destination);
   return withMetaRunner(
     store,
     loaded,
@@ -192,7 +192,8 @@ export async function removeFromAudiences(store: SqliteStore, loaded: LoadedConf
       skipped.push(`${key} (not in the config any more)`);
       continue;
     }
-    const result = await withMetaRunner(store, loaded, { destinationName, destination }, (deps, progress) => runAudienceRemoval(deps, audience, members, `erase: ${members.length} member(s)`, { now: Date.now, progress }));
+    const target = await findAudience(store, loaded, audience, destinationName);
+    const result = await withMetaRunner(store, loaded, target, (deps, progress) => runAudienceRemoval(deps, audience, members, `erase: ${members.length} member(s)`, { now: Date.now, progress }), { withKit: false });
     if (result.status !== 'succeeded') throw new CliError('meta_error', `Meta did not take the removal from ${key} (run ${result.run.id}): nothing was erased; see \`kitrelay meta runs ${audience}\``, 1);
     removed.push(key);
   }

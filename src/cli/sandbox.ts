@@ -68,7 +68,8 @@ export function registerSandbox(program: Command): void {
         const text = await store.getSetting(SANDBOX_SIMULATORS_SETTING);
         if (text === undefined) throw new CliError('not_sandbox', 'No sandbox has run on this data directory: start one with `npm start` (no credentials set)', 1);
         const record = JSON.parse(text) as SandboxRecord;
-        const simulators = await Promise.all(record.simulators.map(async (sim) => ({ ...sim, isRunning: await isAnswering(sim.url) })));
+        // The stand-ins' configs and tokens are for commands acting for a destination, not for show.
+        const simulators = await Promise.all(record.simulators.map(async ({ standIn: _standIn, ...sim }) => ({ ...sim, isRunning: await isAnswering(sim.url) })));
         if (flags.json) return printJson({ relayUrl: record.relayUrl, pid: record.pid, startedAt: new Date(record.startedAt).toISOString(), simulators });
         process.stdout.write(`sandbox started ${new Date(record.startedAt).toISOString()} (pid ${record.pid}), relay ${record.relayUrl}\n`);
         for (const sim of simulators) {

@@ -4,8 +4,8 @@
  * that variable is unset, kitrelay points it at a local webhook receiver simulator so deliveries
  * succeed and can be watched (`kitrelay jobs list`, `kitrelay audit`).
  *
- * With no BONJORO_API_KEY (SLACK_BOT_TOKEN), the sandbox likewise runs a Bonjoro (Slack) simulator
- * for the `bonjoro` (`slack`) destination.
+ * With no BONJORO_API_KEY (SLACK_BOT_TOKEN, META_ACCESS_TOKEN), the sandbox likewise runs a
+ * Bonjoro (Slack, Meta) simulator for the `bonjoro` (`slack`, `meta`) destination.
  *
  * The ids (tag 7 "VIP", form 1, sequence 1, product 1, custom field 1) are those of the sandbox's
  * seeded Kit simulator, so the sandbox works end to end. Copy `examples/kitrelay.config.ts` to the
@@ -54,6 +54,24 @@ export const exampleConfig: ConfigInput = defineConfig({
       // with this. The sandbox's Slack simulator sets it; `sandbox slack-press` presses as U0SANDBOX.
       signingSecret: env('SLACK_SIGNING_SECRET', { optional: true }),
       replayUsers: ['U0SANDBOX'],
+    },
+    // Pattern 3: a Meta Custom Audience of every active customer (tag "Customer"), hashed here,
+    // leavers removed. With META_ACCESS_TOKEN unset, the sandbox runs a Meta simulator holding an
+    // empty audience: `npx kitrelay meta sync customers` fills it (the first run pulls Kit into the
+    // subscriber mirror), `npx kitrelay meta runs customers` shows what was sent.
+    meta: {
+      type: 'meta',
+      accessToken: env('META_ACCESS_TOKEN'),
+      adAccountId: 'act_100000000000001',
+      audiences: {
+        customers: {
+          name: 'Kit customers',
+          select: { tags: { any: ['Customer'] }, states: ['active'] },
+          keys: { EMAIL: true, EXTERN_ID: true },
+          // Meta needs an audience id: `npx kitrelay meta audiences create customers` makes one.
+          // The sandbox's simulator gives it one of its own.
+        },
+      },
     },
     'example-hook': {
       type: 'webhook',
@@ -108,6 +126,12 @@ export const exampleConfig: ConfigInput = defineConfig({
         { destination: 'slack', action: 'post', params: { channel: '#ops' } },
         { destination: 'example-hook', params: { purpose: 'dead-letter' } },
       ],
+    },
+    {
+      id: 'audience-alerts',
+      description: 'A Meta audience run held by the removal guard (it would remove too many), or refused by Meta, is announced in #ops.',
+      on: ['meta:sync_held', 'meta:sync_failed'],
+      actions: [{ destination: 'slack', action: 'post', params: { channel: '#ops', title: 'Meta audience {{payload.audience}}: run {{payload.runId}} {{payload.status}}', mention: '<!here>' } }],
     },
     {
       id: 'vip-tagged',

@@ -18,7 +18,7 @@ import type { z } from 'zod';
 import type { KitEvent } from '../kit/events.js';
 import type { HttpClient, HttpRequest, HttpResult } from '../lib/http.js';
 import type { ScheduleDefinition } from '../schedules/types.js';
-import type { AttemptRecord, AudienceStore, EventRecord, JobRecord, KitStore, RequestSummary } from '../store/types.js';
+import type { AttemptRecord, AudienceStore, EventRecord, JobRecord, KitStore, MirrorSubscriber, RequestSummary } from '../store/types.js';
 import type { DestinationBase } from './destination.js';
 
 /** Resolves a secret reference (`env('NAME')`) or passes a plain string through; throws when unset. */
@@ -134,6 +134,8 @@ export type IntegrationSyncStore = Pick<KitStore, 'listSubscribers'> &
     AudienceStore,
     | 'setAudienceMembers'
     | 'expireAudienceMembersNotInMirror'
+    | 'forgetAudienceConfirmations'
+    | 'listAudienceRuns'
     | 'listAudienceChanges'
     | 'listAudienceMembers'
     | 'countAudience'
@@ -141,6 +143,7 @@ export type IntegrationSyncStore = Pick<KitStore, 'listSubscribers'> &
     | 'finishAudienceRun'
     | 'planAudienceBatch'
     | 'listAudienceBatches'
+    | 'tallyAudienceBatches'
   >;
 
 /** What an upload job reads and writes of its batch (the Store's methods of the same names). */
@@ -314,6 +317,23 @@ export interface ScheduleDeps<D> {
   ingest(poller: string, events: readonly SourceEvent[]): Promise<PolledIngest>;
   /** A durable cursor by name: kept across runs, successful ones included (a run's checkpoint is not). */
   cursor(name: string): DurableCursor;
+  /** Kit's changed subscribers into the mirror, through the shared rate budget; absent without Kit access. */
+  readonly kit?: KitSubscriberPull;
+}
+
+/** Pulls from Kit into the subscriber mirror (sync/pull.ts), for a sync that reads the mirror. */
+export interface KitSubscriberPull {
+  /** Subscribers Kit changed since `since` (the backfill, while none has finished), page by page. */
+  pull(options: { readonly since?: number; readonly signal?: AbortSignal; readonly onPage?: (progress: { readonly written: number; readonly total?: number }) => void }): Promise<KitPullResult>;
+}
+
+export interface KitPullResult {
+  /** `backfill`: the mirror had no finished backfill, so this pull was it. */
+  readonly kind: 'backfill' | 'changed';
+  readonly written: number;
+  readonly pages: number;
+  /** The `updated_after` asked for (changed pulls). */
+  readonly since?: number;
 }
 
 export interface PolledIngest {
@@ -325,6 +345,16 @@ export interface PolledIngest {
 export interface DurableCursor {
   load(): Promise<string | null>;
   save(value: string): Promise<void>;
+}
+
+/** What a destination's `followSubscribers` is given besides the subscribers. */
+export interface FollowContext<D> {
+  readonly destinationName: string;
+  readonly destination: D;
+  /** The store's sides a sync keeps state in (Meta: an audience's expected membership). */
+  readonly store: IntegrationSyncStore;
+  /** Epoch ms, from the injected clock. */
+  readonly now: number;
 }
 
 /** Scheduled work of one destination (reconciliations, pollers); each becomes a durable schedule. */
@@ -341,6 +371,15 @@ export interface Integration<D extends DestinationBase = DestinationBase> {
   readonly defaultAction?: string;
   readonly sources?: readonly SourceDefinition<D>[];
   readonly schedules?: IntegrationSchedules<D>;
+  /**
+   * Follows the subscriber mirror as Kit's events change it (ingest/follow.ts): called with the
+   * current mirror rows of the subscribers whose accepted Kit events were committed since the last
+   * call (each once, in kit id order). They are state, not a change log: a crash before the
+   * follower saved its place calls again with the same subscribers, and the result must be the
+   * same. A throw leaves the follower where it was; it tries again at its next pass. What no event
+   * reports (a backfill, a subscriber deleted from the mirror) is left to the scheduled syncs.
+   */
+  followSubscribers?(ctx: FollowContext<D>, subscribers: readonly MirrorSubscriber[]): Promise<void>;
   /** Checks the schema cannot express; each message names the field and the fix. */
   check?(destination: D, name: string): readonly string[];
   /**

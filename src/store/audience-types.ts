@@ -99,6 +99,17 @@ export interface AudienceBatchRecord {
   readonly ackedAt: number | null;
 }
 
+/** Batches counted by status (a run's, or an audience's), with Meta's counts summed over the acknowledged. */
+export interface AudienceBatchTally {
+  readonly planned: number;
+  readonly acked: number;
+  readonly failed: number;
+  /** Meta's `num_received` summed over the acknowledged batches. */
+  readonly numReceived: number;
+  /** Meta's `num_invalid_entries` summed over the acknowledged batches. */
+  readonly numInvalid: number;
+}
+
 /** One row of a batch, found by its match key: what was sent about someone, and when. */
 export interface AudienceSentItem {
   readonly batch: AudienceBatchRecord;
@@ -118,6 +129,13 @@ export interface AudienceStore {
    * become pending removals. Returns how many.
    */
   expireAudienceMembersNotInMirror(audience: string, now: number): Promise<number>;
+  /**
+   * Meta holds none of what was confirmed any more (the audience's id changed: a new audience, the
+   * sandbox's fresh simulator): every confirmed row becomes unconfirmed, so the next run sends
+   * every expected member; batches still planned are failed (they name the old audience). Returns
+   * how many confirmed rows were forgotten.
+   */
+  forgetAudienceConfirmations(audience: string, reason: string, now: number): Promise<number>;
   /** Pending changes in subscriber order, after `afterSubscriberId`: a page of the difference. */
   listAudienceChanges(audience: string, page: { readonly afterSubscriberId?: number; readonly limit: number }): Promise<AudienceChange[]>;
   /** Expected members in subscriber order (a replace sends them all). */
@@ -144,6 +162,11 @@ export interface AudienceStore {
   getAudienceBatch(id: number): Promise<AudienceBatchRecord | undefined>;
   /** Oldest first. */
   listAudienceBatches(filter: { readonly runId?: number; readonly audience?: string; readonly status?: AudienceBatchRecord['status']; readonly limit?: number }): Promise<AudienceBatchRecord[]>;
+  /**
+   * The batches of a run (or of an audience, without `runId`) counted by status: what a run polls
+   * while it waits for its uploads, without reading the batches themselves.
+   */
+  tallyAudienceBatches(filter: { readonly runId?: number; readonly audience?: string }): Promise<AudienceBatchTally>;
   getAudienceBatchItems(batchId: number, page: { readonly afterSubscriberId?: number; readonly limit: number }): Promise<AudienceBatchItem[]>;
   /** Every batch row sent with this match key (the hash of an address), oldest first. */
   findAudienceItems(matchKey: string, limit?: number): Promise<AudienceSentItem[]>;

@@ -52,6 +52,25 @@ export function audiencesContract(ctx: ContractContext): void {
     expect(await store.listAudienceChanges(AUDIENCE, { limit: 10 })).toEqual([]);
   });
 
+  it('forgets what Meta confirmed when the audience changed: every expected member is pending again, leavers are dropped, planned batches fail', async () => {
+    const { store } = ctx;
+    await store.setAudienceMembers(AUDIENCE, [member(1), member(2), member(3)], T0);
+    const run = await store.startAudienceRun({ audience: AUDIENCE, kind: 'sync', now: T0 });
+    const add = await store.planAudienceBatch({ runId: run.id, audience: AUDIENCE, op: 'add', sessionId: '1', seq: 1, isLast: true, items: [item(1), item(2), item(3)], now: T0 });
+    await store.ackAudienceBatch({ batchId: add.id, response: { num_received: 3 }, now: T0 });
+    await store.setAudienceMembers(AUDIENCE, [{ subscriberId: 3, row: null, matchKey: null }, member(4)], T0);
+    const pending = await store.planAudienceBatch({ runId: run.id, audience: AUDIENCE, op: 'add', sessionId: '2', seq: 1, isLast: true, items: [item(4)], now: T0 });
+    await store.setAudienceMembers('meta/other', [member(1)], T0);
+
+    expect(await store.forgetAudienceConfirmations(AUDIENCE, 'a new audience id', T0 + SECOND)).toBe(3);
+    // Nobody is confirmed; 3 (a leaver Meta no longer holds) is gone; 1, 2 and 4 are to add.
+    expect(await store.countAudience(AUDIENCE)).toEqual({ expected: 3, confirmed: 0, toAdd: 3, toRemove: 0 });
+    expect((await store.listAudienceChanges(AUDIENCE, { limit: 10 })).map((c) => c.subscriberId)).toEqual([1, 2, 4]);
+    expect(await store.getAudienceBatch(pending.id)).toMatchObject({ status: 'failed', error: 'a new audience id' });
+    expect(await store.getAudienceBatch(add.id)).toMatchObject({ status: 'acked' });
+    expect(await store.countAudience('meta/other')).toMatchObject({ expected: 1 });
+  });
+
   it('turns members deleted from the mirror (deleted in Kit, erased) into pending removals', async () => {
     const { store } = ctx;
     await store.upsertSubscribers([{ kitId: 7, email: 'kept@example.com', firstName: null, state: 'active', fields: {}, createdAt: null }], 'backfill', T0);
@@ -108,5 +127,30 @@ export function audiencesContract(ctx: ContractContext): void {
     expect(found[0]?.batch.error).toContain('Upload Blocked');
     expect(await store.getAudienceBatchItems(sent.id, { limit: 1 })).toEqual([item(1)]);
     expect(await store.getAudienceBatchItems(sent.id, { afterSubscriberId: 1, limit: 10 })).toEqual([item(2)]);
+  });
+
+  it("tallies batches by status, a run's or an audience's, summing Meta's counts over the acknowledged ones", async () => {
+    const { store } = ctx;
+    await store.setAudienceMembers(AUDIENCE, [1, 2, 3, 4].map((n) => member(n)), T0);
+    const run = await store.startAudienceRun({ audience: AUDIENCE, kind: 'sync', now: T0 });
+    const plan = (runId: number, seq: number, items: AudienceBatchItem[]) => store.planAudienceBatch({ runId, audience: AUDIENCE, op: 'add', sessionId: String(runId), seq, isLast: false, items, now: T0 });
+    const acked = await plan(run.id, 1, [item(1), item(2)]);
+    const refused = await plan(run.id, 2, [item(3)]);
+    await plan(run.id, 3, [item(4)]);
+    await store.ackAudienceBatch({ batchId: acked.id, response: { num_received: 2, num_invalid_entries: 1 }, now: T0 + SECOND });
+    await store.failAudienceBatch({ batchId: refused.id, error: 'refused', response: { code: 100, num_received: 1 }, now: T0 + SECOND });
+    const later = await store.startAudienceRun({ audience: AUDIENCE, kind: 'sync', now: T0 + SECOND });
+    await plan(later.id, 1, [item(4)]);
+    expect(await store.tallyAudienceBatches({ runId: run.id })).toEqual({ planned: 1, acked: 1, failed: 1, numReceived: 2, numInvalid: 1 });
+    expect(await store.tallyAudienceBatches({ audience: AUDIENCE })).toEqual({ planned: 2, acked: 1, failed: 1, numReceived: 2, numInvalid: 1 });
+    expect(await store.tallyAudienceBatches({ runId: run.id, audience: 'meta/other' })).toEqual({ planned: 0, acked: 0, failed: 0, numReceived: 0, numInvalid: 0 });
+  });
+
+  it('makes no row for someone the audience never held and should not hold (a refresh passes every subscriber)', async () => {
+    const { store } = ctx;
+    expect(await store.setAudienceMembers(AUDIENCE, [{ subscriberId: 9, row: null, matchKey: null }, member(1)], T0)).toBe(1);
+    expect(await store.countAudience(AUDIENCE)).toEqual({ expected: 1, confirmed: 0, toAdd: 1, toRemove: 0 });
+    expect(await store.findAudienceMembers(hash(1))).toHaveLength(1);
+    expect(await store.listAudienceChanges(AUDIENCE, { limit: 10 })).toEqual([{ subscriberId: 1, matchKey: hash(1), row: row(1), sentRow: null }]);
   });
 }

@@ -92,6 +92,22 @@ export function ingestContract(ctx: ContractContext): void {
     expect(await ctx.store.listEvents({ status: 'duplicate' })).toEqual([]);
   });
 
+  it('reads the event stream on from an id, oldest first and bounded, with each event’s subscriber, status and origin', async () => {
+    expect(await ctx.store.listEventHeads({ afterId: 0, limit: 10 })).toEqual([]);
+    const dedupe = { key: 'kit:evt-heads', expiresAt: T0 + 3600 * SECOND };
+    const first = await commit(ctx.store, [eventInput({ subscriberId: '7', dedupe }), eventInput({ subscriberId: '7', dedupe })], T0);
+    const second = await commit(ctx.store, [eventInput({ subscriberId: undefined, subscriberKey: undefined, source: 'source', origin: 'slack' })], T0 + SECOND);
+    const [a, b] = first.events.map((e) => e.eventId);
+    const c = second.events[0]!.eventId;
+    expect(await ctx.store.listEventHeads({ afterId: 0, limit: 10 })).toEqual([
+      { id: a, status: 'accepted', origin: 'kit', subscriberId: '7' },
+      { id: b, status: 'duplicate', origin: 'kit', subscriberId: '7' },
+      { id: c, status: 'accepted', origin: 'slack', subscriberId: null },
+    ]);
+    expect((await ctx.store.listEventHeads({ afterId: a!, limit: 1 })).map((e) => e.id)).toEqual([b]);
+    expect(await ctx.store.listEventHeads({ afterId: c, limit: 10 })).toEqual([]);
+  });
+
   it('records a re-sent event inside its dedupe window as a duplicate that makes no job', async () => {
     const dedupe: DedupeInput = { key: 'kit:evt-1', expiresAt: T0 + 72 * 3600 * SECOND };
     const original = asAccepted((await commit(ctx.store, [eventInput({ dedupe, jobs: [plannedJob()] })], T0)).events[0]);

@@ -52,6 +52,8 @@ export interface MirrorSubscriber extends SubscriberSnapshot {
 export interface MirrorFilter {
   /** Kit ids greater than this (paging in id order). */
   readonly afterKitId?: number;
+  /** Only these subscribers (answered in kit id order; ids not in the mirror are left out). */
+  readonly kitIds?: readonly number[];
   readonly state?: string;
   readonly tagId?: number;
   /** @default 1000 */

@@ -76,6 +76,8 @@ export function kitContract(ctx: KitContractContext): void {
     expect(ids(await ctx.store.listSubscribers({ state: 'active' }))).toEqual([10, 20, 40]);
     expect(ids(await ctx.store.listSubscribers({ tagId: 2 }))).toEqual([10, 30, 40]);
     expect(ids(await ctx.store.listSubscribers({ tagId: 2, state: 'active', afterKitId: 10 }))).toEqual([40]);
+    expect(ids(await ctx.store.listSubscribers({ kitIds: [40, 99, 10] }))).toEqual([10, 40]);
+    expect(ids(await ctx.store.listSubscribers({ kitIds: [] }))).toEqual([]);
     const page = await ctx.store.listSubscribers({ tagId: 2 });
     expect(page.map((s) => s.tags)).toEqual([[{ id: 2 }], [{ id: 2 }], [{ id: 1 }, { id: 2 }]]);
   });
@@ -123,6 +125,13 @@ export function kitContract(ctx: KitContractContext): void {
 
     asAccepted((await commit(ctx.store, [eventInput({ mirror: [{ kind: 'tag_removed', kitId: 7, tagId: 5 }] })], T0 + 2 * SECOND)).events[0]);
     expect(await ctx.store.getSubscriber(7)).toMatchObject({ tags: [{ id: 1 }], state: 'inactive', updatedAt: T0 + 2 * SECOND });
+  });
+
+  it('names a tag a webhook added without its name after another subscriber\'s row of that tag', async () => {
+    await ctx.store.upsertSubscribers([snapshot(7, { tags: [{ id: 5, name: 'Customer' }] }), snapshot(8, { tags: [] })], 'backfill', T0);
+    asAccepted((await commit(ctx.store, [eventInput({ mirror: [{ kind: 'tag_added', kitId: 8, tag: { id: 5 } }, { kind: 'tag_added', kitId: 8, tag: { id: 6 } }] })], T0 + SECOND)).events[0]);
+    // Tag 6 has no name anywhere: it stays without one.
+    expect((await ctx.store.getSubscriber(8))?.tags).toEqual([{ id: 5, name: 'Customer' }, { id: 6 }]);
   });
 
   it('commits mirror changes in the delivery’s transaction: a delivery that fails changes nothing', async () => {

@@ -280,6 +280,17 @@ export interface EventRecord {
   readonly decisions: readonly RouteDecision[];
 }
 
+/**
+ * The few columns of an event that a follower of the event stream reads (`listEventHeads`): which
+ * subscriber it was about, and whether it was accepted, from where.
+ */
+export interface EventHead {
+  readonly id: number;
+  readonly status: EventStatus;
+  readonly origin: string;
+  readonly subscriberId: string | null;
+}
+
 export interface JobRecord {
   readonly id: number;
   readonly eventId: number;
@@ -581,6 +592,13 @@ export interface Store extends KitStore, ScheduleStore, AudienceStore {
   getDelivery(id: number): Promise<DeliveryRecord | undefined>;
   getEvent(id: number): Promise<EventRecord | undefined>;
   listEvents(filter: EventFilter): Promise<EventRecord[]>;
+  /**
+   * Events with an id above `afterId`, lowest id first, at most `limit` (capped at 1000): how a
+   * follower of the event stream reads on from the last id it saved (ingest/follow.ts). Ids rise
+   * in commit order (an event becomes visible only after every event with a lower id), so a
+   * follower that saves the last id it read misses none.
+   */
+  listEventHeads(input: { readonly afterId: number; readonly limit: number }): Promise<EventHead[]>;
   getJob(id: number): Promise<JobRecord | undefined>;
   listJobs(filter: JobFilter): Promise<JobRecord[]>;
   listAttempts(filter: AttemptFilter): Promise<AttemptRecord[]>;

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpClient, type HttpResult, type RequestSummary } from '../../lib/http.js';
 import type { CallRecord } from '../types.js';
 import { classifyGraphResult, toActionResult, type GraphOutcome } from './errors.js';
+import { REGAIN_MARGIN_MS } from './usage.js';
 
 const NOW = Date.parse('2026-03-01T12:00:00Z');
 const USERS_URL = 'https://graph.facebook.com/v25.0/23850000000000001/users';
@@ -36,7 +37,7 @@ describe('meta graph answers: classification', () => {
     const envelope = graphError({ message: '(#80004) There have been too many calls to this ad-account. Wait a bit and try again.', code: 80004, error_subcode: 2446079, is_transient: true });
     const buc = '{"1234567890":[{"type":"ads_management","call_count":100,"total_cputime":12,"total_time":12,"estimated_time_to_regain_access":3}]}';
     const outcome = classify(response(400, envelope, { 'x-business-use-case-usage': buc }));
-    expect(outcome).toMatchObject({ kind: 'throttled', status: 400, code: 80004, subcode: 2446079, fbtraceId: 'AbCdEfGh123', retryAfterMs: 180_000 });
+    expect(outcome).toMatchObject({ kind: 'throttled', status: 400, code: 80004, subcode: 2446079, fbtraceId: 'AbCdEfGh123', retryAfterMs: 180_000 + REGAIN_MARGIN_MS });
     expect(outcome).toMatchObject({ message: expect.stringContaining('too many calls to this ad-account') });
   });
 
@@ -176,7 +177,7 @@ describe('meta graph answers: over real HTTP', () => {
       res.writeHead(400, { 'content-type': 'application/json', 'x-business-use-case-usage': '{"1":[{"type":"custom_audience","call_count":100,"estimated_time_to_regain_access":2}]}' });
       res.end(JSON.stringify(graphError({ message: '(#80003) There have been too many calls from this ad-account.', code: 80003 })));
     };
-    expect(classifyGraphResult(await post('/v25.0/1/users'), NOW)).toMatchObject({ kind: 'throttled', code: 80003, retryAfterMs: 120_000 });
+    expect(classifyGraphResult(await post('/v25.0/1/users'), NOW)).toMatchObject({ kind: 'throttled', code: 80003, retryAfterMs: 120_000 + REGAIN_MARGIN_MS });
   });
 
   it('reads a connection reset after sending as an unknown, resendable users call', async () => {

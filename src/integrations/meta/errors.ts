@@ -13,7 +13,7 @@ import { mayHaveBeenApplied } from '../outbound.js';
 import type { HttpResult } from '../../lib/http.js';
 import { parseRetryAfter } from '../../lib/http.js';
 import type { ActionResult, CallRecord } from '../types.js';
-import { readUsage, type UsageOptions } from './usage.js';
+import { readUsage, REGAIN_MARGIN_MS, type UsageOptions } from './usage.js';
 import { isRecord, parseJsonBody } from '../../lib/json.js';
 
 /** What Meta said about an error (all optional: a 502 from a proxy carries none of it). */
@@ -32,7 +32,7 @@ export interface GraphErrorInfo {
 export type GraphOutcome =
   /** 2xx with a JSON body: `body` is it, parsed. */
   | { readonly kind: 'ok'; readonly status: number; readonly body: Readonly<Record<string, unknown>> }
-  /** A rate limit: wait `retryAfterMs` (Meta's regain time, a Retry-After, or the default backoff). */
+  /** A rate limit: wait `retryAfterMs` (Meta's regain time and `REGAIN_MARGIN_MS`, a Retry-After, or the default backoff). */
   | ({ readonly kind: 'throttled'; readonly retryAfterMs: number } & GraphErrorInfo)
   /** Meta or the network failed before acting: send again (`retryAfterMs` when Meta said when). */
   | ({ readonly kind: 'transient'; readonly retryAfterMs?: number } & GraphErrorInfo)
@@ -113,8 +113,9 @@ export function classifyGraphResult(result: HttpResult, now: number, options: Cl
   if (code === 190 || code === 102) return { kind: 'auth', ...info, message: `${info.message} — ${TOKEN_PROBLEMS[subcode ?? -1] ?? 'the access token is not valid'}: ${TOKEN_FIX}` };
   if (code === 10 || code === 294 || (code !== undefined && code >= 200 && code <= 299)) return { kind: 'auth', ...info, message: `${info.message} — a permission is missing: ${PERMISSION_FIX}` };
   if ((code !== undefined && isThrottleCode(code)) || (code === undefined && status === 429)) {
+    // Waited as the upload's pacing waits it (usage.ts), so the job is not held back again on its return.
     const regain = readUsage(result.headers, options).regainAccessMs;
-    return { kind: 'throttled', ...info, retryAfterMs: regain ?? retryAfterMs ?? options.throttleBackoffMs ?? 300_000 };
+    return { kind: 'throttled', ...info, retryAfterMs: regain !== undefined ? regain + REGAIN_MARGIN_MS : (retryAfterMs ?? options.throttleBackoffMs ?? 300_000) };
   }
   if (code === 100 && subcode === FLAGGED_SUBCODE) return { kind: 'flagged', ...info, message: `${info.message} — Meta has blocked uploads to this audience (flagged); see the audience in Ads Manager` };
   if (isTooSmall(info, options)) return { kind: 'too_small', ...info };

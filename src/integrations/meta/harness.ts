@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { systemClock } from '../../lib/clock.js';
+import { systemClock, type Clock } from '../../lib/clock.js';
 import { createHttpClient, type HttpClient } from '../../lib/http.js';
 import { silentLog } from '../../lib/log.js';
 import type { Worker } from '../../queue/types.js';
@@ -32,9 +32,21 @@ export interface MetaHarness {
   close(): Promise<void>;
 }
 
-export async function createMetaHarness(options: { readonly audience?: Record<string, unknown>; readonly sim?: MetaSimulatorOptions } = {}): Promise<MetaHarness> {
+export interface MetaHarnessOptions {
+  /** Merged into the `customers` audience's config. */
+  readonly audience?: Record<string, unknown>;
+  /** Merged into the destination's config (retry, rateLimit, timeoutMs, …). */
+  readonly destination?: Record<string, unknown>;
+  /** @default `{ usage: false }` */
+  readonly sim?: MetaSimulatorOptions;
+  /** The worker's clock, and the simulator's unless `sim.now` is given. @default systemClock */
+  readonly clock?: Clock;
+}
+
+export async function createMetaHarness(options: MetaHarnessOptions = {}): Promise<MetaHarness> {
   const dir = mkdtempSync(path.join(tmpdir(), 'kitrelay-meta-'));
-  const sim = await startMetaSimulator({ usage: false, ...options.sim });
+  const clock = options.clock ?? systemClock;
+  const sim = await startMetaSimulator({ usage: false, now: () => clock.now(), ...options.sim });
   const store = await openSqliteStore({ path: path.join(dir, 'kitrelay.db') });
   const http: HttpClient = createHttpClient();
   const audienceId = sim.createAudience({ name: 'Customers' }).id;
@@ -42,6 +54,7 @@ export async function createMetaHarness(options: { readonly audience?: Record<st
     type: 'meta', accessToken: { $env: 'META_ACCESS_TOKEN' }, adAccountId: sim.adAccountId, graphUrl: sim.url,
     audiences: { customers: { audienceId, keys: { EMAIL: true, EXTERN_ID: true }, ...options.audience } },
     retry: { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 100 }, rateLimit: { perSecond: 100, burst: 100 },
+    ...options.destination,
   });
   const graph = graphClient((request) => http.send({ timeoutMs: 10_000, ...request }), { graphUrl: sim.url, apiVersion: destination.apiVersion, accessToken: sim.accessToken, userAgent: 'kitrelay/test' });
   const workers: Worker[] = [];
@@ -49,7 +62,7 @@ export async function createMetaHarness(options: { readonly audience?: Record<st
     sim, store, audienceId, destination, graph,
     worker() {
       const worker = createWorker({
-        store, clock: systemClock, log: silentLog(), http, destinations: { meta: destination },
+        store, clock, log: silentLog(), http, destinations: { meta: destination },
         queue: { pollIntervalMs: 20, leaseMs: 60_000, heartbeatMs: 15_000 },
         secrets: (value) => (typeof value === 'string' ? value : sim.accessToken),
         integrations: new IntegrationRegistry([metaIntegration]),
@@ -59,13 +72,13 @@ export async function createMetaHarness(options: { readonly audience?: Record<st
       return worker;
     },
     async queueUploads(batches, id) {
-      const now = Date.now();
+      const now = clock.now();
       await store.commitDelivery({
         delivery: { system: 'internal', route: 'meta/customers', receivedAt: now, bodyBytes: 0 },
         events: batches.map((batch) => ({
           source: 'internal' as const, origin: 'meta', type: 'meta:audience_batch', kitType: 'audience_batch', payload: { batchId: batch.id, op: batch.op, size: batch.size },
           dedupe: { key: `meta:meta:batch-${batch.id}`, expiresAt: now + 86_400_000 }, decisions: [],
-          jobs: [{ rule: 'meta:sync', destination: 'meta', action: 'upload', params: { audience: 'customers', batchId: batch.id, audienceId: id }, maxAttempts: 3, subKey: 'customers' }],
+          jobs: [{ rule: 'meta:sync', destination: 'meta', action: 'upload', params: { audience: 'customers', batchId: batch.id, audienceId: id }, maxAttempts: destination.retry.maxAttempts, subKey: 'customers' }],
         })),
         quarantine: [],
       });

@@ -12,7 +12,9 @@ import type { AudienceChange } from '../../store/types.js';
 import type { ScheduleDefinition } from '../../schedules/types.js';
 import type { Integration, ScheduleDeps } from '../types.js';
 import { graphClient } from './client.js';
+import { followAudiences } from './follow.js';
 import { metaDestinationSchema, type MetaDestinationConfig } from './schema.js';
+import { startMetaSimulator } from './simulator.js';
 import { removeMembers, syncAudience, type AudienceSyncDeps, type SyncOptions, type SyncResult } from './sync.js';
 import { uploadAction } from './upload.js';
 
@@ -33,11 +35,15 @@ function runDeps(deps: ScheduleDeps<MetaDestinationConfig>, audienceName: string
     destination,
     audienceName,
     graph,
+    ...(deps.kit ? { kit: { pull: deps.kit, cursor: deps.cursor('kit-pull') } } : {}),
     now: options.now,
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.progress ? { progress: options.progress } : {}),
     ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
     ...(options.settleTimeoutMs !== undefined ? { settleTimeoutMs: options.settleTimeoutMs } : {}),
+    async alert(kind, payload, runId) {
+      await deps.ingest('runs', [{ type: kind, id: `${kind}-${runId}`, payload }]);
+    },
     async queueUploads(batches, audienceId) {
       await deps.ingest(
         'sync',
@@ -100,6 +106,23 @@ export const metaIntegration: Integration<MetaDestinationConfig> = {
   defaultAction: 'upload',
   actions: { upload: uploadAction },
   schedules: audienceSchedules,
+  // Webhooks keep each audience's expected membership current between runs (follow.ts).
+  followSubscribers: followAudiences,
+  // No access token set: the sandbox points the destination at a Meta simulator holding one empty
+  // audience per configured one. Their ids are new each start (the simulator keeps nothing), so an
+  // audience's first run sees the id changed and sends every member again.
+  async sandbox({ destination, env }) {
+    if (env[destination.accessToken.$env]) return undefined;
+    const simulator = await startMetaSimulator({ adAccountId: destination.adAccountId, audiences: [] });
+    const base = Date.now() * 100;
+    const audiences = Object.fromEntries(
+      Object.entries(destination.audiences).map(([name, audience], i) => {
+        const created = simulator.createAudience({ id: String(base + i), name: audience.name ?? name, ...(audience.description ? { description: audience.description } : {}) });
+        return [name, { ...audience, audienceId: created.id }];
+      }),
+    );
+    return { destination: { ...destination, graphUrl: simulator.url, audiences }, overlay: { [destination.accessToken.$env]: simulator.accessToken }, simulator };
+  },
 };
 
 export { metaDestinationSchema, audienceSchema, type MetaDestinationConfig, type AudienceConfig } from './schema.js';

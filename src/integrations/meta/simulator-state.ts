@@ -64,6 +64,8 @@ export interface MetaAudience {
 }
 
 export interface AudienceInput {
+  /** Digits; an audience id already live is refused. @default the next of `2385…0001`, `…0002`… */
+  readonly id?: string;
   readonly name: string;
   readonly description?: string;
   /** @default 'USER_PROVIDED_ONLY' */
@@ -122,7 +124,8 @@ export class MetaState {
   createAudience(input: AudienceInput): MetaAudience {
     this.#audienceSeq += 1;
     // 17 digits like Meta's (`23850000000000001`): past 2^53, so built as text.
-    const id = `2385${String(this.#audienceSeq).padStart(13, '0')}`;
+    const id = input.id ?? `2385${String(this.#audienceSeq).padStart(13, '0')}`;
+    if (!/^\d+$/.test(id) || this.audiences.has(id)) throw new Error(`audience id ${id} is not digits, or is taken`);
     const now = this.#now();
     const audience: MetaAudience = {
       id,

@@ -62,6 +62,22 @@ describe('meta audience sync', () => {
     expect(third.stats).toMatchObject({ batches: 0, toAdd: 0, toRemove: 0 });
   });
 
+  it('sends every member to a new audience when the audience id changes, forgetting what the old one confirmed', async () => {
+    const h = await setup();
+    await h.store.upsertSubscribers([1, 2, 3].map((id) => person(id)), 'backfill', Date.now());
+    expect((await sync(h)).stats).toMatchObject({ audienceId: h.audienceId, rowsSent: 3 });
+    const next = h.sim.createAudience({ name: 'Customers (new)' }).id;
+    const moved = { ...h.destination, audiences: { customers: { ...h.destination.audiences.customers!, audienceId: next } } };
+    const run = (destination: typeof moved) => syncAudience({ store: h.store, destinationName: 'meta', destination, audienceName: 'customers', graph: h.graph, queueUploads: (batches, id) => h.queueUploads(batches, id), now: Date.now, pollMs: 20, settleTimeoutMs: 20_000 });
+    const result = await run(moved);
+    expect(result.status).toBe('succeeded');
+    expect(result.stats).toMatchObject({ audienceId: next, audienceChanged: { from: h.audienceId, forgotten: 3 }, rowsSent: 3 });
+    expect(h.sim.members(next)).toHaveLength(3);
+    // The next run on the same id sends nothing.
+    expect((await run(moved)).stats).toMatchObject({ rowsSent: 0, batches: 0 });
+    expect((await run(moved)).stats).not.toHaveProperty('audienceChanged');
+  });
+
   it('dry run counts and samples what it would do, by internal id and hash, and sends nothing', async () => {
     const h = await setup();
     await h.store.upsertSubscribers([person(1), person(2)], 'backfill', Date.now());

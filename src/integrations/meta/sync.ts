@@ -10,7 +10,7 @@
  */
 import { randomInt } from 'node:crypto';
 import type { AudienceBatchItem, AudienceBatchRecord, AudienceChange, AudienceCounts, AudienceRunRecord } from '../../store/types.js';
-import type { IntegrationSyncStore } from '../types.js';
+import type { DurableCursor, IntegrationSyncStore, KitSubscriberPull } from '../types.js';
 import type { GraphClient } from './client.js';
 import type { AudienceConfig, MetaDestinationConfig } from './schema.js';
 import { membershipOf } from './selection.js';
@@ -30,6 +30,13 @@ export interface AudienceSyncDeps {
   readonly graph: GraphClient;
   /** Queues one upload job per batch; queuing a batch twice must make one job (dedupe by batch id). */
   queueUploads(batches: readonly AudienceBatchRecord[], audienceId: string): Promise<void>;
+  /**
+   * Raises a run's alert (`sync_held`: the removal guard stopped it; `sync_failed`: Meta refused
+   * batches, or the run could not start) as an event rules can route; deduplicated by the run.
+   */
+  alert?(kind: 'sync_held' | 'sync_failed', payload: Readonly<Record<string, unknown>>, runId: number): Promise<void>;
+  /** Kit's changed subscribers into the mirror before it is read; absent without Kit access. */
+  readonly kit?: { readonly pull: KitSubscriberPull; readonly cursor: DurableCursor };
   readonly now: () => number;
   readonly signal?: AbortSignal;
   readonly progress?: (report: { readonly done?: number; readonly total?: number; readonly message: string }) => void;
@@ -65,20 +72,33 @@ export async function syncAudience(deps: AudienceSyncDeps, options: SyncOptions 
   if (!audience) throw new Error(`no audience "${deps.audienceName}" on destination ${deps.destinationName}`);
   const key = audienceKey(deps.destinationName, deps.audienceName);
   const kind = options.dryRun ? 'dry_run' : options.replace ? 'replace' : 'sync';
+  const previousId = options.dryRun ? undefined : await lastAudienceId(deps.store, key);
   const run = await deps.store.startAudienceRun({ audience: key, kind, now: deps.now() });
-  const finish = async (status: SyncResult['status'], stats: Record<string, unknown>, detail?: string): Promise<SyncResult> => {
+  const finish = async (status: SyncResult['status'], runStats: Record<string, unknown>, detail?: string): Promise<SyncResult> => {
+    // Which audience at Meta the run's confirmations belong to (the next run compares).
+    const stats = audience.audienceId && !options.dryRun ? { audienceId: audience.audienceId, ...runStats } : runStats;
     await deps.store.finishAudienceRun({ runId: run.id, status, stats, ...(detail !== undefined ? { detail } : {}), now: deps.now() });
+    if (status !== 'succeeded' && deps.alert) {
+      // Held for an operator, or refused: an event rules route (to Slack, say); once per run.
+      const kind = status === 'held' ? 'sync_held' : 'sync_failed';
+      const { addSamples: _a, removeSamples: _r, ...numbers } = stats;
+      await deps.alert(kind, { audience: deps.audienceName, destination: deps.destinationName, runId: run.id, kind: run.kind, status, detail: detail ?? null, stats: numbers }, run.id);
+    }
     return { run, status, stats, ...(detail !== undefined ? { detail } : {}) };
   };
   try {
     if (!audience.audienceId) return await finish('failed', {}, `audience ${deps.audienceName} has no audienceId: run \`kitrelay meta audiences create ${deps.audienceName}\` and put the id it prints in the config`);
     const audienceId = audience.audienceId;
+    // Another audience at Meta than the one our confirmations came from holds none of them.
+    const forgotten = previousId !== undefined && previousId !== audienceId ? await deps.store.forgetAudienceConfirmations(key, `the audience id changed from ${previousId} to ${audienceId}: not sent`, deps.now()) : undefined;
     // Batches an earlier run left in flight are sent first: planning again now would send them twice.
     if (!options.dryRun) await settle(deps, key, undefined);
 
+    const pulled = await pullFromKit(deps);
+    if (pulled.failed) return await finish('failed', { kitPull: pulled.stats }, pulled.failed);
     const refreshed = await refresh(deps, key, audience);
     const counts = await deps.store.countAudience(key);
-    const stats: Record<string, unknown> = { ...counts, ...refreshed };
+    const stats: Record<string, unknown> = { ...counts, ...refreshed, ...(pulled.stats ? { kitPull: pulled.stats } : {}), ...(forgotten !== undefined ? { audienceChanged: { from: previousId, forgotten } } : {}) };
     deps.progress?.({ message: `${counts.expected} expected, ${counts.toAdd} to add, ${counts.toRemove} to remove` });
 
     if (options.dryRun) {
@@ -105,32 +125,86 @@ export async function syncAudience(deps: AudienceSyncDeps, options: SyncOptions 
     if (settled.failed > 0) return await finish('failed', stats, `${settled.failed} of ${planned.length} batches failed: see \`kitrelay meta runs ${deps.audienceName}\``);
     return await finish('succeeded', stats);
   } catch (error) {
-    await finish('failed', {}, error instanceof Error ? error.message : String(error)).catch(() => undefined);
+    // Thrown (a shutdown, the store or Meta unreachable): the scheduler retries; no alert.
+    await deps.store.finishAudienceRun({ runId: run.id, status: 'failed', stats: {}, detail: error instanceof Error ? error.message : String(error), now: deps.now() }).catch(() => undefined);
     throw error;
   }
 }
 
-/** The mirror, page by page, into expected membership; then those gone from the mirror. */
+/**
+ * Kit's side first: who changed since the last pull (all of Kit while no backfill has finished),
+ * into the mirror, through the shared rate budget. A failed pull of changes leaves the mirror as
+ * webhooks keep it, and the run goes on (noted); a failed backfill stops the run, since a
+ * half-filled mirror would select only part of the audience.
+ */
+async function pullFromKit(deps: AudienceSyncDeps): Promise<{ readonly stats?: Record<string, unknown>; readonly failed?: string }> {
+  if (!deps.kit) return {};
+  const startedAt = deps.now();
+  const saved = await deps.kit.cursor.load();
+  const since = saved !== null && /^\d+$/.test(saved) ? Number(saved) : undefined;
+  try {
+    const result = await deps.kit.pull.pull({
+      ...(since !== undefined ? { since } : {}),
+      ...(deps.signal ? { signal: deps.signal } : {}),
+      onPage: (page) => deps.progress?.({ done: page.written, ...(page.total !== undefined ? { total: page.total } : {}), message: `pulled ${page.written} subscribers from Kit` }),
+    });
+    await deps.kit.cursor.save(String(startedAt));
+    return { stats: { ...result } };
+  } catch (error) {
+    deps.signal?.throwIfAborted();
+    const message = error instanceof Error ? error.message : String(error);
+    if (since === undefined) return { stats: { error: message }, failed: `could not fill the subscriber mirror from Kit (${message}): nothing was sent` };
+    return { stats: { error: message, note: 'the mirror as webhooks keep it was used' } };
+  }
+}
+
+/**
+ * The mirror, page by page, into expected membership; then those gone from the mirror. Pipelined:
+ * the next page is asked for before this one is selected and hashed, and this one is written while
+ * the next is worked on, so the store's thread reads and writes while this one hashes (the store
+ * runs calls in order, and pages never share a subscriber). At most two pages are held.
+ */
 async function refresh(deps: AudienceSyncDeps, key: string, audience: AudienceConfig): Promise<Record<string, unknown>> {
-  let after: number | undefined;
   let scanned = 0;
   let changed = 0;
   let unusable = 0;
   let droppedValues = 0;
+  const read = (after: number | undefined) => handled(deps.store.listSubscribers({ ...(after !== undefined ? { afterKitId: after } : {}), limit: MIRROR_PAGE }));
+  let next = read(undefined);
+  let written = Promise.resolve(0);
   for (;;) {
     deps.signal?.throwIfAborted();
-    const page = await deps.store.listSubscribers({ ...(after !== undefined ? { afterKitId: after } : {}), limit: MIRROR_PAGE });
+    const page = await next;
     if (page.length === 0) break;
+    // A short page is the last: no need to ask for an empty one.
+    next = page.length < MIRROR_PAGE ? Promise.resolve([]) : read(page[page.length - 1]!.kitId);
     const memberships = page.map((subscriber) => membershipOf(subscriber, audience));
     unusable += memberships.filter((m) => m.unusable !== undefined).length;
     droppedValues += memberships.reduce((n, m) => n + m.dropped.length, 0);
-    changed += await deps.store.setAudienceMembers(key, memberships.map((m) => m.member), deps.now());
+    changed += await written;
+    written = handled(deps.store.setAudienceMembers(key, memberships.map((m) => m.member), deps.now()));
     scanned += page.length;
-    after = page[page.length - 1]!.kitId;
     deps.progress?.({ done: scanned, message: `read ${scanned} subscribers from the mirror` });
   }
+  changed += await written;
   const gone = await deps.store.expireAudienceMembersNotInMirror(key, deps.now());
   return { scanned, changed, gone, unusable, droppedValues };
+}
+
+/**
+ * The same promise, marked handled: one left in flight while the run throws (an abort, the other
+ * call failing) must not become an unhandled rejection. Awaiting it still throws.
+ */
+function handled<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
+}
+
+/** The Meta audience id the audience's latest run recorded, if any. */
+async function lastAudienceId(store: SyncStore, key: string): Promise<string | undefined> {
+  const runs = await store.listAudienceRuns({ audience: key, limit: 50 });
+  const id = runs.find((r) => typeof r.stats.audienceId === 'string')?.stats.audienceId;
+  return typeof id === 'string' ? id : undefined;
 }
 
 /** Why a run must stop before removing, or undefined. */
@@ -254,14 +328,16 @@ async function settle(deps: AudienceSyncDeps, key: string, runId: number | undef
   const deadline = deps.now() + (deps.settleTimeoutMs ?? 3_600_000);
   const pollMs = deps.pollMs ?? 500;
   for (;;) {
-    const batches = await deps.store.listAudienceBatches({ audience: key, ...(runId !== undefined ? { runId } : { status: 'planned' }), limit: 100_000 });
-    const planned = batches.filter((b) => b.status === 'planned').length;
+    // Counted in the store, not read: a run of 100 batches polls this for minutes.
+    const tally = await deps.store.tallyAudienceBatches({ audience: key, ...(runId !== undefined ? { runId } : {}) });
+    const { planned } = tally;
+    // Without a run, only the batches still planned are this wait's (the audience's history is not).
+    const total = runId !== undefined ? planned + tally.acked + tally.failed : planned;
     if (planned === 0) {
-      const acked = batches.filter((b) => b.status === 'acked');
-      const sum = (field: string) => acked.reduce((n, b) => n + Number((b.response)?.[field] ?? 0), 0);
-      return { failed: batches.filter((b) => b.status === 'failed').length, stats: { batchesAcked: acked.length, numReceived: sum('num_received'), numInvalid: sum('num_invalid_entries') } };
+      if (runId === undefined) return { failed: 0, stats: { batchesAcked: 0, numReceived: 0, numInvalid: 0 } };
+      return { failed: tally.failed, stats: { batchesAcked: tally.acked, numReceived: tally.numReceived, numInvalid: tally.numInvalid } };
     }
-    deps.progress?.({ done: batches.length - planned, total: batches.length, message: `${planned} of ${batches.length} batches still to send` });
+    deps.progress?.({ done: total - planned, total, message: `${planned} of ${total} batches still to send` });
     if (deps.now() > deadline) throw new Error(`${planned} batches of ${key} were not sent within ${deps.settleTimeoutMs ?? 3_600_000} ms: is the worker running? They stay queued.`);
     deps.signal?.throwIfAborted();
     await new Promise((resolve) => setTimeout(resolve, pollMs));

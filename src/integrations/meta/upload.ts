@@ -10,16 +10,20 @@
  *
  * Before sending, the action slows down as Meta's usage headers near 100% (usage.ts): it waits
  * within the attempt when the wait fits, or hands the job back to be retried when it does not.
+ * While it is slowing down, uploads to one ad account go one at a time, each pacing on the answer
+ * to the one before it.
  */
 import { z } from 'zod';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { callRecordOf } from '../outbound.js';
-import type { ActionContext, ActionResult, JobAction } from '../types.js';
+import type { AudienceBatchRecord } from '../../store/types.js';
+import type { ActionContext, ActionResult, AudienceBatchStore, JobAction } from '../types.js';
 import { graphClient, type UploadAnswer } from './client.js';
 import { toActionResult } from './errors.js';
-import type { MetaDestinationConfig } from './schema.js';
+import type { AudienceConfig, MetaDestinationConfig } from './schema.js';
 import { schemaOf } from './selection.js';
-import { throttleDelayMs, type Usage } from './usage.js';
+import { UsagePacer } from './usage.js';
 
 export const uploadParamsSchema = z
   .object({
@@ -35,10 +39,17 @@ export const uploadParamsSchema = z
 export type UploadParams = z.output<typeof uploadParamsSchema>;
 
 /**
- * The last usage Meta reported per ad account, in this process: the next upload paces itself on
- * it. Held in memory on purpose: after a restart the first answer brings it back.
+ * Per ad account, in this process: the last usage Meta reported, which the next upload paces
+ * itself on, and the pacing turn. Held in memory on purpose: after a restart the first answer
+ * brings it back.
  */
-const lastUsage = new Map<string, { readonly usage: Usage; readonly at: number }>();
+const pacers = new Map<string, UsagePacer>();
+
+function pacerOf(adAccountId: string): UsagePacer {
+  let pacer = pacers.get(adAccountId);
+  if (!pacer) pacers.set(adAccountId, (pacer = new UsagePacer()));
+  return pacer;
+}
 
 export const uploadAction: JobAction<UploadParams, MetaDestinationConfig> = {
   kind: 'job',
@@ -61,9 +72,34 @@ async function runUpload(ctx: ActionContext<UploadParams, MetaDestinationConfig>
   if (batch.status === 'acked') return { outcome: 'succeeded', correlation: { ...correlation, note: 'acknowledged by Meta before: not sent again' } };
   if (batch.status === 'failed') return { outcome: 'failed', error: `batch ${batch.id} was refused by Meta: ${batch.error ?? 'no error recorded'}`, correlation };
 
-  const paced = await pace(ctx, destination.adAccountId);
-  if (paced) return paced;
+  // ctx.now is the attempt's start; time spent waiting here is real time, added to it.
+  const started = performance.now();
+  const now = () => ctx.now + Math.round(performance.now() - started);
+  const pacer = pacerOf(destination.adAccountId);
+  const turn = await pacer.takeTurn(ctx.signal);
+  if (!turn) return { outcome: 'retry', error: 'the attempt ended while the uploads before it were being answered: nothing was sent', correlation };
+  try {
+    const paced = await pace(ctx, pacer, now, performance.now() - started);
+    if (paced) return { ...paced, correlation };
+    return await send(ctx, { store, batch, audience, pacer, now, correlation });
+  } finally {
+    turn.release();
+  }
+}
 
+interface Sending {
+  readonly store: AudienceBatchStore;
+  readonly batch: AudienceBatchRecord;
+  readonly audience: AudienceConfig;
+  readonly pacer: UsagePacer;
+  /** Now, epoch ms: the attempt's start on the clock, plus the real time spent since. */
+  readonly now: () => number;
+  readonly correlation: Readonly<Record<string, string>>;
+}
+
+/** Sends the batch and records Meta's answer: on the batch, and the usage for the next upload. */
+async function send(ctx: ActionContext<UploadParams, MetaDestinationConfig>, { store, batch, audience, pacer, now, correlation }: Sending): Promise<ActionResult> {
+  const { params, destination } = ctx;
   const items = await store.getAudienceBatchItems(batch.id, { limit: batch.size });
   let accessToken: string;
   try {
@@ -72,6 +108,7 @@ async function runUpload(ctx: ActionContext<UploadParams, MetaDestinationConfig>
     return { outcome: 'failed', error: `cannot send to Meta: ${error instanceof Error ? error.message : String(error)}`, opensBreaker: true, correlation };
   }
   const client = graphClient((request) => ctx.http.send(request), { graphUrl: destination.graphUrl, apiVersion: destination.apiVersion, accessToken, userAgent: ctx.userAgent }, { now: () => ctx.now });
+  const sentAt = now();
   const sent = await client.upload({
     audienceId: params.audienceId,
     op: batch.op,
@@ -79,7 +116,7 @@ async function runUpload(ctx: ActionContext<UploadParams, MetaDestinationConfig>
     rows: items.map((item) => item.row),
     session: { sessionId: batch.sessionId, batchSeq: batch.seq, isLast: batch.isLast },
   });
-  lastUsage.set(destination.adAccountId, { usage: sent.usage, at: ctx.now });
+  pacer.record(sent.usage, { sentAt, answeredAt: now() });
   const call = callRecordOf(sent.result, { ...correlation, rows: String(items.length) });
   const { outcome } = sent;
   if (outcome.kind === 'ok') {
@@ -102,14 +139,15 @@ async function runUpload(ctx: ActionContext<UploadParams, MetaDestinationConfig>
  * Waits out Meta's usage before sending: within the attempt when the wait fits in it (and the stop
  * signal allows), else a retry after the wait, sending nothing. Undefined: go ahead.
  */
-async function pace(ctx: ActionContext<UploadParams, MetaDestinationConfig>, adAccountId: string): Promise<ActionResult | undefined> {
-  const seen = lastUsage.get(adAccountId);
-  if (!seen) return undefined;
-  const waitMs = Math.max(0, throttleDelayMs(seen.usage) - (ctx.now - seen.at));
+async function pace(ctx: ActionContext<UploadParams, MetaDestinationConfig>, pacer: UsagePacer, now: () => number, spentMs: number): Promise<ActionResult | undefined> {
+  const waitMs = pacer.waitMs(now());
   if (waitMs === 0) return undefined;
+  const pct = Math.round(pacer.last?.usage.maxPct ?? 100);
   // Leave the upload itself most of the attempt's time.
-  if (waitMs > ctx.destination.timeoutMs / 4) return { outcome: 'retry', error: `Meta's usage is at ${Math.round(seen.usage.maxPct ?? 100)}%: waiting ${Math.ceil(waitMs / 1000)} s before the next upload`, retryAfterMs: waitMs };
-  await delay(waitMs, undefined, { signal: ctx.signal }).catch(() => undefined);
+  if (spentMs + waitMs > ctx.destination.timeoutMs / 4) return { outcome: 'retry', error: `Meta's usage is at ${pct}%: waiting ${Math.ceil(waitMs / 1000)} s before the next upload`, retryAfterMs: waitMs };
+  const isWaited = await delay(waitMs, true, { signal: ctx.signal }).catch(() => false);
+  // Stopped or timed out while waiting: sending now would go out on an aborted signal.
+  if (!isWaited) return { outcome: 'retry', error: `the attempt ended while waiting for Meta's usage (${pct}%) to allow the upload: nothing was sent` };
   return undefined;
 }
 

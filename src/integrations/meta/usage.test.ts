@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readUsage, throttleDelayMs } from './usage.js';
+import { readUsage, REGAIN_MARGIN_MS, throttleDelayMs, UsagePacer, type Usage } from './usage.js';
 
 /** Header values as Meta sends them (reference/destinations.md §2.6). */
 const APP = '{"call_count":28,"total_time":25,"total_cputime":25}';
@@ -82,14 +82,77 @@ describe('meta pacing', () => {
     }
   });
 
-  it("waits Meta's regain time when Meta gives one", () => {
-    expect(throttleDelayMs({ maxPct: 100, regainAccessMs: 420_000 })).toBe(420_000);
-    expect(throttleDelayMs({ maxPct: 30, regainAccessMs: 60_000 })).toBe(60_000);
+  it("waits Meta's regain time when Meta gives one, and a moment more", () => {
+    expect(throttleDelayMs({ maxPct: 100, regainAccessMs: 420_000 })).toBe(420_000 + REGAIN_MARGIN_MS);
+    expect(throttleDelayMs({ maxPct: 30, regainAccessMs: 60_000 })).toBe(60_000 + REGAIN_MARGIN_MS);
     expect(throttleDelayMs({ maxPct: 100, regainAccessMs: 0 })).toBe(300_000);
   });
 
   it('paces from real headers end to end', () => {
     const usage = readUsage({ 'x-app-usage': '{"call_count":90,"total_time":10,"total_cputime":10}' });
     expect(throttleDelayMs(usage)).toBe(108_000);
+  });
+});
+
+describe('meta pacing of concurrent uploads', () => {
+  const at = (maxPct: number, regainAccessMs?: number): Usage => ({ maxPct, regainAccessMs, detail: { businessUseCases: [], unreadable: [] } });
+  const times = (ms: number) => ({ sentAt: ms, answeredAt: ms });
+  const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('lets uploads go side by side while usage asks for no wait', async () => {
+    const pacer = new UsagePacer();
+    expect(pacer.waitMs(0)).toBe(0);
+    pacer.record(at(40), times(1_000));
+    const [a, b] = await Promise.all([pacer.takeTurn(), pacer.takeTurn()]);
+    expect(a && b).toBeTruthy();
+    expect(pacer.waitMs(1_000)).toBe(0);
+  });
+
+  it('while pacing, an upload waits for the one before it to be answered and paces on that answer', async () => {
+    const pacer = new UsagePacer();
+    pacer.record(at(80), times(0));
+    // 12 s later both would see the wait over and go together, past the quota.
+    expect(pacer.waitMs(12_000)).toBe(0);
+    const first = await pacer.takeTurn();
+    let isSecondIn = false;
+    const second = pacer.takeTurn().then((turn) => ((isSecondIn = true), turn));
+    await tick();
+    expect(isSecondIn).toBe(false);
+    pacer.record(at(90), times(12_000));
+    first?.release();
+    expect(await second).toBeDefined();
+    expect(pacer.waitMs(12_000)).toBe(108_000);
+  });
+
+  it('gives up a place in line when the attempt ends, keeping the order of the rest', async () => {
+    const pacer = new UsagePacer();
+    pacer.record(at(95), times(0));
+    const first = await pacer.takeTurn();
+    const controller = new AbortController();
+    const second = pacer.takeTurn(controller.signal);
+    let isThirdIn = false;
+    const third = pacer.takeTurn().then((turn) => ((isThirdIn = true), turn));
+    controller.abort();
+    expect(await second).toBeUndefined();
+    await tick();
+    expect(isThirdIn).toBe(false);
+    first?.release();
+    expect(await third).toBeDefined();
+  });
+
+  it('keeps the usage of the call sent last, whatever order the answers come in, and counts from its answer', () => {
+    const pacer = new UsagePacer();
+    pacer.record(at(90), { sentAt: 2_000, answeredAt: 2_500 });
+    pacer.record(at(80), { sentAt: 1_000, answeredAt: 3_000 });
+    expect(pacer.last?.usage.maxPct).toBe(90);
+    expect(pacer.waitMs(2_500)).toBe(108_000);
+  });
+
+  it('waits out Meta\'s regain time from the answer that gave it', () => {
+    const pacer = new UsagePacer();
+    pacer.record(at(100, 60_000), { sentAt: 0, answeredAt: 500 });
+    expect(pacer.waitMs(500)).toBe(60_000 + REGAIN_MARGIN_MS);
+    expect(pacer.waitMs(60_500)).toBe(REGAIN_MARGIN_MS);
+    expect(pacer.waitMs(61_500)).toBe(0);
   });
 });

@@ -122,6 +122,13 @@ export function readUsage(headers: Readonly<Record<string, string | undefined>>,
   return { maxPct, regainAccessMs: longest > 0 ? Math.round(longest) : undefined, detail: { app, businessUseCases, adAccount, unreadable } };
 }
 
+/**
+ * Added to a wait for Meta's regain time. Meta rounds the time up to whole minutes or seconds and
+ * counts it on its own clock; a call that lands a moment early is refused and costs another whole
+ * wait, a second more costs nothing.
+ */
+export const REGAIN_MARGIN_MS = 1_000;
+
 export interface ThrottleOptions {
   /** Usage (percent) below which calls go at full speed. @default 75 */
   readonly thresholdPct?: number;
@@ -132,8 +139,8 @@ export interface ThrottleOptions {
 /**
  * How long to wait before the next call, from the last answer's usage.
  *
- * - Meta gave a regain time (`estimated_time_to_regain_access` > 0): that time, whatever the
- *   percentages say: calls before it are refused anyway.
+ * - Meta gave a regain time (`estimated_time_to_regain_access` > 0): that time and
+ *   `REGAIN_MARGIN_MS`, whatever the percentages say: calls before it are refused anyway.
  * - Otherwise, below `thresholdPct`: 0.
  * - From `thresholdPct` to 100%: `maxDelayMs × t²`, t = (usage − threshold) / (100 − threshold).
  *   The square starts flat (a call at 76% barely waits) and steepens towards 100%, where the
@@ -143,7 +150,7 @@ export interface ThrottleOptions {
  * Without a regain time the delay never decreases as usage rises, and never exceeds `maxDelayMs`.
  */
 export function throttleDelayMs(usage: Pick<Usage, 'maxPct' | 'regainAccessMs'>, options: ThrottleOptions = {}): number {
-  if (usage.regainAccessMs !== undefined && usage.regainAccessMs > 0) return usage.regainAccessMs;
+  if (usage.regainAccessMs !== undefined && usage.regainAccessMs > 0) return usage.regainAccessMs + REGAIN_MARGIN_MS;
   const threshold = Math.min(Math.max(options.thresholdPct ?? 75, 0), 99.999);
   const cap = Math.max(options.maxDelayMs ?? 300_000, 0);
   const pctUsed = usage.maxPct;
@@ -151,6 +158,93 @@ export function throttleDelayMs(usage: Pick<Usage, 'maxPct' | 'regainAccessMs'>,
   if (pctUsed >= 100) return cap;
   const t = (pctUsed - threshold) / (100 - threshold);
   return Math.round(cap * t * t);
+}
+
+/** Meta's usage as an answer reported it, when its call was sent and when the answer came (epoch ms). */
+export interface UsageReading {
+  readonly usage: Usage;
+  readonly sentAt: number;
+  readonly answeredAt: number;
+}
+
+/** A turn to send, from `UsagePacer.takeTurn`: `release` passes it on once the call is answered. */
+export interface PacingTurn {
+  release(): void;
+}
+
+/**
+ * The uploads to one ad account, pacing themselves on Meta's usage. While the last answer's usage
+ * asks for a wait, uploads go one at a time: each waits for the one before it to be answered and
+ * paces on that answer. Uploads running side by side would otherwise all pace on the same answer
+ * and go out together, past 100% (the worker runs several at once; issue 10's throttling test found
+ * it). Below the threshold nothing waits for a turn: the quota has room for the few in flight.
+ */
+export class UsagePacer {
+  readonly #options: ThrottleOptions;
+  #last: UsageReading | undefined;
+  /** Settles when every upload that took a turn so far has released it. */
+  #turn: Promise<void> = Promise.resolve();
+
+  constructor(options: ThrottleOptions = {}) {
+    this.#options = options;
+  }
+
+  get last(): UsageReading | undefined {
+    return this.#last;
+  }
+
+  /**
+   * How long a call sent at `now` should wait first (0: go now): what the last reading's usage asks,
+   * counted from its answer (Meta's regain time holds from when it answered, not sooner).
+   */
+  waitMs(now: number): number {
+    const last = this.#last;
+    if (!last) return 0;
+    return Math.max(0, throttleDelayMs(last.usage, this.#options) - (now - last.answeredAt));
+  }
+
+  /**
+   * Keeps an answer's usage, unless that of a call sent later is kept already: answers of calls
+   * sent side by side may come back in any order, and the later call saw more of the quota spent.
+   */
+  record(usage: Usage, times: { readonly sentAt: number; readonly answeredAt: number }): void {
+    if (!this.#last || times.sentAt >= this.#last.sentAt) this.#last = { usage, ...times };
+  }
+
+  /**
+   * Resolves when this upload may pace itself and send: at once while the last usage asks for no
+   * wait, else after the uploads that took a turn before it released theirs. Undefined when
+   * `signal` aborted first: its place in line is given up, and those after it still wait for
+   * those before it.
+   */
+  async takeTurn(signal?: AbortSignal): Promise<PacingTurn | undefined> {
+    // Whether the wait is over already does not matter: two uploads seeing it over would both go.
+    if (!this.#last || throttleDelayMs(this.#last.usage, this.#options) === 0) return { release: () => undefined };
+    const before = this.#turn;
+    let release: () => void = () => undefined;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    this.#turn = before.then(() => mine);
+    const isAborted = await untilSettledOrAborted(before, signal);
+    if (isAborted) {
+      release();
+      return undefined;
+    }
+    return { release };
+  }
+}
+
+/** true when `signal` aborted before `promise` settled. */
+function untilSettledOrAborted(promise: Promise<void>, signal: AbortSignal | undefined): Promise<boolean> {
+  if (!signal) return promise.then(() => false);
+  if (signal.aborted) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const onAbort = () => resolve(true);
+    signal.addEventListener('abort', onAbort, { once: true });
+    void promise.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(false);
+    });
+  });
 }
 
 /** Each business's entries; one given as an object rather than a list of one is read too. */

@@ -82,6 +82,7 @@ export class SqliteStoreClient implements SqliteStore {
   getDelivery = this.#op('getDelivery');
   getEvent = this.#op('getEvent');
   listEvents = this.#op('listEvents');
+  listEventHeads = this.#op('listEventHeads');
   getJob = this.#op('getJob');
   listJobs = this.#op('listJobs');
   listAttempts = this.#op('listAttempts');
@@ -104,6 +105,7 @@ export class SqliteStoreClient implements SqliteStore {
   closeDigests = this.#op('closeDigests');
   setAudienceMembers = this.#op('setAudienceMembers');
   expireAudienceMembersNotInMirror = this.#op('expireAudienceMembersNotInMirror');
+  forgetAudienceConfirmations = this.#op('forgetAudienceConfirmations');
   listAudienceChanges = this.#op('listAudienceChanges');
   listAudienceMembers = this.#op('listAudienceMembers');
   countAudience = this.#op('countAudience');
@@ -116,6 +118,7 @@ export class SqliteStoreClient implements SqliteStore {
   failAudienceBatch = this.#op('failAudienceBatch');
   getAudienceBatch = this.#op('getAudienceBatch');
   listAudienceBatches = this.#op('listAudienceBatches');
+  tallyAudienceBatches = this.#op('tallyAudienceBatches');
   getAudienceBatchItems = this.#op('getAudienceBatchItems');
   findAudienceItems = this.#op('findAudienceItems');
   eraseSubscriber = this.#op('eraseSubscriber');

@@ -7,6 +7,7 @@ import type { Database, Statement } from 'better-sqlite3';
 import type {
   AudienceBatchItem,
   AudienceBatchRecord,
+  AudienceBatchTally,
   AudienceChange,
   AudienceCounts,
   AudienceMemberInput,
@@ -52,6 +53,13 @@ interface BatchRow {
   acked_at: number | null;
 }
 
+interface TallyRow {
+  status: AudienceBatchRecord['status'];
+  n: number;
+  received: number | null;
+  invalid: number | null;
+}
+
 interface ItemRow {
   subscriber_id: number;
   match_key: string;
@@ -60,8 +68,13 @@ interface ItemRow {
 
 export class AudienceOps {
   readonly #setMember: Statement;
+  readonly #unsetMember: Statement<{ audience: string; subscriberId: number; now: number }>;
+  readonly #dropMember: Statement<{ audience: string; subscriberId: number }>;
   readonly #dropSettled: Statement<{ audience: string }>;
+  readonly #dropSettledOfBatch: Statement<{ batchId: number; audience: string }>;
   readonly #expireMissing: Statement<{ audience: string; now: number }>;
+  readonly #forgetConfirmed: Statement<{ audience: string; now: number }>;
+  readonly #failPlanned: Statement<{ audience: string; error: string }>;
   readonly #changes: Statement<{ audience: string; after: number; limit: number }, MemberRow>;
   readonly #members: Statement<{ audience: string; after: number; limit: number }, MemberRow>;
   readonly #count: Statement<{ audience: string }, { expected: number; confirmed: number; to_add: number; to_remove: number }>;
@@ -78,6 +91,8 @@ export class AudienceOps {
   readonly #confirmRemovals: Statement<{ batchId: number; audience: string; now: number }>;
   readonly #clearNotReplaced: Statement<{ runId: number; audience: string; now: number }>;
   readonly #listBatches: Statement<{ runId: number | null; audience: string | null; status: string | null; limit: number }, BatchRow>;
+  readonly #tallyRunBatches: Statement<{ runId: number; audience: string | null }, TallyRow>;
+  readonly #tallyBatches: Statement<{ audience: string | null }, TallyRow>;
   readonly #items: Statement<{ batchId: number; after: number; limit: number }, ItemRow>;
   readonly #membersByKey: Statement<{ matchKey: string }, MemberRow & { audience: string }>;
   readonly #findItems: Statement<{ matchKey: string; limit: number }, ItemRow & { batch_id: number }>;
@@ -90,10 +105,24 @@ export class AudienceOps {
       ON CONFLICT (audience, subscriber_id) DO UPDATE SET
         match_key = coalesce(excluded.match_key, audience_members.match_key), row = excluded.row, changed_at = excluded.changed_at
       WHERE audience_members.row IS NOT excluded.row`);
+    // Someone the audience should not hold: their expected row goes (no row is made for a stranger),
+    // and the row itself once Meta holds nothing of theirs either. By key: a refresh page must not
+    // scan the whole audience.
+    this.#unsetMember = db.prepare<{ audience: string; subscriberId: number; now: number }>(
+      'UPDATE audience_members SET row = NULL, changed_at = @now WHERE audience = @audience AND subscriber_id = @subscriberId AND row IS NOT NULL',
+    );
+    this.#dropMember = db.prepare<{ audience: string; subscriberId: number }>(
+      'DELETE FROM audience_members WHERE audience = @audience AND subscriber_id = @subscriberId AND row IS NULL AND sent_row IS NULL',
+    );
     this.#dropSettled = db.prepare<{ audience: string }>('DELETE FROM audience_members WHERE audience = @audience AND row IS NULL AND sent_row IS NULL');
+    this.#dropSettledOfBatch = db.prepare<{ batchId: number; audience: string }>(`
+      DELETE FROM audience_members WHERE audience = @audience AND row IS NULL AND sent_row IS NULL
+        AND subscriber_id IN (SELECT subscriber_id FROM audience_batch_items WHERE batch_id = @batchId)`);
     this.#expireMissing = db.prepare<{ audience: string; now: number }>(`
       UPDATE audience_members SET row = NULL, changed_at = @now
       WHERE audience = @audience AND row IS NOT NULL AND NOT EXISTS (SELECT 1 FROM subscribers WHERE subscribers.kit_id = audience_members.subscriber_id)`);
+    this.#forgetConfirmed = db.prepare<{ audience: string; now: number }>('UPDATE audience_members SET sent_row = NULL, sent_at = @now WHERE audience = @audience AND sent_row IS NOT NULL');
+    this.#failPlanned = db.prepare<{ audience: string; error: string }>(`UPDATE audience_batches SET status = 'failed', error = @error WHERE audience = @audience AND status = 'planned'`);
     this.#changes = db.prepare<{ audience: string; after: number; limit: number }, MemberRow>(`
       SELECT subscriber_id, match_key, row, sent_row FROM audience_members
       WHERE audience = @audience AND row IS NOT sent_row AND subscriber_id > @after
@@ -123,16 +152,17 @@ export class AudienceOps {
     this.#markAcked = db.prepare(`UPDATE audience_batches SET status = 'acked', response = @response, error = NULL, acked_at = @now WHERE id = @batchId AND status <> 'acked'`);
     this.#markFailed = db.prepare(`UPDATE audience_batches SET status = 'failed', response = @response, error = @error WHERE id = @batchId AND status = 'planned'`);
     // An add confirms the row it carried (a row changed since stays pending: it differs again).
+    // Both walk the batch's items (IN) and find each member by its key; an UPDATE … FROM join let
+    // SQLite walk the whole audience instead, probing the items for each member, on every ack.
     this.#confirmAdds = db.prepare<{ batchId: number; audience: string; now: number }>(`
-      UPDATE audience_members SET sent_row = i.row, sent_at = @now
-      FROM audience_batch_items AS i
-      WHERE i.batch_id = @batchId AND audience_members.audience = @audience AND audience_members.subscriber_id = i.subscriber_id`);
+      UPDATE audience_members SET sent_at = @now,
+        sent_row = (SELECT i.row FROM audience_batch_items AS i WHERE i.batch_id = @batchId AND i.subscriber_id = audience_members.subscriber_id)
+      WHERE audience = @audience AND subscriber_id IN (SELECT subscriber_id FROM audience_batch_items WHERE batch_id = @batchId)`);
     // A removal clears only the row it removed (an add of a new row may follow in the same run).
     this.#confirmRemovals = db.prepare<{ batchId: number; audience: string; now: number }>(`
       UPDATE audience_members SET sent_row = NULL, sent_at = @now
-      FROM audience_batch_items AS i
-      WHERE i.batch_id = @batchId AND audience_members.audience = @audience AND audience_members.subscriber_id = i.subscriber_id
-        AND audience_members.sent_row = i.row`);
+      WHERE audience = @audience AND subscriber_id IN (SELECT subscriber_id FROM audience_batch_items WHERE batch_id = @batchId)
+        AND sent_row = (SELECT i.row FROM audience_batch_items AS i WHERE i.batch_id = @batchId AND i.subscriber_id = audience_members.subscriber_id)`);
     // After a replace's last batch, Meta holds exactly what the session carried.
     this.#clearNotReplaced = db.prepare<{ runId: number; audience: string; now: number }>(`
       UPDATE audience_members SET sent_row = NULL, sent_at = @now
@@ -143,6 +173,14 @@ export class AudienceOps {
       SELECT * FROM audience_batches
       WHERE (@runId IS NULL OR run_id = @runId) AND (@audience IS NULL OR audience = @audience) AND (@status IS NULL OR status = @status)
       ORDER BY id LIMIT @limit`);
+    // A run's by its index (a run polls this while it waits); an audience's by a scan.
+    const tally = (where: string) => `
+      SELECT status, count(*) AS n,
+        sum(CASE WHEN status = 'acked' THEN json_extract(response, '$.num_received') END) AS received,
+        sum(CASE WHEN status = 'acked' THEN json_extract(response, '$.num_invalid_entries') END) AS invalid
+      FROM audience_batches WHERE ${where} GROUP BY status`;
+    this.#tallyRunBatches = db.prepare<{ runId: number; audience: string | null }, TallyRow>(tally('run_id = @runId AND (@audience IS NULL OR audience = @audience)'));
+    this.#tallyBatches = db.prepare<{ audience: string | null }, TallyRow>(tally('@audience IS NULL OR audience = @audience'));
     this.#items = db.prepare<{ batchId: number; after: number; limit: number }, ItemRow>(
       'SELECT subscriber_id, match_key, row FROM audience_batch_items WHERE batch_id = @batchId AND subscriber_id > @after ORDER BY subscriber_id LIMIT @limit',
     );
@@ -157,10 +195,24 @@ export class AudienceOps {
   setMembers(audience: string, members: readonly AudienceMemberInput[], now: number): number {
     let changed = 0;
     for (const m of members) {
-      changed += this.#setMember.run({ audience, subscriberId: m.subscriberId, matchKey: m.matchKey, row: m.row === null ? null : JSON.stringify(m.row), now }).changes;
+      if (m.row !== null) {
+        changed += this.#setMember.run({ audience, subscriberId: m.subscriberId, matchKey: m.matchKey, row: JSON.stringify(m.row), now }).changes;
+        continue;
+      }
+      // Most subscribers a refresh passes are strangers to the audience: one lookup finds nothing.
+      const target = { audience, subscriberId: m.subscriberId };
+      const unset = this.#unsetMember.run({ ...target, now }).changes;
+      if (unset > 0) this.#dropMember.run(target);
+      changed += unset;
     }
-    if (members.some((m) => m.row === null)) this.#dropSettled.run({ audience });
     return changed;
+  }
+
+  forgetConfirmations(audience: string, reason: string, now: number): number {
+    const forgotten = this.#forgetConfirmed.run({ audience, now }).changes;
+    this.#failPlanned.run({ audience, error: reason });
+    this.#dropSettled.run({ audience });
+    return forgotten;
   }
 
   expireMissing(audience: string, now: number): number {
@@ -212,8 +264,11 @@ export class AudienceOps {
     const target = { batchId: batch.id, audience: batch.audience, now: input.now };
     if (batch.op === 'remove') this.#confirmRemovals.run(target);
     else this.#confirmAdds.run(target);
-    if (batch.op === 'replace' && batch.is_last === 1) this.#clearNotReplaced.run({ runId: batch.run_id, audience: batch.audience, now: input.now });
-    this.#dropSettled.run({ audience: batch.audience });
+    if (batch.op === 'replace' && batch.is_last === 1) {
+      // The replace cleared members it did not carry: any of them may be settled now.
+      this.#clearNotReplaced.run({ runId: batch.run_id, audience: batch.audience, now: input.now });
+      this.#dropSettled.run({ audience: batch.audience });
+    } else this.#dropSettledOfBatch.run({ batchId: batch.id, audience: batch.audience });
     return true;
   }
 
@@ -228,6 +283,17 @@ export class AudienceOps {
 
   listBatches(filter: { readonly runId?: number; readonly audience?: string; readonly status?: AudienceBatchRecord['status']; readonly limit?: number }): AudienceBatchRecord[] {
     return this.#listBatches.all({ runId: filter.runId ?? null, audience: filter.audience ?? null, status: filter.status ?? null, limit: filter.limit ?? 1000 }).map(batchFromRow);
+  }
+
+  tallyBatches(filter: { readonly runId?: number; readonly audience?: string }): AudienceBatchTally {
+    const tally = { planned: 0, acked: 0, failed: 0, numReceived: 0, numInvalid: 0 };
+    const audience = filter.audience ?? null;
+    const rows = filter.runId !== undefined ? this.#tallyRunBatches.all({ runId: filter.runId, audience }) : this.#tallyBatches.all({ audience });
+    for (const row of rows) {
+      tally[row.status] = row.n;
+      if (row.status === 'acked') Object.assign(tally, { numReceived: row.received ?? 0, numInvalid: row.invalid ?? 0 });
+    }
+    return tally;
   }
 
   batchItems(batchId: number, page: { readonly afterSubscriberId?: number; readonly limit: number }): AudienceBatchItem[] {

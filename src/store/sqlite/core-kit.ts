@@ -100,8 +100,11 @@ export class KitOps {
         email = CASE WHEN subscribers.email = '${UNKNOWN_EMAIL}' THEN excluded.email ELSE subscribers.email END,
         updated_at = excluded.updated_at, source = excluded.source`);
     this.#touchSubscriber = db.prepare(`UPDATE subscribers SET updated_at = @now, source = 'webhook' WHERE kit_id = @kitId`);
+    // Legacy tag webhooks carry no tag name: another subscriber's row of the same tag lends it, so
+    // a selection by tag name (a Meta audience's) sees a tag added by webhook.
     this.#upsertTag = db.prepare(`
-      INSERT INTO subscriber_tags (kit_id, tag_id, tag_name, tagged_at) VALUES (?, ?, ?, ?)
+      INSERT INTO subscriber_tags (kit_id, tag_id, tag_name, tagged_at)
+      VALUES (?, ?, coalesce(?, (SELECT tag_name FROM subscriber_tags WHERE tag_id = ? AND tag_name IS NOT NULL LIMIT 1)), ?)
       ON CONFLICT (kit_id, tag_id) DO UPDATE SET tag_name = coalesce(excluded.tag_name, subscriber_tags.tag_name),
         tagged_at = coalesce(excluded.tagged_at, subscriber_tags.tagged_at)`);
     this.#deleteTag = db.prepare('DELETE FROM subscriber_tags WHERE kit_id = @kitId AND tag_id = @tagId');
@@ -190,6 +193,7 @@ export class KitOps {
       params[name] = value;
     };
     add('kit_id > @afterKitId', 'afterKitId', filter.afterKitId);
+    add('kit_id IN (SELECT value FROM json_each(@kitIds))', 'kitIds', filter.kitIds && JSON.stringify(filter.kitIds));
     add('state = @state', 'state', filter.state);
     add('kit_id IN (SELECT kit_id FROM subscriber_tags WHERE tag_id = @tagId)', 'tagId', filter.tagId);
     const where = clauses.length === 0 ? '' : `WHERE ${clauses.join(' AND ')}`;
@@ -217,7 +221,7 @@ export class KitOps {
   }
 
   #writeTag(kitId: number, tag: MirrorTag): void {
-    this.#upsertTag.run(kitId, tag.id, tag.name ?? null, tag.taggedAt ?? null);
+    this.#upsertTag.run(kitId, tag.id, tag.name ?? null, tag.id, tag.taggedAt ?? null);
   }
 
   #withTags(rows: readonly SubscriberRow[]): MirrorSubscriber[] {

@@ -9,7 +9,9 @@ import type {
   AttemptRecord,
   DeliveryRecord,
   EventFilter,
+  EventHead,
   EventRecord,
+  EventStatus,
   JobFilter,
   JobRecord,
   Page,
@@ -87,6 +89,7 @@ export class QueryOps {
   readonly #getEvent: Statement<[number], EventRow>;
   readonly #getJob: Statement<[number], JobRow>;
   readonly #getQuarantine: Statement<[number], QuarantineRow>;
+  readonly #eventHeads: Statement<{ afterId: number; limit: number }, Pick<EventRow, 'id' | 'status' | 'origin' | 'subscriber_id'>>;
 
   constructor(db: Database, storeId: string) {
     this.#statements = new StatementCache(db);
@@ -95,6 +98,7 @@ export class QueryOps {
     this.#getEvent = db.prepare('SELECT * FROM events WHERE id = ?');
     this.#getJob = db.prepare('SELECT * FROM jobs WHERE id = ?');
     this.#getQuarantine = db.prepare('SELECT * FROM quarantine WHERE id = ?');
+    this.#eventHeads = db.prepare('SELECT id, status, origin, subscriber_id FROM events WHERE id > @afterId ORDER BY id LIMIT @limit');
   }
 
   getDelivery(id: number): DeliveryRecord | undefined {
@@ -125,6 +129,11 @@ export class QueryOps {
       .range('received_at', filter)
       .before(filter);
     return this.#list<EventRow>('events', where, filter).map(eventFromRow);
+  }
+
+  listEventHeads(input: { readonly afterId: number; readonly limit: number }): EventHead[] {
+    const rows = this.#eventHeads.all({ afterId: input.afterId, limit: pageLimit(input) });
+    return rows.map((row) => ({ id: row.id, status: row.status as EventStatus, origin: row.origin, subscriberId: row.subscriber_id }));
   }
 
   listJobs(filter: JobFilter): JobRecord[] {

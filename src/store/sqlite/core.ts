@@ -335,6 +335,7 @@ export class SqliteCore implements SyncOps {
   getDelivery = (id: number) => this.#query.getDelivery(id);
   getEvent = (id: number) => this.#query.getEvent(id);
   listEvents = (filter: EventFilter) => this.#query.listEvents(filter);
+  listEventHeads = (input: { readonly afterId: number; readonly limit: number }) => this.#query.listEventHeads(input);
   getJob = (id: number) => this.#query.getJob(id);
   listJobs = (filter: JobFilter) => this.#query.listJobs(filter);
   listAttempts = (filter: AttemptFilter) => this.#query.listAttempts(filter);
@@ -371,6 +372,7 @@ export class SqliteCore implements SyncOps {
 
   setAudienceMembers = (audience: string, members: readonly AudienceMemberInput[], now: number) => this.#audiences.setMembers(audience, members, now);
   expireAudienceMembersNotInMirror = (audience: string, now: number) => this.#audiences.expireMissing(audience, now);
+  forgetAudienceConfirmations = (audience: string, reason: string, now: number) => this.#audiences.forgetConfirmations(audience, reason, now);
   listAudienceChanges = (audience: string, page: AudiencePage) => this.#audiences.listChanges(audience, page);
   listAudienceMembers = (audience: string, page: AudiencePage) => this.#audiences.listMembers(audience, page);
   countAudience = (audience: string) => this.#audiences.count(audience);
@@ -383,6 +385,7 @@ export class SqliteCore implements SyncOps {
   failAudienceBatch = (input: Parameters<AudienceOps['failBatch']>[0]) => this.#audiences.failBatch(input);
   getAudienceBatch = (id: number) => this.#audiences.getBatch(id);
   listAudienceBatches = (filter: Parameters<AudienceOps['listBatches']>[0]) => this.#audiences.listBatches(filter);
+  tallyAudienceBatches = (filter: Parameters<AudienceOps['tallyBatches']>[0]) => this.#audiences.tallyBatches(filter);
   getAudienceBatchItems = (batchId: number, page: AudiencePage) => this.#audiences.batchItems(batchId, page);
   findAudienceItems = (matchKey: string, limit?: number) => this.#audiences.findItems(matchKey, limit);
 

@@ -42,6 +42,7 @@ export const WRITE_OPS: ReadonlySet<OpName> = new Set<OpName>([
   'closeDigests',
   'setAudienceMembers',
   'expireAudienceMembersNotInMirror',
+  'forgetAudienceConfirmations',
   'startAudienceRun',
   'finishAudienceRun',
   'planAudienceBatch',
