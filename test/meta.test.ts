@@ -55,4 +55,32 @@ describe('meta audiences in the service', () => {
     expect(await store.listJobs({ rule: 'audience-alerts' })).toHaveLength(1);
     expect(await store.listEvents({ type: 'meta:sync_failed' })).toEqual([]);
   });
+
+  it("sends an audience's batches in order (a replace session's last batch must be last): a failed first batch holds the later ones", async () => {
+    sim = await startMetaSimulator({ usage: false });
+    const audienceId = sim.createAudience({ name: 'Customers' }).id;
+    const config: ConfigInput = {
+      destinations: {
+        meta: {
+          type: 'meta', accessToken: env('META_ACCESS_TOKEN'), adAccountId: sim.adAccountId, graphUrl: sim.url,
+          // Four uploads at once and no rate to speak of: only the ordering keeps them in line.
+          concurrency: 4, rateLimit: { perSecond: 100, burst: 100 }, retry: { maxAttempts: 5, baseDelayMs: 200, maxDelayMs: 200 },
+          audiences: { customers: { audienceId, batchSize: 2, select: { tags: { any: [7] } }, keys: { EMAIL: true, EXTERN_ID: true } } },
+        } as never,
+      },
+    };
+    relay = await startTestRelay(config, { env: { META_ACCESS_TOKEN: sim.accessToken } });
+    const { store, scheduler } = relay.relay;
+    await store.upsertSubscribers([1, 2, 3, 4, 5, 6].map((id) => person(id)), 'backfill', Date.now());
+    sim.faults.add({ kind: 'status', status: 503, path: '/v25.0/*/users', times: 1 });
+    const run = await scheduler.runNow('meta-sync:meta:customers');
+    expect(run).toMatchObject({ kind: 'finished', run: { status: 'succeeded' } });
+    const sessionOf = (body: unknown) => {
+      const session = (body as { session?: unknown }).session;
+      return (typeof session === 'string' ? JSON.parse(session) : session) as { batch_seq: number };
+    };
+    // Three batches of two; the first answered 503 once and was sent again before the second went.
+    expect(sim.requests.filter((r) => r.path.endsWith('/users')).map((r) => sessionOf(r.body).batch_seq)).toEqual([1, 1, 2, 3]);
+    expect(sim.members(audienceId)).toHaveLength(6);
+  });
 });

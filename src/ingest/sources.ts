@@ -155,7 +155,13 @@ function sourceEventInputs(deps: Pick<SourceIngestDeps, 'rules' | 'config'>, fro
       ...(event.id !== undefined ? { dedupe: { key: `${origin}:${from.destinationName}:${event.id}`, expiresAt: receivedAt + dedupeHours * HOUR } } : {}),
       ...(event.subscriberId !== undefined ? { subscriberId: event.subscriberId } : {}),
       ...(email !== undefined ? { email } : {}),
-      ...(event.subscriberId !== undefined ? { subscriberKey: `id:${event.subscriberId}` } : email !== undefined ? { subscriberKey: `email:${email}` } : {}),
+      ...(event.orderKey !== undefined
+        ? { subscriberKey: `order:${event.orderKey}` }
+        : event.subscriberId !== undefined
+          ? { subscriberKey: `id:${event.subscriberId}` }
+          : email !== undefined
+            ? { subscriberKey: `email:${email}` }
+            : {}),
       ...(event.occurredAt !== undefined ? { occurredAt: event.occurredAt } : {}),
       jobs: [...routed.jobs, ...sourceJobs(deps.config, from, event)],
       decisions: routed.decisions,

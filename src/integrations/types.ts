@@ -242,6 +242,13 @@ export interface SourceEvent {
   readonly email?: string;
   /** A Kit subscriber id when the source knows it. */
   readonly subscriberId?: string;
+  /**
+   * Jobs of events with one order key run one at a time, in commit order (per destination and
+   * sub-key), as one subscriber's jobs do; a later job waits while an earlier one is pending or
+   * retrying. For work whose calls must arrive in order (a Meta replace session's batches).
+   * Takes the place of the subscriber as the ordering key.
+   */
+  readonly orderKey?: string;
   readonly occurredAt?: number;
   readonly payload: unknown;
   /**

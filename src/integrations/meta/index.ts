@@ -50,6 +50,9 @@ function runDeps(deps: ScheduleDeps<MetaDestinationConfig>, audienceName: string
         batches.map((batch) => ({
           type: 'audience_batch',
           id: `batch-${batch.id}`,
+          // One audience's batches reach Meta in the order planned (a replace session's last
+          // batch must be last), an earlier one retrying holds the later ones.
+          orderKey: `meta-audience:${destinationName}/${audienceName}`,
           payload: { audience: audienceName, batchId: batch.id, op: batch.op, size: batch.size, sessionId: batch.sessionId, seq: batch.seq },
           jobs: [{ action: 'upload', params: { audience: audienceName, batchId: batch.id, audienceId }, subKey: audienceName }],
         })),

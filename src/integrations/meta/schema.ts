@@ -20,6 +20,7 @@
 import { z } from 'zod';
 import { envRefSchema } from '../../lib/env-ref.js';
 import { destinationCommon, rateLimitSchema } from '../destination.js';
+import { selectionSchema, type SelectionConfig } from '../selection.js';
 import { MATCH_KEYS, type MatchKey } from './normalize.js';
 
 /**
@@ -28,25 +29,6 @@ import { MATCH_KEYS, type MatchKey } from './normalize.js';
  * The usage headers slow kitrelay down further before Meta blocks (usage.ts).
  */
 export const META_DEFAULT_RATE_LIMIT = { perSecond: 1, burst: 2 } as const;
-
-const tagRef = z.union([z.number().int().positive(), z.string().min(1)]);
-
-/** Which Kit subscribers an audience holds, read from the subscriber mirror. */
-export const selectionSchema = z
-  .object({
-    /** Tags by id or name: any of `any` (when given), all of `all`, none of `none`. */
-    tags: z
-      .object({
-        any: z.array(tagRef).min(1).optional(),
-        all: z.array(tagRef).min(1).optional(),
-        none: z.array(tagRef).min(1).optional(),
-      })
-      .strict()
-      .default({}),
-    /** Kit subscriber states that qualify. @default ['active'] */
-    states: z.array(z.string().min(1)).min(1).default(['active']),
-  })
-  .strict();
 
 /** Where a key's value comes from: `true` for its natural source, or a custom field by name. */
 const keySource = z.union([z.literal(true), z.object({ field: z.string().min(1) }).strict()]);
@@ -113,4 +95,4 @@ export const metaDestinationSchema = z
 
 export type MetaDestinationConfig = z.output<typeof metaDestinationSchema>;
 export type AudienceConfig = z.output<typeof audienceSchema>;
-export type SelectionConfig = z.output<typeof selectionSchema>;
+export { selectionSchema, type SelectionConfig };

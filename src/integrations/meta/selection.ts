@@ -2,31 +2,16 @@
  * Which Kit subscribers an audience holds, and the row it holds for each: read from the subscriber
  * mirror (kept current by webhooks and backfills), so a run never re-reads Kit in full. Pure.
  */
-import type { AudienceMemberInput, MirrorSubscriber, MirrorTag } from '../../store/types.js';
+import type { AudienceMemberInput, MirrorSubscriber } from '../../store/types.js';
+import { isSelected } from '../selection.js';
 import { buildRow, MATCH_KEYS, type MatchKey, type MatchValues } from './normalize.js';
-import type { AudienceConfig, SelectionConfig } from './schema.js';
+import type { AudienceConfig } from './schema.js';
+
+export { isSelected };
 
 /** The payload's `schema`: the configured keys in Meta's documented order, so rows never reorder. */
 export function schemaOf(audience: Pick<AudienceConfig, 'keys'>): MatchKey[] {
   return MATCH_KEYS.filter((key) => audience.keys[key] !== undefined);
-}
-
-type TagRef = number | string;
-
-function hasTag(tags: readonly MirrorTag[], ref: TagRef): boolean {
-  // A number, or digits, is a tag id; anything else a tag name (case does not matter in Kit's UI).
-  if (typeof ref === 'number' || /^\d+$/.test(ref)) return tags.some((tag) => tag.id === Number(ref));
-  const name = ref.trim().toLowerCase();
-  return tags.some((tag) => tag.name?.trim().toLowerCase() === name);
-}
-
-export function isSelected(subscriber: Pick<MirrorSubscriber, 'state' | 'tags'>, select: SelectionConfig): boolean {
-  if (!select.states.includes(subscriber.state)) return false;
-  const { any, all, none } = select.tags;
-  if (any && !any.some((ref) => hasTag(subscriber.tags, ref))) return false;
-  if (all && !all.every((ref) => hasTag(subscriber.tags, ref))) return false;
-  if (none?.some((ref) => hasTag(subscriber.tags, ref))) return false;
-  return true;
 }
 
 export interface Membership {

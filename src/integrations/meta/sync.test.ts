@@ -78,6 +78,25 @@ describe('meta audience sync', () => {
     expect((await run(moved)).stats).not.toHaveProperty('audienceChanged');
   });
 
+  it('ends a run whose upload job dies (a revoked token) instead of waiting for it; the next run sends the members again', async () => {
+    harness = await createMetaHarness({ audience: { select: { tags: { any: ['customer'] } } }, destination: { breaker: { failureThreshold: 1, cooldownMs: 50, maxCooldownMs: 50 } } });
+    const h = harness;
+    h.worker();
+    await h.store.upsertSubscribers([1, 2].map((id) => person(id)), 'backfill', Date.now());
+    h.sim.expireToken();
+    const failed = await sync(h);
+    expect(failed.status).toBe('failed');
+    expect(failed.detail).toContain('1 of 1 batches failed');
+    const [batch] = await h.store.listAudienceBatches({ runId: failed.run.id });
+    expect(batch).toMatchObject({ status: 'failed', error: expect.stringMatching(/upload job \d+ is dead: .*token/) as unknown });
+    expect(await h.store.countAudience('meta/customers')).toMatchObject({ confirmed: 0, toAdd: 2 });
+
+    h.sim.expireToken(false);
+    const again = await sync(h);
+    expect(again).toMatchObject({ status: 'succeeded', stats: { rowsSent: 2 } });
+    expect(members(h)).toEqual(['1', '2']);
+  });
+
   it('dry run counts and samples what it would do, by internal id and hash, and sends nothing', async () => {
     const h = await setup();
     await h.store.upsertSubscribers([person(1), person(2)], 'backfill', Date.now());

@@ -57,8 +57,23 @@ export const uploadAction: JobAction<UploadParams, MetaDestinationConfig> = {
   params: uploadParamsSchema,
   // One stream per audience: its batches go in order, other audiences are not held behind it.
   subKey: (params) => params.audience,
-  run: runUpload,
+  run: async (ctx) => settleDeadBatch(ctx, await runUpload(ctx)),
 };
+
+/**
+ * A job that dies with its batch still planned (out of attempts, a refused token) would leave its
+ * run, and every run after it, waiting for a batch nobody sends: the batch is failed with the job.
+ * Its members stay pending, so the next run plans them again (replaying the dead job sends
+ * nothing: a failed batch is never re-sent, as a newer run may have changed its members since).
+ */
+async function settleDeadBatch(ctx: ActionContext<UploadParams, MetaDestinationConfig>, result: ActionResult): Promise<ActionResult> {
+  const isLast = ctx.job.attempts + 1 >= ctx.job.maxAttempts;
+  const dies = result.outcome === 'failed' || ((result.outcome === 'retry' || result.outcome === 'unknown') && isLast && !(result.outcome === 'retry' && result.opensBreaker));
+  if (!dies || !ctx.audiences) return result;
+  const batch = await ctx.audiences.getAudienceBatch(ctx.params.batchId);
+  if (batch?.status === 'planned') await ctx.audiences.failAudienceBatch({ batchId: batch.id, error: `the upload job ${ctx.job.id} is dead: ${result.error}`, now: ctx.now });
+  return result;
+}
 
 async function runUpload(ctx: ActionContext<UploadParams, MetaDestinationConfig>): Promise<ActionResult> {
   const { params, destination } = ctx;
