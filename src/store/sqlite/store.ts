@@ -50,17 +50,8 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   return SqliteStoreClient.attach(writer, { path: options.path, maxWriteBacklog: options.maxWriteBacklog ?? 10_000 });
 }
 
-/**
- * The writer thread's young generation, in MiB. Its live set is one batch of calls and their
- * answers; V8's default lets the nursery grow to 32 MiB, which a long read (an audience refresh
- * pages through a 1,000,000-subscriber mirror) fills and keeps, for about 50 MiB more peak RSS
- * than 8 MiB, and no time saved (bench meta phase, BENCHMARKS.md).
- */
-const WRITER_YOUNG_GENERATION_MB = 8;
-
 /** Starts the writer thread: writer.js when built, writer.ts (through tsx) when run from source. */
 export function startWriter(options: WriterOptions): Worker {
-  const resourceLimits = { maxYoungGenerationSizeMb: WRITER_YOUNG_GENERATION_MB };
   if (import.meta.url.endsWith('.ts')) {
     // Node 20 ignores `execArgv: ['--import', 'tsx']` for workers (nodejs/node#47747), so the
     // thread registers tsx's hooks itself before it imports writer.ts.
@@ -68,7 +59,7 @@ export function startWriter(options: WriterOptions): Worker {
     const writer = JSON.stringify(new URL('./writer.ts', import.meta.url).href);
     const bootstrap = `import(${tsx}).then((api) => { api.register(); return import(${writer}); });`;
     // No inherited flags: a parent's own `--import tsx` would register the hooks a second time.
-    return new Worker(bootstrap, { eval: true, workerData: options, execArgv: [], resourceLimits });
+    return new Worker(bootstrap, { eval: true, workerData: options, execArgv: [] });
   }
-  return new Worker(new URL('./writer.js', import.meta.url), { workerData: options, resourceLimits });
+  return new Worker(new URL('./writer.js', import.meta.url), { workerData: options });
 }
