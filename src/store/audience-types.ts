@@ -137,7 +137,7 @@ export interface AudienceStore {
    */
   forgetAudienceConfirmations(audience: string, reason: string, now: number): Promise<number>;
   /** Pending changes in subscriber order, after `afterSubscriberId`: a page of the difference. */
-  listAudienceChanges(audience: string, page: { readonly afterSubscriberId?: number; readonly limit: number }): Promise<AudienceChange[]>;
+  listAudienceChanges(audience: string, page: { readonly afterSubscriberId?: number; /** Only up to this subscriber id (a range of a refresh). */ readonly throughSubscriberId?: number; readonly limit: number }): Promise<AudienceChange[]>;
   /** Expected members in subscriber order (a replace sends them all). */
   listAudienceMembers(audience: string, page: { readonly afterSubscriberId?: number; readonly limit: number }): Promise<AudienceChange[]>;
   countAudience(audience: string): Promise<AudienceCounts>;

@@ -23,6 +23,7 @@ export function audiencesContract(ctx: ContractContext): void {
     expect(first.map((c) => c.subscriberId)).toEqual([1, 2]);
     expect(first[0]).toEqual({ subscriberId: 1, matchKey: hash(1), row: row(1), sentRow: null });
     expect((await store.listAudienceChanges(AUDIENCE, { afterSubscriberId: 2, limit: 2 })).map((c) => c.subscriberId)).toEqual([3]);
+    expect((await store.listAudienceChanges(AUDIENCE, { afterSubscriberId: 1, throughSubscriberId: 2, limit: 10 })).map((c) => c.subscriberId)).toEqual([2]);
     expect(await store.countAudience('meta/other')).toEqual({ expected: 0, confirmed: 0, toAdd: 0, toRemove: 0 });
   });
 

@@ -96,9 +96,24 @@ export async function syncAudience(deps: AudienceSyncDeps, options: SyncOptions 
 
     const pulled = await pullFromKit(deps);
     if (pulled.failed) return await finish('failed', { kitPull: pulled.stats }, pulled.failed);
-    const refreshed = await refresh(deps, key, audience);
+    // Drift is judged on what Meta confirmed, which the refresh does not change: decided first, so
+    // a run that is not a replace can send new members while it is still reading the mirror.
+    const before = await deps.store.countAudience(key);
+    const drift = options.replace || options.dryRun ? undefined : await readDrift(deps, audienceId, before, audience.driftTolerance);
+    const replace = options.replace === true || drift?.isBeyondTolerance === true;
+    const streamed = options.dryRun || replace ? undefined : addStream(deps, key, run.id, audience, audienceId);
+    const refreshed = await refresh(deps, key, audience, streamed);
+    await streamed?.finish();
+    // New members went out during the refresh; they are confirmed (or failed) before the rest is planned.
+    const early = streamed && streamed.batches.length > 0 ? await settle(deps, key, run.id) : undefined;
     const counts = await deps.store.countAudience(key);
     const stats: Record<string, unknown> = { ...counts, ...refreshed, ...(pulled.stats ? { kitPull: pulled.stats } : {}), ...(forgotten !== undefined ? { audienceChanged: { from: previousId, forgotten } } : {}) };
+    if (streamed) Object.assign(stats, { toAdd: counts.toAdd + streamed.rows, streamedAdds: streamed.rows });
+    if (streamed && early && early.failed > 0) {
+      // Sending them again now would fail alike (a refused token, a refused row): the next run does.
+      Object.assign(stats, early.stats, { batches: streamed.batches.length, rowsSent: streamed.rows });
+      return await finish('failed', stats, `${early.failed} of ${streamed.batches.length} batches failed: nothing else was sent; see \`kitrelay meta runs ${deps.audienceName}\``);
+    }
     deps.progress?.({ message: `${counts.expected} expected, ${counts.toAdd} to add, ${counts.toRemove} to remove` });
 
     if (options.dryRun) {
@@ -107,17 +122,17 @@ export async function syncAudience(deps: AudienceSyncDeps, options: SyncOptions 
     }
     const guard = removalGuard(counts, audience.maxRemovalShare);
     if (guard && !options.confirmRemovals) {
-      return await finish('held', { ...stats, guard }, `${guard.reason}: nothing was sent; run \`kitrelay meta sync ${deps.audienceName} --confirm-removals\` if this is right`);
+      const sent = streamed && streamed.rows > 0 ? `nobody was removed (${streamed.rows} new members were added)` : 'nothing was sent';
+      return await finish('held', { ...stats, guard, batches: streamed?.batches.length ?? 0, rowsSent: streamed?.rows ?? 0 }, `${guard.reason}: ${sent}; run \`kitrelay meta sync ${deps.audienceName} --confirm-removals\` if this is right`);
     }
-    const drift = options.replace ? undefined : await readDrift(deps, audienceId, counts, audience.driftTolerance);
     if (drift) stats.drift = drift;
-    const replace = options.replace === true || drift?.isBeyondTolerance === true;
     stats.replaced = replace;
 
-    const planned = replace ? await planReplace(deps, key, run.id, audience) : await planIncremental(deps, key, run.id, audience);
+    const rest = replace ? await planReplace(deps, key, run.id, audience) : await planIncremental(deps, key, run.id, audience);
+    const planned = [...(streamed?.batches ?? []), ...rest];
     stats.batches = planned.length;
     stats.rowsSent = planned.reduce((n, b) => n + b.size, 0);
-    if (planned.length > 0) await deps.queueUploads(planned, audienceId);
+    if (rest.length > 0) await deps.queueUploads(rest, audienceId);
     const settled = await settle(deps, key, run.id);
     Object.assign(stats, settled.stats, { after: await deps.store.countAudience(key) });
     const matchRate = await readMatchRate(deps, audienceId, planned);
@@ -164,8 +179,10 @@ async function pullFromKit(deps: AudienceSyncDeps): Promise<{ readonly stats?: R
  * the next is worked on, so the store's thread reads and writes while this one hashes (the store
  * runs calls in order, and pages never share a subscriber). At most two pages are held.
  */
-async function refresh(deps: AudienceSyncDeps, key: string, audience: AudienceConfig): Promise<Record<string, unknown>> {
+async function refresh(deps: AudienceSyncDeps, key: string, audience: AudienceConfig, stream?: AddStream): Promise<Record<string, unknown>> {
   let scanned = 0;
+  let lastKitId = -1;
+  let streamedThrough = 0;
   let changed = 0;
   let unusable = 0;
   let droppedValues = 0;
@@ -182,13 +199,75 @@ async function refresh(deps: AudienceSyncDeps, key: string, audience: AudienceCo
     unusable += memberships.filter((m) => m.unusable !== undefined).length;
     droppedValues += memberships.reduce((n, m) => n + m.dropped.length, 0);
     changed += await written;
+    // Everyone up to the page before this one is refreshed: their new members can go out now
+    // (looked for once a batch's worth of subscribers has passed: each look is a store round trip).
+    if (stream && scanned - streamedThrough >= audience.batchSize) {
+      await stream.through(lastKitId);
+      streamedThrough = scanned;
+    }
     written = handled(deps.store.setAudienceMembers(key, memberships.map((m) => m.member), deps.now()));
+    lastKitId = page[page.length - 1]!.kitId;
     scanned += page.length;
     deps.progress?.({ done: scanned, message: `read ${scanned} subscribers from the mirror` });
   }
   changed += await written;
+  if (stream && scanned > 0) await stream.through(lastKitId);
   const gone = await deps.store.expireAudienceMembersNotInMirror(key, deps.now());
   return { scanned, changed, gone, unusable, droppedValues };
+}
+
+interface AddStream {
+  /** Plans (and queues) the new members among subscribers up to this id, in full batches. */
+  through(lastSubscriberId: number): Promise<void>;
+  /** Plans the last, partial batch. */
+  finish(): Promise<void>;
+  readonly batches: readonly AudienceBatchRecord[];
+  readonly rows: number;
+}
+
+/**
+ * New members (expected, never confirmed) in one add session, planned and queued a batch at a time
+ * as the refresh passes them, so sending (paced by Meta's rate) overlaps reading the mirror.
+ * Changed rows and removals wait for the whole refresh (and the removal guard).
+ */
+function addStream(deps: AudienceSyncDeps, key: string, runId: number, audience: AudienceConfig, audienceId: string): AddStream {
+  const sessionId = newSessionId();
+  const batches: AudienceBatchRecord[] = [];
+  let items: AudienceBatchItem[] = [];
+  let after: number | undefined;
+  let rows = 0;
+  const flush = async (isLast: boolean) => {
+    if (items.length === 0) return;
+    const batch = await deps.store.planAudienceBatch({ runId, audience: key, op: 'add', sessionId, seq: batches.length + 1, isLast, items, now: deps.now() });
+    batches.push(batch);
+    rows += items.length;
+    items = [];
+    await deps.queueUploads([batch], audienceId);
+  };
+  return {
+    batches,
+    get rows() {
+      return rows;
+    },
+    async through(last) {
+      for (;;) {
+        deps.signal?.throwIfAborted();
+        // Bounded by `last`: with few changes, an unbounded page would read on to the audience's end.
+        const page = await deps.store.listAudienceChanges(key, { ...(after !== undefined ? { afterSubscriberId: after } : {}), throughSubscriberId: last, limit: audience.batchSize });
+        const isDone = page.length < audience.batchSize;
+        for (const change of page) {
+          after = change.subscriberId;
+          if (change.row === null || change.sentRow !== null || change.matchKey === null) continue;
+          items.push({ subscriberId: change.subscriberId, matchKey: change.matchKey, row: change.row });
+          if (items.length === audience.batchSize) await flush(false);
+        }
+        if (isDone) break;
+      }
+      // Nothing before `last` is left to look at: the next page starts after it.
+      after = Math.max(after ?? -1, last);
+    },
+    finish: () => flush(true),
+  };
 }
 
 /**

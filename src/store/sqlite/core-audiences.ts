@@ -75,7 +75,7 @@ export class AudienceOps {
   readonly #expireMissing: Statement<{ audience: string; now: number }>;
   readonly #forgetConfirmed: Statement<{ audience: string; now: number }>;
   readonly #failPlanned: Statement<{ audience: string; error: string }>;
-  readonly #changes: Statement<{ audience: string; after: number; limit: number }, MemberRow>;
+  readonly #changes: Statement<{ audience: string; after: number; through: number; limit: number }, MemberRow>;
   readonly #members: Statement<{ audience: string; after: number; limit: number }, MemberRow>;
   readonly #count: Statement<{ audience: string }, { expected: number; confirmed: number; to_add: number; to_remove: number }>;
   readonly #startRun: Statement;
@@ -123,9 +123,9 @@ export class AudienceOps {
       WHERE audience = @audience AND row IS NOT NULL AND NOT EXISTS (SELECT 1 FROM subscribers WHERE subscribers.kit_id = audience_members.subscriber_id)`);
     this.#forgetConfirmed = db.prepare<{ audience: string; now: number }>('UPDATE audience_members SET sent_row = NULL, sent_at = @now WHERE audience = @audience AND sent_row IS NOT NULL');
     this.#failPlanned = db.prepare<{ audience: string; error: string }>(`UPDATE audience_batches SET status = 'failed', error = @error WHERE audience = @audience AND status = 'planned'`);
-    this.#changes = db.prepare<{ audience: string; after: number; limit: number }, MemberRow>(`
+    this.#changes = db.prepare<{ audience: string; after: number; through: number; limit: number }, MemberRow>(`
       SELECT subscriber_id, match_key, row, sent_row FROM audience_members
-      WHERE audience = @audience AND row IS NOT sent_row AND subscriber_id > @after
+      WHERE audience = @audience AND row IS NOT sent_row AND subscriber_id > @after AND subscriber_id <= @through
       ORDER BY subscriber_id LIMIT @limit`);
     this.#members = db.prepare<{ audience: string; after: number; limit: number }, MemberRow>(`
       SELECT subscriber_id, match_key, row, sent_row FROM audience_members
@@ -221,8 +221,8 @@ export class AudienceOps {
     return changed;
   }
 
-  listChanges(audience: string, page: { readonly afterSubscriberId?: number; readonly limit: number }): AudienceChange[] {
-    return this.#changes.all({ audience, after: page.afterSubscriberId ?? -1, limit: page.limit }).map(changeFromRow);
+  listChanges(audience: string, page: { readonly afterSubscriberId?: number; readonly throughSubscriberId?: number; readonly limit: number }): AudienceChange[] {
+    return this.#changes.all({ audience, after: page.afterSubscriberId ?? -1, through: page.throughSubscriberId ?? Number.MAX_SAFE_INTEGER, limit: page.limit }).map(changeFromRow);
   }
 
   listMembers(audience: string, page: { readonly afterSubscriberId?: number; readonly limit: number }): AudienceChange[] {

@@ -373,7 +373,7 @@ export class SqliteCore implements SyncOps {
   setAudienceMembers = (audience: string, members: readonly AudienceMemberInput[], now: number) => this.#audiences.setMembers(audience, members, now);
   expireAudienceMembersNotInMirror = (audience: string, now: number) => this.#audiences.expireMissing(audience, now);
   forgetAudienceConfirmations = (audience: string, reason: string, now: number) => this.#audiences.forgetConfirmations(audience, reason, now);
-  listAudienceChanges = (audience: string, page: AudiencePage) => this.#audiences.listChanges(audience, page);
+  listAudienceChanges = (audience: string, page: AudiencePage & { readonly throughSubscriberId?: number }) => this.#audiences.listChanges(audience, page);
   listAudienceMembers = (audience: string, page: AudiencePage) => this.#audiences.listMembers(audience, page);
   countAudience = (audience: string) => this.#audiences.count(audience);
   findAudienceMembers = (matchKey: string) => this.#audiences.membersByKey(matchKey);
