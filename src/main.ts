@@ -272,7 +272,13 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     });
     // Before the first webhook is taken: a destination followed for the first time starts at the
     // newest event, so none acknowledged from now on is missed. Stopped after app.close.
-    const follower = await startEventFollower({ deps: { store, registry: integrations, destinations }, clock, log });
+    // Hooks queue their jobs as pollers do (Airtable: a delayed write per changed subscriber).
+    const followIngest = (name: string, poller: string, events: Parameters<ScheduleDeps<DestinationConfig>['ingest']>[1]) => {
+      const destination = destinations[name];
+      if (!destination) throw new Error(`no destination ${name}`);
+      return integrationScheduleDeps({ config, store, secrets, clock, ...(worker ? { onJobs: () => worker.nudge() } : {}) }, name, destination).ingest(poller, events);
+    };
+    const follower = await startEventFollower({ deps: { store, registry: integrations, destinations, ingest: followIngest }, clock, log });
     cleanups.unshift(() => follower.stop());
     const address = await app.listen({ port: options.port ?? config.server.port, host: config.server.host });
     cleanups.unshift(() => app.close());

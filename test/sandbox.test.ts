@@ -70,7 +70,7 @@ describe('sandbox', () => {
     const status = await execCli(['sandbox', 'status', '--json'], { KITRELAY_DATA_DIR: temp.dir });
     expect(status.code).toBe(0);
     const parsed = JSON.parse(status.stdout) as { simulators: { name: string; url: string; isRunning: boolean }[] };
-    expect(parsed.simulators.map((sim) => [sim.name, sim.isRunning])).toEqual([['kit', true], ['webhook', true], ['bonjoro', true], ['slack', true], ['meta', true]]);
+    expect(parsed.simulators.map((sim) => [sim.name, sim.isRunning])).toEqual([['kit', true], ['webhook', true], ['bonjoro', true], ['slack', true], ['meta', true], ['airtable', true]]);
     // What commands need to act for a stand-in (its simulator token) is not shown.
     expect(status.stdout).not.toContain('standIn');
     // Each tag (the first and the re-tag: the Slack rule has no `once`) is announced in the simulated Slack's #sales.
@@ -131,4 +131,39 @@ describe('sandbox', () => {
     const runs = await execCli(['meta', 'runs', 'customers'], { KITRELAY_DATA_DIR: temp.dir });
     expect(runs.stdout.trim().split('\n')).toHaveLength(2);
   }, 60_000); // four CLI processes, each starting tsx
+
+  it('stands an Airtable simulator in for the airtable destination: `airtable backfill subscribers` fills the table from Kit, an unsubscribe then deletes the row', async () => {
+    const temp = tempDir();
+    remove = temp.remove;
+    const loaded = resolveConfig({ ...exampleConfig, store: { dataDir: temp.dir } }, { cwd: temp.dir, env: {}, source: 'built-in example' });
+    relay = await startRelay({ loaded, env: {}, log: silentLog(), port: 0, sandbox: true });
+    const airtable = relay.sandboxSimulators.find((sim) => sim.name === 'airtable');
+    expect(airtable?.destination).toBe('airtable');
+    const rows = async () => {
+      const state = (await (await fetch(`${airtable?.url}/_sim/state`)).json()) as { bases: { tables: { name: string; records: { fields: Record<string, unknown> }[] }[] }[] };
+      return state.bases[0]!.tables.find((t) => t.name === 'Subscribers')!.records;
+    };
+    expect(await rows()).toEqual([]);
+    // Who should be in it: the simulated Kit's active subscribers.
+    const active: { id: number; email_address: string }[] = [];
+    for await (const page of relay.sandboxKit!.client.listSubscribers({ status: 'active', perPage: 1000 })) active.push(...page.items);
+    expect(active.length).toBeGreaterThan(5);
+
+    const filled = await execCli(['airtable', 'backfill', 'subscribers', '--json'], { KITRELAY_DATA_DIR: temp.dir });
+    expect(filled.code, filled.stderr).toBe(0);
+    expect(JSON.parse(filled.stdout)).toMatchObject({ status: 'completed', kitPull: { kind: 'backfill' }, stats: { created: active.length, refused: 0 } });
+    const records = await rows();
+    expect(records.map((r) => r.fields['Kit ID']).sort()).toEqual(active.map((s) => s.id).sort());
+    expect(records.find((r) => r.fields['Kit ID'] === active[0]!.id)?.fields).toMatchObject({ Email: active[0]!.email_address, State: 'active' });
+
+    // Near real time: the unsubscribe webhook makes the relay delete the row, with no backfill.
+    const leaver = active[0]!;
+    const unsubscribed = await execCli(['sandbox', 'unsubscribe', leaver.email_address], { KITRELAY_DATA_DIR: temp.dir });
+    expect(unsubscribed.code, unsubscribed.stderr).toBe(0);
+    await eventually(async () => ((await rows()).some((r) => r.fields['Kit ID'] === leaver.id) ? undefined : true), 15_000, 'the row to be deleted');
+    expect(await rows()).toHaveLength(active.length - 1);
+
+    const status = await execCli(['airtable', 'status'], { KITRELAY_DATA_DIR: temp.dir });
+    expect(status.stdout).toMatch(new RegExp(`airtable/subscribers\\s+${active.length - 1}\\s+done`));
+  }, 60_000);
 });

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startAirtableSimulator } from '../src/integrations/airtable/simulator.js';
 import { startMetaSimulator } from '../src/integrations/meta/simulator.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -76,6 +77,20 @@ describe('kitrelay simulator', () => {
     expect(await added.json()).toMatchObject({ audience_id: info.audienceId, num_received: 1, num_invalid_entries: 0 });
     const state = (await (await fetch(`${info.url}/_sim/state`)).json()) as { audiences: Array<{ members: Array<{ identity: string }> }> };
     expect(state.audiences[0]!.members.map((m) => m.identity)).toEqual([`EMAIL:${hash}`]);
+    child.kill('SIGTERM');
+    expect(await exited).toMatchObject({ code: 0, stdout: '' });
+  }, 60_000);
+
+  it('runs the Airtable simulator: its url, token, base and table on one line, the records API answering that token', async () => {
+    const { child, info, exited } = await startSimulator(['airtable', '--seed', '3']);
+    const same = await startAirtableSimulator({ seed: 3 });
+    await same.close();
+    expect(info).toEqual({ name: 'airtable', url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), ...same.credentials });
+    const headers = { authorization: `Bearer ${info.token}`, 'content-type': 'application/json' };
+    const created = await fetch(`${info.url}/v0/${info.baseId}/${info.tableId}`, { method: 'POST', headers, body: JSON.stringify({ fields: { Email: 'ada@example.com' } }) });
+    expect(created.status).toBe(200);
+    const listed = (await (await fetch(`${info.url}/v0/${info.baseId}/${encodeURIComponent(info.tableName)}`, { headers })).json()) as { records: Array<{ fields: Record<string, unknown> }> };
+    expect(listed.records.map((r) => r.fields.Email)).toEqual(['ada@example.com']);
     child.kill('SIGTERM');
     expect(await exited).toMatchObject({ code: 0, stdout: '' });
   }, 60_000);

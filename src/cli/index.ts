@@ -3,6 +3,7 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { ConfigError, KitrelayError } from '../lib/errors.js';
+import { registerAirtable } from './airtable.js';
 import { registerAudit } from './audit.js';
 import { CliError } from './context.js';
 import { registerConfig } from './config.js';
@@ -31,7 +32,7 @@ export function buildProgram(): Command {
     .option('--db <file>', 'SQLite database file (env KITRELAY_DATABASE, default <data-dir>/kitrelay.db)')
     .showHelpAfterError()
     .exitOverride();
-  for (const register of [registerStart, registerRoutes, registerConfig, registerEvents, registerJobs, registerQuarantine, registerAudit, registerDestinations, registerKit, registerSandbox, registerMaintenance, registerMeta, registerSchedules, registerShadow, registerSimulator]) register(program);
+  for (const register of [registerStart, registerRoutes, registerConfig, registerEvents, registerJobs, registerQuarantine, registerAudit, registerDestinations, registerKit, registerSandbox, registerMaintenance, registerMeta, registerAirtable, registerSchedules, registerShadow, registerSimulator]) register(program);
   return program;
 }
 

@@ -6,6 +6,7 @@
  * `/_sim/faults`.
  */
 import type { Command } from 'commander';
+import { startAirtableSimulator } from '../integrations/airtable/simulator.js';
 import { startWebhookReceiver } from '../integrations/webhook/simulator.js';
 import { startBonjoroSimulator } from '../integrations/bonjoro/simulator.js';
 import { startMetaSimulator } from '../integrations/meta/simulator.js';
@@ -23,6 +24,7 @@ export const SIMULATORS: Readonly<Record<string, SimulatorFactory>> = {
   bonjoro: (options) => startBonjoroSimulator(options),
   slack: (options) => startSlackSimulator(options),
   meta: (options) => startMetaSimulator(options),
+  airtable: (options) => startAirtableSimulator(options),
 };
 
 interface SimulatorFlags {

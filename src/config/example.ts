@@ -4,8 +4,9 @@
  * that variable is unset, kitrelay points it at a local webhook receiver simulator so deliveries
  * succeed and can be watched (`kitrelay jobs list`, `kitrelay audit`).
  *
- * With no BONJORO_API_KEY (SLACK_BOT_TOKEN, META_ACCESS_TOKEN), the sandbox likewise runs a
- * Bonjoro (Slack, Meta) simulator for the `bonjoro` (`slack`, `meta`) destination.
+ * With no BONJORO_API_KEY (SLACK_BOT_TOKEN, META_ACCESS_TOKEN, AIRTABLE_TOKEN), the sandbox likewise
+ * runs a Bonjoro (Slack, Meta, Airtable) simulator for the `bonjoro` (`slack`, `meta`, `airtable`)
+ * destination.
  *
  * The ids (tag 7 "VIP", form 1, sequence 1, product 1, custom field 1) are those of the sandbox's
  * seeded Kit simulator, so the sandbox works end to end. Copy `examples/kitrelay.config.ts` to the
@@ -70,6 +71,25 @@ export const exampleConfig: ConfigInput = defineConfig({
           keys: { EMAIL: true, EXTERN_ID: true },
           // Meta needs an audience id: `npx kitrelay meta audiences create customers` makes one.
           // The sandbox's simulator gives it one of its own.
+        },
+      },
+    },
+    // Pattern 4: every active subscriber as a record in an Airtable table, kept up to date as
+    // webhooks arrive (changes within 2 s make one write). With AIRTABLE_TOKEN unset, the sandbox
+    // runs an Airtable simulator holding the table, empty: `npx kitrelay airtable backfill
+    // subscribers` fills it (the first run pulls Kit into the subscriber mirror).
+    airtable: {
+      type: 'airtable',
+      token: env('AIRTABLE_TOKEN'),
+      syncs: {
+        subscribers: {
+          baseId: 'appKitRelaySandbx', // your base's id, from its URL
+          table: 'Subscribers',
+          select: { states: ['active'] },
+          kitIdField: 'Kit ID',
+          fields: { Email: 'email', Name: 'first_name', State: 'state', Tags: 'tags' },
+          // Tags become options of the multiple select as they appear.
+          typecast: true,
         },
       },
     },

@@ -15,7 +15,7 @@
  * A destination followed for the first time starts at the newest event: what happened before is
  * its scheduled run's to read. No destination follows: nothing is read or written.
  */
-import type { DestinationConfig, FollowContext, IntegrationRegistry } from '../integrations/index.js';
+import type { DestinationConfig, FollowContext, IntegrationRegistry, PolledIngest, SourceEvent } from '../integrations/index.js';
 import type { EventHead, MirrorSubscriber, Store } from '../store/types.js';
 
 /** `follow_cursor:<destination>`: the id of the last event the destination's follower handled. */
@@ -26,6 +26,8 @@ export interface EventFollowerDeps {
   readonly registry: IntegrationRegistry;
   /** The destinations as the relay runs them (the sandbox points some at simulators). */
   readonly destinations: Readonly<Record<string, DestinationConfig>>;
+  /** Commits a destination's events and the jobs they plan, as its pollers' are (main.ts wires it). */
+  readonly ingest?: (destinationName: string, poller: string, events: readonly SourceEvent[]) => Promise<PolledIngest>;
 }
 
 export interface EventFollowerOptions {
@@ -96,7 +98,8 @@ function followingOf(deps: EventFollowerDeps): Following[] {
     const integration = deps.registry.get(destination.type);
     if (!integration?.followSubscribers) return [];
     const follow = async (subscribers: readonly MirrorSubscriber[], now: number): Promise<void> => {
-      const ctx: FollowContext<DestinationConfig> = { destinationName: name, destination, store: deps.store, now };
+      const { ingest } = deps;
+      const ctx: FollowContext<DestinationConfig> = { destinationName: name, destination, store: deps.store, now, ...(ingest ? { ingest: (poller: string, events: readonly SourceEvent[]) => ingest(name, poller, events) } : {}) };
       await integration.followSubscribers?.(ctx, subscribers);
     };
     return [{ name, follow }];

@@ -163,14 +163,14 @@ function sourceEventInputs(deps: Pick<SourceIngestDeps, 'rules' | 'config'>, fro
             ? { subscriberKey: `email:${email}` }
             : {}),
       ...(event.occurredAt !== undefined ? { occurredAt: event.occurredAt } : {}),
-      jobs: [...routed.jobs, ...sourceJobs(deps.config, from, event)],
+      jobs: [...routed.jobs, ...sourceJobs(deps.config, from, event, receivedAt)],
       decisions: routed.decisions,
     };
   });
 }
 
 /** The jobs a source planned itself, on its own destination, with that destination's attempt limit. */
-function sourceJobs(config: Config, from: Origin, event: SourceEvent): PlannedJob[] {
+function sourceJobs(config: Config, from: Origin, event: SourceEvent, receivedAt: number): PlannedJob[] {
   if (!event.jobs || event.jobs.length === 0) return [];
   const destination = Object.hasOwn(config.destinations, from.destinationName) ? config.destinations[from.destinationName] : undefined;
   if (!destination) return [];
@@ -181,5 +181,6 @@ function sourceJobs(config: Config, from: Origin, event: SourceEvent): PlannedJo
     params: job.params,
     maxAttempts: destination.retry.maxAttempts,
     ...(job.subKey !== undefined ? { subKey: job.subKey } : {}),
+    ...(job.delayMs !== undefined && job.delayMs > 0 ? { runAt: receivedAt + job.delayMs } : {}),
   }));
 }

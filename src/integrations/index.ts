@@ -8,3 +8,4 @@ export { webhookDestinationSchema, type WebhookBodyContext, type WebhookDestinat
 export { bonjoroDestinationSchema, type BonjoroDestinationConfig } from './bonjoro/index.js';
 export { slackDestinationSchema, type SlackDestinationConfig } from './slack/index.js';
 export { metaDestinationSchema, type MetaDestinationConfig } from './meta/index.js';
+export { airtableDestinationSchema, type AirtableDestinationConfig } from './airtable/index.js';

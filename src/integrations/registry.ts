@@ -3,6 +3,7 @@
  * integration is its folder plus one line here; the config schema, `config check`, the worker and
  * the CLI all read this list.
  */
+import { airtableIntegration } from './airtable/index.js';
 import { bonjoroIntegration } from './bonjoro/index.js';
 import { metaIntegration } from './meta/index.js';
 import { slackIntegration } from './slack/index.js';
@@ -14,6 +15,7 @@ export const INTEGRATIONS = {
   bonjoro: bonjoroIntegration,
   slack: slackIntegration,
   meta: metaIntegration,
+  airtable: airtableIntegration,
 } as const;
 
 export type IntegrationType = keyof typeof INTEGRATIONS;

@@ -18,7 +18,7 @@ import type { z } from 'zod';
 import type { KitEvent } from '../kit/events.js';
 import type { HttpClient, HttpRequest, HttpResult } from '../lib/http.js';
 import type { ScheduleDefinition } from '../schedules/types.js';
-import type { AttemptRecord, AudienceStore, EventRecord, JobRecord, KitStore, MirrorSubscriber, RequestSummary } from '../store/types.js';
+import type { AirtableStore, AttemptRecord, AudienceStore, EventRecord, JobRecord, KitStore, MirrorSubscriber, RequestSummary } from '../store/types.js';
 import type { DestinationBase } from './destination.js';
 
 /** Resolves a secret reference (`env('NAME')`) or passes a plain string through; throws when unset. */
@@ -126,10 +126,22 @@ export interface AttemptEnvironment<D> {
    * job names its batch; the batch's rows and its acknowledgement live in the store).
    */
   readonly audiences?: AudienceBatchStore;
+  /**
+   * The store's Airtable side and the subscriber mirror, for an integration whose jobs name a
+   * subscriber and read their current row when sent (an Airtable upsert), and keep what they wrote.
+   */
+  readonly airtable?: AirtableAttemptStore;
+  /** The worker's log, for what an operator must see besides the audit record (a budget nearly spent). */
+  readonly log?: { warn(obj: object, msg: string): void };
 }
 
+/** What an Airtable job reads and writes: the mirror row, what was written, the call budget. */
+export type AirtableAttemptStore = Pick<KitStore, 'listSubscribers'> &
+  Pick<AirtableStore, 'getAirtableRecords' | 'setAirtableRecords' | 'forgetAirtableRecords' | 'spendAirtableCall' | 'blockAirtableCalls'>;
+
 /** What an integration's scheduled sync may use of the store. */
-export type IntegrationSyncStore = Pick<KitStore, 'listSubscribers'> &
+export type IntegrationSyncStore = Pick<KitStore, 'listSubscribers' | 'countSubscribers' | 'getCheckpoint' | 'saveCheckpoint'> &
+  AirtableStore &
   Pick<
     AudienceStore,
     | 'setAudienceMembers'
@@ -265,6 +277,8 @@ export interface SourceJob {
   /** Checked against the action's schema at each attempt; no templates (they would be rendered). */
   readonly params: unknown;
   readonly subKey?: string;
+  /** Made to run this long after it is committed, not at once (changes within it coalesce). */
+  readonly delayMs?: number;
 }
 
 /** An answer a source gives the sender itself, instead of kitrelay's JSON acknowledgement. */
@@ -362,6 +376,11 @@ export interface FollowContext<D> {
   readonly store: IntegrationSyncStore;
   /** Epoch ms, from the injected clock. */
   readonly now: number;
+  /**
+   * Commits events with the jobs they plan, as a poller's (`ScheduleDeps.ingest`): how a hook
+   * queues work (Airtable: one write per changed subscriber). Absent where nothing may be queued.
+   */
+  readonly ingest?: (poller: string, events: readonly SourceEvent[]) => Promise<PolledIngest>;
 }
 
 /** Scheduled work of one destination (reconciliations, pollers); each becomes a durable schedule. */

@@ -32,6 +32,7 @@ const EARLIER_ATTEMPTS_SHOWN = 100;
 
 /** The worker's dependencies an attempt needs, with the worker's id and random source settled. */
 export type AttemptDeps = Pick<WorkerDeps, 'store' | 'clock' | 'metrics' | 'http' | 'destinations' | 'secrets' | 'operator'> & {
+  readonly log?: Pick<Log, 'warn'>;
   readonly integrations: IntegrationRegistry;
   readonly enricher?: Enricher;
   readonly workerId: string;
@@ -214,6 +215,8 @@ export async function withAttemptSignal(
     userAgent: deps.userAgent,
     ...(deps.operator ? { operator: deps.operator } : {}),
     audiences: deps.store,
+    airtable: deps.store,
+    ...(deps.log ? { log: deps.log } : {}),
   };
   try {
     // Promise.resolve().then turns a synchronous throw into a rejection; race() subscribes to

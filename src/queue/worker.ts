@@ -95,7 +95,7 @@ class QueueWorker implements Worker {
       leaseMs: deps.queue.leaseMs, heartbeatMs: deps.queue.heartbeatMs, inFlight: this.#flights,
     });
     this.#attemptDeps = {
-      store: deps.store, clock: deps.clock, integrations, http: deps.http, userAgent: deps.userAgent ?? userAgent(),
+      store: deps.store, clock: deps.clock, log: this.#log, integrations, http: deps.http, userAgent: deps.userAgent ?? userAgent(),
       destinations: deps.destinations, secrets: deps.secrets, workerId: this.id, random: deps.random ?? Math.random,
       ...(deps.enrichment ? { enricher: new Enricher(deps.enrichment.enrichments, deps.enrichment.rules) } : {}),
       ...(deps.metrics ? { metrics: deps.metrics } : {}),
@@ -254,9 +254,11 @@ class QueueWorker implements Worker {
       }
       const batchSize = this.#batchSizeOf(job.destination, job.action);
       if (batchSize !== undefined) {
-        const group = batches.get(job.action) ?? [];
+        // One call per action and sub-key: a batch stays within one stream (an Airtable base).
+        const key = JSON.stringify([job.action, job.subKey]);
+        const group = batches.get(key) ?? [];
         group.push(item);
-        batches.set(job.action, group);
+        batches.set(key, group);
         continue;
       }
       const tokens = this.#limiter.tryAcquire(job.destination, job.subKey, now);
@@ -269,14 +271,14 @@ class QueueWorker implements Worker {
       const done = this.#launch(item, counts);
       launched?.push(done);
     }
-    for (const [action, group] of batches) {
-      const size = this.#batchSizeOf(group[0]?.job.destination ?? '', action) ?? 1;
+    for (const group of batches.values()) {
+      const size = this.#batchSizeOf(group[0]?.job.destination ?? '', group[0]?.job.action ?? '') ?? 1;
       for (let start = 0; start < group.length; start += size) {
         const chunk = group.slice(start, start + size);
         const first = chunk[0];
         if (!first) continue;
-        // One token per call, whatever the number of jobs it carries.
-        const tokens = this.#limiter.tryAcquire(first.job.destination, null, now);
+        // One token per call, whatever the number of jobs it carries (and one of its sub-key's).
+        const tokens = this.#limiter.tryAcquire(first.job.destination, first.job.subKey, now);
         if (!tokens.isAcquired) {
           for (const item of chunk) deferred.push({ id: item.job.id, runAt: now + tokens.waitMs });
           counts.deferred += chunk.length;

@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe } from 'vitest';
 import { ingestContract } from './ingest.contract.js';
 import { kitContract, type KitContractContext } from './kit.contract.js';
 import { operationsContract } from './operations.contract.js';
+import { airtableContract } from './airtable.contract.js';
 import { audiencesContract } from './audiences.contract.js';
 import { digestsContract } from './digests.contract.js';
 import { eraseContract } from './erase.contract.js';
@@ -71,6 +72,7 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
     describe('digests and dead-job alerts', () => digestsContract(ctx));
     describe('erasure', () => eraseContract(ctx));
     describe('meta audiences', () => audiencesContract(ctx));
+    describe('airtable syncs', () => airtableContract(ctx));
     describe('kit', () => kitContract(ctx));
     describe('schedules', () => schedulesContract(ctx));
   });

@@ -45,10 +45,12 @@
  *
  * The Kit side of the store (subscriber mirror, sync checkpoints, rate budget, webhook
  * registrations) has its words and port in kit-types.ts; Meta audiences (membership, runs,
- * batches) in audience-types.ts; durable schedules (schedule, schedule
+ * batches) in audience-types.ts; Airtable syncs (record states, call budget, rate windows) in
+ * airtable-types.ts; durable schedules (schedule, schedule
  * run, schedule lease) in schedule-types.ts.
  */
 import type { RequestSummary } from '../lib/http.js';
+import type { AirtableStore } from './airtable-types.js';
 import type { AudienceStore } from './audience-types.js';
 import type { KitStore, MirrorChange } from './kit-types.js';
 
@@ -56,6 +58,7 @@ import type { KitStore, MirrorChange } from './kit-types.js';
 export type { RequestSummary } from '../lib/http.js';
 import type { ScheduleStore } from './schedule-types.js';
 
+export type * from './airtable-types.js';
 export type * from './audience-types.js';
 export type * from './kit-types.js';
 export type * from './schedule-types.js';
@@ -138,6 +141,8 @@ export interface PlannedJob {
   readonly ledgerExpiresAt?: number;
   /** The rule digests: the event joins this window instead of making a job (past the threshold). */
   readonly digest?: DigestPlan;
+  /** When the job may first run. @default the event's receivedAt (at once) */
+  readonly runAt?: number;
 }
 
 /**
@@ -582,7 +587,7 @@ export interface PurgeResult {
   readonly dedupeKeys: number;
 }
 
-export interface Store extends KitStore, ScheduleStore, AudienceStore {
+export interface Store extends KitStore, ScheduleStore, AudienceStore, AirtableStore {
   /** Which implementation: the contract suite and the CLI use it to name backend gaps. */
   readonly dialect: 'sqlite' | 'postgres';
 

@@ -121,6 +121,14 @@ export class SqliteStoreClient implements SqliteStore {
   tallyAudienceBatches = this.#op('tallyAudienceBatches');
   getAudienceBatchItems = this.#op('getAudienceBatchItems');
   findAudienceItems = this.#op('findAudienceItems');
+  getAirtableRecords = this.#op('getAirtableRecords');
+  setAirtableRecords = this.#op('setAirtableRecords');
+  forgetAirtableRecords = this.#op('forgetAirtableRecords');
+  listAirtableRecords = this.#op('listAirtableRecords');
+  countAirtableRecords = this.#op('countAirtableRecords');
+  spendAirtableCall = this.#op('spendAirtableCall');
+  blockAirtableCalls = this.#op('blockAirtableCalls');
+  getAirtableCalls = this.#op('getAirtableCalls');
   eraseSubscriber = this.#op('eraseSubscriber');
   listDigestWindows = this.#op('listDigestWindows');
   takeDeadJobAlerts = this.#op('takeDeadJobAlerts');

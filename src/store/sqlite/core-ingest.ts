@@ -282,7 +282,7 @@ export class IngestOps {
       event.subscriberId ?? null,
       event.email?.toLowerCase() ?? null,
       job.maxAttempts,
-      receivedAt,
+      job.runAt ?? receivedAt,
       receivedAt,
       receivedAt,
     );

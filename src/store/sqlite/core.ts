@@ -27,8 +27,10 @@ import type {
 } from '../types.js';
 import type { MirrorFilter, RateBudgetInput, SubscriberSnapshot, SyncCheckpoint, WebhookRegistration } from '../kit-types.js';
 import type { AudienceMemberInput, PlanAudienceBatchInput } from '../audience-types.js';
+import type { AirtableCallInput, AirtableRecordInput } from '../airtable-types.js';
 
 type AudiencePage = { readonly afterSubscriberId?: number; readonly limit: number };
+import { AirtableOps } from './core-airtable.js';
 import { AudienceOps } from './core-audiences.js';
 import { DigestOps } from './core-digests.js';
 import { EraseOps } from './core-erase.js';
@@ -133,6 +135,7 @@ export class SqliteCore implements SyncOps {
   readonly #digests: DigestOps;
   readonly #erase: EraseOps;
   readonly #audiences: AudienceOps;
+  readonly #airtable: AirtableOps;
   readonly #kit: KitOps;
   readonly #query: QueryOps;
   readonly #queue: QueueOps;
@@ -190,6 +193,7 @@ export class SqliteCore implements SyncOps {
     this.#ingest = new IngestOps(db, this.#kit, this.#digests);
     this.#erase = new EraseOps(db);
     this.#audiences = new AudienceOps(db);
+    this.#airtable = new AirtableOps(db);
     this.#queue = new QueueOps(db, this.#query, storeId);
     this.#retention = new RetentionOps(db);
     this.#schedules = new ScheduleOps(db);
@@ -388,6 +392,14 @@ export class SqliteCore implements SyncOps {
   tallyAudienceBatches = (filter: Parameters<AudienceOps['tallyBatches']>[0]) => this.#audiences.tallyBatches(filter);
   getAudienceBatchItems = (batchId: number, page: AudiencePage) => this.#audiences.batchItems(batchId, page);
   findAudienceItems = (matchKey: string, limit?: number) => this.#audiences.findItems(matchKey, limit);
+  getAirtableRecords = (sync: string, kitIds: readonly number[]) => this.#airtable.getRecords(sync, kitIds);
+  setAirtableRecords = (sync: string, records: readonly AirtableRecordInput[], now: number) => this.#airtable.setRecords(sync, records, now);
+  forgetAirtableRecords = (sync: string, kitIds: readonly number[]) => this.#airtable.forgetRecords(sync, kitIds);
+  listAirtableRecords = (sync: string, page: { readonly afterKitId?: number; readonly limit: number }) => this.#airtable.listRecords(sync, page);
+  countAirtableRecords = (sync: string) => this.#airtable.countRecords(sync);
+  spendAirtableCall = (input: AirtableCallInput) => this.#airtable.spendCall(input);
+  blockAirtableCalls = (key: string, until: number) => this.#airtable.blockCalls(key, until);
+  getAirtableCalls = (destination: string, month: string) => this.#airtable.getCalls(destination, month);
 
   upsertSubscribers = (snapshots: readonly SubscriberSnapshot[], source: 'backfill' | 'reconcile', now: number) =>
     this.#kit.upsertSubscribers(snapshots, source, now);

@@ -48,6 +48,11 @@ export const WRITE_OPS: ReadonlySet<OpName> = new Set<OpName>([
   'planAudienceBatch',
   'ackAudienceBatch',
   'failAudienceBatch',
+  'setAirtableRecords',
+  'forgetAirtableRecords',
+  // A write so the check and the spend share the write lock (as takeRateBudget).
+  'spendAirtableCall',
+  'blockAirtableCalls',
   'eraseSubscriber',
   'settleDeadJobAlerts',
   'initSetting',
