@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { startWebhookReceiver } from './integrations/webhook/simulator.js';
-import { IntegrationRegistry, type DestinationConfig, type KitSubscriberPull, type ScheduleDeps, type SecretResolver } from './integrations/index.js';
+import { IntegrationRegistry, type DestinationConfig, type KitClientFactory, type KitSubscriberPull, type ScheduleDeps, type SecretResolver } from './integrations/index.js';
 import type { LoadedConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import type { Store } from './store/types.js';
@@ -199,6 +199,14 @@ export async function openKitPull(
   return { pull: kitSubscriberPull({ client, store: deps.store, now }), close: () => client.close() };
 }
 
+/**
+ * Kit for the worker's actions (Airtable → Kit edits): a client per attempt on whatever credentials
+ * there are when it runs (the sandbox's Kit starts after the worker), spending from the shared budget.
+ */
+function kitClientFactory(deps: { readonly config: Config; readonly store: Store; readonly env: RelayOptions['env'] }): KitClientFactory {
+  return async ({ http, onCall }) => openKitClient(deps.config, deps.store, deps.env, await findCredentials(deps.config, deps.store, deps.env), { http, onCall, maxBudgetWaitMs: 10_000, maxRetries: 0 });
+}
+
 /** A cursor kept as a sync checkpoint that no run ever completes, so it survives successful runs. */
 function durableCursor(store: Store, clock: Clock, name: string) {
   return {
@@ -256,7 +264,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     const http = createHttpClient();
     cleanups.unshift(() => http.close());
     const worker = config.queue.enabled
-      ? createWorker({ store, clock, log, metrics, integrations, http, destinations, queue: config.queue, secrets, operator: createOperatorPort({ store, clock, config }), ...(Object.keys(config.enrichments).length > 0 ? { enrichment: { rules: config.rules, enrichments: config.enrichments } } : {}) })
+      ? createWorker({ store, clock, log, metrics, integrations, http, destinations, queue: config.queue, secrets, operator: createOperatorPort({ store, clock, config }), kit: kitClientFactory({ config, store, env }), ...(Object.keys(config.enrichments).length > 0 ? { enrichment: { rules: config.rules, enrichments: config.enrichments } } : {}) })
       : undefined;
     const app = createIngestServer({
       config,

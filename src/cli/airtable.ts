@@ -14,6 +14,9 @@ import { findCredentials } from '../sync/kit-access.js';
 import { systemClock } from '../lib/clock.js';
 import { createHttpClient } from '../lib/http.js';
 import type { SqliteStore } from '../store/sqlite/index.js';
+import { registerAirtableReview } from './airtable-review.js';
+import { registerAirtableCheck } from './airtable-check.js';
+import { registerAirtableWebhooks } from './airtable-webhooks.js';
 import { CliError, iso, printJson, printTable, withStore } from './context.js';
 
 interface Target {
@@ -26,7 +29,7 @@ interface Target {
 const airtables = (loaded: LoadedConfig) => Object.entries(loaded.config.destinations).filter((entry): entry is [string, AirtableDestinationConfig] => entry[1].type === 'airtable');
 
 /** The airtable destination holding this sync (the only one, or `--destination`), as a running sandbox runs it. */
-async function findSync(store: SqliteStore, loaded: LoadedConfig, sync: string, destinationFlag: string | undefined): Promise<Target> {
+export async function findSync(store: SqliteStore, loaded: LoadedConfig, sync: string, destinationFlag: string | undefined): Promise<Target> {
   const candidates = airtables(loaded).filter(([name, destination]) => (destinationFlag === undefined || name === destinationFlag) && Object.hasOwn(destination.syncs, sync));
   const [found] = candidates;
   if (!found) {
@@ -42,6 +45,9 @@ async function findSync(store: SqliteStore, loaded: LoadedConfig, sync: string, 
 
 export function registerAirtable(program: Command): void {
   const airtable = program.command('airtable').description('Airtable: subscribers as records in a table');
+  registerAirtableReview(airtable);
+  registerAirtableCheck(airtable, findSync);
+  registerAirtableWebhooks(airtable, findSync);
 
   airtable
     .command('backfill <sync>')

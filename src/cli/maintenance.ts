@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { backupStore, eraseSubscriber, runRetention } from '../services/index.js';
 import { CliError, printJson, withServices, withStore } from './context.js';
+import { removeFromAirtable } from './airtable-erase.js';
 import { removeFromAudiences } from './meta.js';
 
 export function registerMaintenance(program: Command): void {
@@ -22,19 +23,21 @@ export function registerMaintenance(program: Command): void {
     .description("erase one person (GDPR): their events, jobs, mirror row, quarantined bodies and spent once-keys leave the store; their audit records stay with nothing personal in them")
     .option('--json', 'print JSON')
     .action(async (email: string, flags: { json?: boolean }, command: Command) => {
-      // First out of every Meta audience that holds the address (at Meta), then out of the store.
+      // First out of every Meta audience that holds the address (at Meta) and every Airtable table, then out of the store.
       const audiences = await withStore(command, (store, loaded) => removeFromAudiences(store, loaded, email));
+      const airtable = await withStore(command, (store, loaded) => removeFromAirtable(store, loaded, email));
       await withServices(command, async (deps) => {
         const outcome = await eraseSubscriber(deps, email);
         if (outcome.kind === 'invalid_email') throw new CliError('invalid_email', outcome.message, 2);
         const r = outcome.result;
-        if (flags.json) return printJson({ ...r, audiences });
+        if (flags.json) return printJson({ ...r, audiences, airtable });
         const ids = r.subscriberIds.length > 0 ? ` (Kit subscriber ${r.subscriberIds.join(', ')})` : '';
         process.stdout.write(
-          `erased ${r.email}${ids}: ${r.events} event(s), ${r.jobs} job(s), ${r.mirror} mirror row(s), ${r.quarantine} quarantine entr(ies), ${r.ledgerKeys} once-key(s), ${r.audienceRows} audience row(s); ${r.auditRecordsScrubbed} audit record(s) kept without personal data\n`,
+          `erased ${r.email}${ids}: ${r.events} event(s), ${r.jobs} job(s), ${r.mirror} mirror row(s), ${r.quarantine} quarantine entr(ies), ${r.ledgerKeys} once-key(s), ${r.audienceRows} audience row(s), ${r.airtableRows} Airtable row(s); ${r.auditRecordsScrubbed} audit record(s) kept without personal data\n`,
         );
         for (const key of audiences.removed) process.stdout.write(`removed from Meta audience ${key}\n`);
         for (const key of audiences.skipped) process.stdout.write(`not removed from Meta audience ${key}\n`);
+        for (const key of airtable.removed) process.stdout.write(`removed from Airtable sync ${key}\n`);
       });
     });
 

@@ -11,10 +11,10 @@
  */
 import { createHmac } from 'node:crypto';
 import type { Config } from '../config/schema.js';
-import { IntegrationRegistry, type AnyIntegration, type InboundRequest, type SecretResolver, type SourceDefinition, type SourceEvent, type SourceResponse } from '../integrations/index.js';
+import { IntegrationRegistry, type AnyIntegration, type InboundRequest, type SecretResolver, type SourceAuth, type SourceDefinition, type SourceEvent, type SourceResponse } from '../integrations/index.js';
 import { sourceEventType, sourceKitEvent } from '../integrations/source-event.js';
 import { routeEvent, type CompiledRule } from '../rules/route.js';
-import type { EventInput, PlannedJob, QuarantineInput, Store } from '../store/types.js';
+import { StoreUnavailableError, type EventInput, type PlannedJob, type QuarantineInput, type Store } from '../store/types.js';
 import { commitInput } from './commit.js';
 import type { IngestOutcome } from './outcome.js';
 
@@ -71,7 +71,14 @@ export type SourceOutcome =
 
 /** Authenticates, parses and commits one inbound request to a source. */
 export async function ingestSource(deps: SourceIngestDeps, route: SourceRoute, request: InboundRequest, receivedAt: number): Promise<SourceOutcome> {
-  const auth = route.source.authenticate(request, { destination: route.destination, destinationName: route.destinationName, secrets: deps.secrets, urlToken: route.token, now: receivedAt });
+  let auth: SourceAuth;
+  try {
+    auth = await route.source.authenticate(request, { destination: route.destination, destinationName: route.destinationName, secrets: deps.secrets, urlToken: route.token, now: receivedAt, getSetting: (key) => deps.store.getSetting(key) });
+  } catch (error) {
+    // The store, read for a secret (an Airtable webhook's), could not answer: nothing stored, the sender retries.
+    if (error instanceof StoreUnavailableError) return ingested({ kind: 'unavailable', retryAfterSeconds: error.retryAfterSeconds, message: error.message });
+    throw error;
+  }
   if (!auth.ok) return ingested({ kind: 'rejected', reason: auth.status === 404 ? 'unknown_route' : auth.code ?? 'bad_token', message: auth.reason });
   const routeId = `${route.destinationName}/${route.source.name}`;
   const delivery = { system: 'source' as const, route: routeId, receivedAt, bodyBytes: request.body.length };

@@ -17,8 +17,9 @@
 import type { z } from 'zod';
 import type { KitEvent } from '../kit/events.js';
 import type { HttpClient, HttpRequest, HttpResult } from '../lib/http.js';
+import type { KitCall, KitClient } from '../kit/client/index.js';
 import type { ScheduleDefinition } from '../schedules/types.js';
-import type { AirtableStore, AttemptRecord, AudienceStore, EventRecord, JobRecord, KitStore, MirrorSubscriber, RequestSummary } from '../store/types.js';
+import type { AirtableStore, AttemptRecord, AudienceStore, EventRecord, JobRecord, KitStore, MirrorSubscriber, RequestSummary, Store } from '../store/types.js';
 import type { DestinationBase } from './destination.js';
 
 /** Resolves a secret reference (`env('NAME')`) or passes a plain string through; throws when unset. */
@@ -133,15 +134,29 @@ export interface AttemptEnvironment<D> {
   readonly airtable?: AirtableAttemptStore;
   /** The worker's log, for what an operator must see besides the audit record (a budget nearly spent). */
   readonly log?: { warn(obj: object, msg: string): void };
+  /**
+   * Kit, for an action that writes there (Airtable → Kit edits): a client on the credentials the
+   * service uses, spending from the shared rate budget. Absent where there is no Kit access.
+   */
+  readonly kit?: KitClientFactory;
 }
 
+/**
+ * Opens a Kit client whose requests go through `http` (the attempt's: its timeout, abort and
+ * shadow mode apply) and are each reported to `onCall` (for the audit record).
+ */
+export type KitClientFactory = (options: { readonly http: HttpClient; readonly onCall: (call: KitCall) => void }) => Promise<KitClient>;
+
 /** What an Airtable job reads and writes: the mirror row, what was written, the call budget. */
-export type AirtableAttemptStore = Pick<KitStore, 'listSubscribers'> &
-  Pick<AirtableStore, 'getAirtableRecords' | 'setAirtableRecords' | 'forgetAirtableRecords' | 'spendAirtableCall' | 'blockAirtableCalls'>;
+export type AirtableAttemptStore = Pick<KitStore, 'listSubscribers' | 'upsertSubscribers'> & AirtableStore & SettingsStore;
+
+/** Small durable state an integration keeps by key (an Airtable sync's webhook: its id, MAC secret and cursor). */
+export type SettingsStore = Pick<Store, 'getSetting' | 'setSetting'>;
 
 /** What an integration's scheduled sync may use of the store. */
 export type IntegrationSyncStore = Pick<KitStore, 'listSubscribers' | 'countSubscribers' | 'getCheckpoint' | 'saveCheckpoint'> &
   AirtableStore &
+  SettingsStore &
   Pick<
     AudienceStore,
     | 'setAudienceMembers'
@@ -313,8 +328,15 @@ export interface SourceDefinition<D = unknown> {
   readonly description: string;
   /** Whether this destination's config turns the source on. @default always */
   isEnabled?(destination: D): boolean;
-  /** Checked before the body is parsed; `now` for timestamped signatures. */
-  authenticate(request: InboundRequest, ctx: { readonly destination: D; readonly destinationName: string; readonly secrets: SecretResolver; readonly urlToken: string; readonly now: number }): SourceAuth;
+  /**
+   * Checked before the body is parsed; `now` for timestamped signatures. `getSetting` reads the
+   * store's settings, for a secret kitrelay was given at run time (an Airtable webhook's MAC
+   * secret); absent where no store is at hand.
+   */
+  authenticate(
+    request: InboundRequest,
+    ctx: { readonly destination: D; readonly destinationName: string; readonly secrets: SecretResolver; readonly urlToken: string; readonly now: number; readonly getSetting?: (key: string) => Promise<string | undefined> },
+  ): SourceAuth | Promise<SourceAuth>;
   parse(request: InboundRequest, ctx: { readonly destination: D; readonly destinationName: string }): SourceParse;
   /** How long an event id is remembered for dedupe. @default 72 h */
   readonly dedupeHours?: number;

@@ -31,7 +31,7 @@ export const ABORT_SETTLE_MS = 1_000;
 const EARLIER_ATTEMPTS_SHOWN = 100;
 
 /** The worker's dependencies an attempt needs, with the worker's id and random source settled. */
-export type AttemptDeps = Pick<WorkerDeps, 'store' | 'clock' | 'metrics' | 'http' | 'destinations' | 'secrets' | 'operator'> & {
+export type AttemptDeps = Pick<WorkerDeps, 'store' | 'clock' | 'metrics' | 'http' | 'destinations' | 'secrets' | 'operator' | 'kit'> & {
   readonly log?: Pick<Log, 'warn'>;
   readonly integrations: IntegrationRegistry;
   readonly enricher?: Enricher;
@@ -214,6 +214,7 @@ export async function withAttemptSignal(
     now,
     userAgent: deps.userAgent,
     ...(deps.operator ? { operator: deps.operator } : {}),
+    ...(deps.kit ? { kit: deps.kit } : {}),
     audiences: deps.store,
     airtable: deps.store,
     ...(deps.log ? { log: deps.log } : {}),

@@ -3,7 +3,7 @@
  * pass reports (`TickResult`). The implementation is worker.ts.
  */
 import type { DestinationConfig, EnrichmentConfig, RuleConfig } from '../config/schema.js';
-import type { IntegrationRegistry, OperatorPort, SecretResolver } from '../integrations/index.js';
+import type { IntegrationRegistry, KitClientFactory, OperatorPort, SecretResolver } from '../integrations/index.js';
 import type { HttpClient } from '../lib/http.js';
 import type { Clock } from '../lib/clock.js';
 import type { Log } from '../lib/log.js';
@@ -37,6 +37,8 @@ export interface WorkerDeps {
   readonly secrets: SecretResolver;
   /** kitrelay's operator actions, for actions that act on the relay itself (Slack's Replay button). @default none */
   readonly operator?: OperatorPort;
+  /** Kit, for actions that write there (Airtable → Kit edits). @default none: such jobs fail with a clear error */
+  readonly kit?: KitClientFactory;
   /** Names this worker's leases. @default `<hostname>-<pid>-<random>` */
   readonly workerId?: string;
   /** Backoff jitter source, in [0, 1). @default Math.random */

@@ -100,6 +100,7 @@ class QueueWorker implements Worker {
       ...(deps.enrichment ? { enricher: new Enricher(deps.enrichment.enrichments, deps.enrichment.rules) } : {}),
       ...(deps.metrics ? { metrics: deps.metrics } : {}),
       ...(deps.operator ? { operator: deps.operator } : {}),
+      ...(deps.kit ? { kit: deps.kit } : {}),
     };
   }
 

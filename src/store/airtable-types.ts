@@ -14,6 +14,18 @@
  *   request, against the plan's monthly allowance (`monthlyCallBudget`).
  * - **rate window**: the requests sent under one key (a base, a token) in the last window, shared
  *   by every process on the store; a **block** holds a key after Airtable's 429 (30 s for a base).
+ * - **synced values**: per record, the value of each mapped field both sides last agreed on (what
+ *   kitrelay wrote to Airtable, or read from Airtable and applied to Kit). A side whose value now
+ *   differs from it changed that field; both sides changed is a **conflict**. An empty cell is a
+ *   field absent from the map.
+ * - **pending change**: a record Airtable reported changed (a webhook payload, a poll) that waits
+ *   until it has been quiet for the sync's debounce time, then is read and applied to Kit.
+ * - **delete request**: a row deleted in Airtable, waiting for an operator: approved, the
+ *   subscriber is unsubscribed in Kit; rejected, the row is written again; withdrawn by kitrelay
+ *   when a row with their Kit id is seen again. Never acted on without approval.
+ * - **field decision**: what a conflict policy (or an operator) decided for one field changed on
+ *   both sides, with both values and the synced one; a `manual` policy's decision is **held** until
+ *   `kitrelay airtable conflicts resolve`, and the field is not written either way meanwhile.
  */
 
 export interface AirtableRecordState {
@@ -23,12 +35,92 @@ export interface AirtableRecordState {
   /** The content hash of the fields last written, or `marked`. */
   readonly hash: string;
   readonly writtenAt: number;
+  /** Field name → the value both sides last agreed on; an empty cell is absent. */
+  readonly synced: Readonly<Record<string, unknown>>;
 }
 
 export interface AirtableRecordInput {
   readonly kitId: number;
   readonly recordId: string;
   readonly hash: string;
+  /**
+   * Merged over the kept synced values, field by field (a JSON merge patch): a field given with a
+   * value sets it, one given as null empties it, one not given keeps its value. Absent: all kept.
+   */
+  readonly synced?: Readonly<Record<string, unknown>>;
+}
+
+/** A record Airtable reported changed, waiting to be quiet (words above). */
+export interface AirtableChange {
+  readonly recordId: string;
+  /** When the latest change to it was made (the payload's timestamp, the record's last modified time). */
+  readonly changedAt: number;
+  /** It was deleted in Airtable (a webhook's `destroyedRecordIds`). */
+  readonly isDestroyed: boolean;
+}
+
+export type AirtableDeleteStatus = 'pending' | 'approved' | 'rejected' | 'withdrawn';
+
+export interface AirtableDeleteRequest {
+  readonly id: number;
+  /** `<destination>/<sync>`. */
+  readonly sync: string;
+  readonly kitId: number;
+  /** The row that went. */
+  readonly recordId: string;
+  /** Their email when the request was made (from the mirror), to show the operator. */
+  readonly email: string | null;
+  /** How it was seen: `webhook` (a payload's destroyed record), `check` (missing from a full read). */
+  readonly detectedBy: string;
+  readonly detectedAt: number;
+  readonly status: AirtableDeleteStatus;
+  readonly decidedAt: number | null;
+  /** Why it left the queue: who or what decided, in a few words. */
+  readonly note: string | null;
+}
+
+export interface AirtableDeleteInput {
+  readonly kitId: number;
+  readonly recordId: string;
+  readonly email: string | null;
+  readonly detectedBy: string;
+}
+
+export type ConflictPolicy = 'kit-wins' | 'airtable-wins' | 'newest-wins' | 'manual';
+
+/** One field changed on both sides (words above). Values are as the Airtable field holds them; null: empty. */
+export interface AirtableFieldDecision {
+  readonly id: number;
+  readonly sync: string;
+  readonly kitId: number;
+  readonly recordId: string;
+  readonly field: string;
+  readonly kitValue: unknown;
+  readonly airtableValue: unknown;
+  /** The value both last agreed on; null: empty or never synced. */
+  readonly syncedValue: unknown;
+  readonly policy: ConflictPolicy;
+  /** `held`: waiting for an operator (policy `manual`); `decided`: by the policy; `resolved`: by an operator. */
+  readonly status: 'held' | 'decided' | 'resolved';
+  /** Whose value was kept; null while held. */
+  readonly winner: 'kit' | 'airtable' | null;
+  readonly detectedAt: number;
+  readonly decidedAt: number | null;
+  /** Why this winner (`newest-wins`: the two change times). */
+  readonly note: string | null;
+}
+
+export interface AirtableFieldDecisionInput {
+  readonly kitId: number;
+  readonly recordId: string;
+  readonly field: string;
+  readonly kitValue: unknown;
+  readonly airtableValue: unknown;
+  readonly syncedValue: unknown;
+  readonly policy: ConflictPolicy;
+  /** Null: held for an operator (policy `manual`). */
+  readonly winner: 'kit' | 'airtable' | null;
+  readonly note?: string;
 }
 
 export interface AirtableRateLimitInput {
@@ -87,4 +179,44 @@ export interface AirtableStore {
   blockAirtableCalls(key: string, until: number): Promise<void>;
   /** The calls a destination made in a month. */
   getAirtableCalls(destination: string, month: string): Promise<AirtableCallCount>;
+
+  /** The record states of these rows (by Airtable record id) in a sync: those it has, in kit id order. */
+  findAirtableRecordsByRecordId(sync: string, recordIds: readonly string[]): Promise<AirtableRecordState[]>;
+
+  /**
+   * Notes records Airtable reported changed: one pending change per record, its `changedAt` the
+   * latest seen and `isDestroyed` that of the latest (a row restored by undo is no longer destroyed).
+   */
+  noteAirtableChanges(sync: string, changes: readonly AirtableChange[]): Promise<void>;
+  /** Pending changes quiet since `quietSince` (`changedAt` ≤ it), oldest change first. */
+  listQuietAirtableChanges(sync: string, quietSince: number, limit: number): Promise<AirtableChange[]>;
+  /**
+   * Clears pending changes once applied: each only if its `changedAt` is still the one given, so a
+   * change noted meanwhile stays pending. Returns how many went.
+   */
+  clearAirtableChanges(sync: string, changes: readonly AirtableChange[]): Promise<number>;
+  countAirtableChanges(sync: string): Promise<number>;
+
+  /**
+   * Queues a row deleted in Airtable for approval: one pending request per sync and subscriber
+   * (asking again answers the pending one, unchanged).
+   */
+  requestAirtableDelete(sync: string, input: AirtableDeleteInput, now: number): Promise<AirtableDeleteRequest>;
+  /** Delete requests, newest first; by sync, status and subscriber when given. */
+  listAirtableDeletes(filter: { readonly sync?: string; readonly status?: AirtableDeleteStatus; readonly kitId?: number; readonly limit: number }): Promise<AirtableDeleteRequest[]>;
+  getAirtableDelete(id: number): Promise<AirtableDeleteRequest | undefined>;
+  /** Moves a pending request to `status`; undefined when there is no such pending request (decided already: nothing changes). */
+  decideAirtableDelete(id: number, status: Exclude<AirtableDeleteStatus, 'pending'>, now: number, note: string): Promise<AirtableDeleteRequest | undefined>;
+  /** Withdraws the pending requests of these subscribers (their row is back). Returns how many. */
+  withdrawAirtableDeletes(sync: string, kitIds: readonly number[], now: number, note: string): Promise<number>;
+
+  /** Logs field decisions (held ones included) in one transaction; answers them with their ids. */
+  recordAirtableDecisions(sync: string, decisions: readonly AirtableFieldDecisionInput[], now: number): Promise<AirtableFieldDecision[]>;
+  /** Decisions, newest first; `status` filters (`held`: the conflicts waiting for an operator). */
+  listAirtableDecisions(filter: { readonly sync?: string; readonly status?: AirtableFieldDecision['status']; readonly kitId?: number; readonly limit: number }): Promise<AirtableFieldDecision[]>;
+  getAirtableDecision(id: number): Promise<AirtableFieldDecision | undefined>;
+  /** An operator's answer to a held conflict; undefined when it is not held (resolved already). */
+  resolveAirtableDecision(id: number, winner: 'kit' | 'airtable', now: number, note: string): Promise<AirtableFieldDecision | undefined>;
+  /** The held conflicts of these subscribers: fields not to write either way until resolved. */
+  listHeldAirtableFields(sync: string, kitIds: readonly number[]): Promise<{ readonly kitId: number; readonly field: string }[]>;
 }

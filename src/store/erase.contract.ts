@@ -41,8 +41,16 @@ export function eraseContract(ctx: ContractContext): void {
     const run = await store.startAudienceRun({ audience: 'meta/customers', kind: 'sync', now: T0 });
     await store.planAudienceBatch({ runId: run.id, audience: 'meta/customers', op: 'add', sessionId: '1', seq: 1, isLast: true, items: [{ subscriberId: 501, matchKey: 'a'.repeat(64), row: ['a'.repeat(64)] }], now: T0 });
 
+    // Her Airtable row's state, a delete waiting for approval and a held conflict with her values; Bob's state.
+    await store.setAirtableRecords('airtable/people', [{ kitId: 501, recordId: 'recAnn', hash: 'h', synced: { Name: 'Ann' } }, { kitId: 502, recordId: 'recBob', hash: 'h' }], T0);
+    await store.requestAirtableDelete('airtable/people', { kitId: 501, recordId: 'recAnn', email: ANN, detectedBy: 'webhook' }, T0);
+    await store.recordAirtableDecisions('airtable/people', [{ kitId: 501, recordId: 'recAnn', field: 'Name', kitValue: 'Ann', airtableValue: 'Annie', syncedValue: 'Ann', policy: 'manual', winner: null }], T0);
+
     const result = await store.eraseSubscriber({ email: ' Ann.Erase@Example.COM ', now: T0 + 2 * SECOND });
-    expect(result).toEqual({ email: ANN, subscriberIds: ['501'], events: 2, jobs: 2, auditRecordsScrubbed: 1, mirror: 1, quarantine: 1, ledgerKeys: 1, audienceRows: 2 });
+    expect(result).toEqual({ email: ANN, subscriberIds: ['501'], events: 2, jobs: 2, auditRecordsScrubbed: 1, mirror: 1, quarantine: 1, ledgerKeys: 1, audienceRows: 2, airtableRows: 3 });
+    expect(await store.getAirtableRecords('airtable/people', [501, 502])).toEqual([expect.objectContaining({ kitId: 502 })]);
+    expect(await store.listAirtableDeletes({ limit: 10 })).toEqual([]);
+    expect(await store.listAirtableDecisions({ limit: 10 })).toEqual([]);
     expect(await store.findAudienceItems('a'.repeat(64))).toEqual([]);
     expect((await store.findAudienceMembers('b'.repeat(64))).map((m) => m.subscriberId)).toEqual([502]);
 

@@ -567,6 +567,8 @@ export interface EraseResult {
   readonly ledgerKeys: number;
   /** Meta audience membership rows and batch items (hashes) about them. */
   readonly audienceRows: number;
+  /** Airtable record states, delete requests and field decisions about them. */
+  readonly airtableRows: number;
 }
 
 export interface PurgeInput {

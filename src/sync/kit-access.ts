@@ -12,6 +12,7 @@ import {
   DEFAULT_TOKEN_URL,
   storeRateBudget,
   type KitClient,
+  type KitClientOptions,
   type RateLimitOptions,
   type TokenVault,
 } from '../kit/client/index.js';
@@ -54,16 +55,19 @@ export async function findCredentials(config: Config, store: Store, env: Env): P
   return { kind: 'none', reason: `no Kit credentials: set ${apiKeyRef.$env}, or configure kit.api.oauth and run \`kitrelay kit login\`, or start the sandbox (\`npm start\` with no credentials)` };
 }
 
-export async function openKitClient(config: Config, store: Store, env: Env, credentials?: KitCredentials): Promise<KitClient> {
+/** What a caller may set on the client besides the credentials (a job's HTTP and audit hook). */
+export type KitClientExtras = Partial<Pick<KitClientOptions, 'http' | 'onCall' | 'maxBudgetWaitMs' | 'maxRetries'>>;
+
+export async function openKitClient(config: Config, store: Store, env: Env, credentials?: KitCredentials, extras: KitClientExtras = {}): Promise<KitClient> {
   const found = credentials ?? (await findCredentials(config, store, env));
   const budget = storeRateBudget(store);
   const limits = config.kit.api.rateLimit;
   const rateLimit: RateLimitOptions = { limit: found.kind === 'oauth' ? limits.oauth : limits.apiKey, windowMs: limits.windowMs };
   switch (found.kind) {
     case 'api_key':
-      return createKitClient({ baseUrl: found.baseUrl, auth: { apiKey: found.apiKey }, budget, rateLimit });
+      return createKitClient({ baseUrl: found.baseUrl, auth: { apiKey: found.apiKey }, budget, rateLimit, ...extras });
     case 'sandbox':
-      return createKitClient({ baseUrl: found.baseUrl, auth: { apiKey: SANDBOX_API_KEY }, budget, rateLimit });
+      return createKitClient({ baseUrl: found.baseUrl, auth: { apiKey: SANDBOX_API_KEY }, budget, rateLimit, ...extras });
     case 'oauth': {
       const oauth = config.kit.api.oauth;
       const tokens = await found.vault.load();
@@ -74,6 +78,7 @@ export async function openKitClient(config: Config, store: Store, env: Env, cred
         auth: { oauth: { tokens, tokenUrl: oauth.tokenUrl || DEFAULT_TOKEN_URL, clientId: oauth.clientId, ...(clientSecret ? { clientSecret } : {}), onRefresh: (next) => found.vault.save(next) } },
         budget,
         rateLimit,
+        ...extras,
       });
     }
     case 'none':

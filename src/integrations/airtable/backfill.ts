@@ -21,7 +21,7 @@ import type { MirrorSubscriber, SyncCheckpoint } from '../../store/types.js';
 import { MAX_RECORDS_PER_WRITE, type AirtableClient } from './client.js';
 import type { AirtableErrorOutcome } from './errors.js';
 import { applyPlans, planRecord, syncKey, type RecordPlan, type RecordReport } from './records.js';
-import { matchOf, type AirtableSyncConfig } from './schema.js';
+import { inboundFields, matchOf, type AirtableSyncConfig } from './schema.js';
 import { matchKey, needsScan, scanTable, type Duplicate, type TableScan } from './scan.js';
 
 /** Mirror rows read at a time. */
@@ -114,6 +114,7 @@ export async function runBackfill(deps: BackfillDeps, options: BackfillOptions =
     for (let transient = 0; ; ) {
       const reports = await applyPlans({ client: deps.client, store, sync, key, now: deps.now }, plans);
       const stop = tally(stats, reports, plans, refusals);
+      await noteMatchedCells(reports, plans);
       // Only what was neither written nor refused for good goes again.
       plans = plans.filter((_, i) => { const r = reports[i]; return r?.kind === 'error' && !(r.outcome.kind === 'invalid' && r.outcome.isPerRecord); });
       if (stop === undefined || plans.length === 0) return undefined;
@@ -126,6 +127,15 @@ export async function runBackfill(deps: BackfillDeps, options: BackfillOptions =
       }
       return stop.message;
     }
+  };
+  /** Matched rows whose cells win are noted as changed, so the inbound side sends them to Kit. */
+  const noteMatchedCells = async (reports: readonly RecordReport[], plans: readonly RecordPlan[]): Promise<void> => {
+    const changedAt = deps.now() - sync.inbound.quietMs;
+    const matched = reports.flatMap((r, i) => {
+      const plan = plans[i];
+      return r.kind === 'updated' && plan?.kind === 'write' && plan.synced !== undefined ? [{ recordId: r.recordId, changedAt, isDestroyed: false }] : [];
+    });
+    if (matched.length > 0) await store.noteAirtableChanges(key, matched);
   };
   // Calls in flight, oldest first: the checkpoint moves past a call only once every older one is done.
   const inFlight: { readonly last: number; readonly done: Promise<string | undefined> }[] = [];
@@ -196,7 +206,12 @@ function backfillPlan(subscriber: MirrorSubscriber, state: Parameters<typeof pla
   if (!row || value === undefined) return plan;
   // One subscriber per row: a second subscriber with the same value (none in Kit for emails) gets a row of their own.
   scan.unmatched.delete(value);
-  return { ...plan, id: row.recordId };
+  if (sync.firstSyncWinner === 'kit') return { ...plan, id: row.recordId };
+  // The row's cells win: only what is Kit's alone is written; the rest go to Kit as edits made in Airtable.
+  const inbound = inboundFields(sync);
+  const fields = Object.fromEntries(Object.entries(plan.fields).filter(([name]) => !inbound.has(name)));
+  const synced = Object.fromEntries(Object.entries(plan.fields).filter(([name]) => inbound.has(name)));
+  return { ...plan, id: row.recordId, fields, synced };
 }
 
 function matchValue(subscriber: MirrorSubscriber, source: NonNullable<ReturnType<typeof matchOf>>['source']): unknown {

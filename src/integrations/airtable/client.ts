@@ -1,7 +1,7 @@
 /**
  * Airtable's Web API for records (reference/destinations.md §3.2, §3.3): list a table page by
  * page, upsert on the Kit id field, update by record id, delete by record id, at most 10 records a
- * write. Every call first spends from the call budget (budget.ts: the base's and the token's turn,
+ * write; and the base's tables and Webhooks API (§3.6: create, list, refresh, delete, payloads). Every call first spends from the call budget (budget.ts: the base's and the token's turn,
  * the month's allowance) and answers a value: the outcome (errors.ts), the parsed body, and the raw
  * result for the audit record. The token travels as `Authorization: Bearer` (never in a URL).
  *
@@ -65,6 +65,30 @@ export interface ListOptions {
   readonly fields?: readonly string[];
 }
 
+/** A webhook as the Webhooks API lists it (§3.6); times in epoch ms. */
+export interface WebhookInfo {
+  readonly id: string;
+  readonly notificationUrl: string | null;
+  readonly expirationTime: number | null;
+  /** False once it expired: it collects no more payloads. */
+  readonly isHookEnabled: boolean;
+  readonly areNotificationsEnabled: boolean;
+  readonly cursorForNextPayload?: number;
+  /** The table (or view) its specification watches. */
+  readonly recordChangeScope?: string;
+  readonly lastNotification?: { readonly success: boolean; readonly at?: number; readonly error?: string };
+}
+
+/** One page of a webhook's payloads (§3.6): each as Airtable sent it, the next cursor, whether more wait. */
+export interface PayloadPage {
+  readonly payloads: readonly Readonly<Record<string, unknown>>[];
+  readonly cursor: number;
+  readonly mightHaveMore: boolean;
+}
+
+/** Most payloads one call answers (§3.6). */
+export const MAX_PAYLOADS_PER_CALL = 50;
+
 /** A record to write: with `id` it updates that record; without, the upsert merges on the merge fields. */
 export interface RecordWrite {
   readonly id?: string;
@@ -115,7 +139,57 @@ export function airtableClient(send: AirtableSend, target: AirtableTarget, optio
     return search === '' ? url : `${url}?${search}`;
   };
 
+  const v0 = (path: string, query?: URLSearchParams): string => {
+    const search = query?.toString() ?? '';
+    return `${target.apiUrl.replace(/\/+$/, '')}/v0/${path}${search === '' ? '' : `?${search}`}`;
+  };
+  const hooksPath = (baseId: string, webhookId?: string) => `bases/${encodeURIComponent(baseId)}/webhooks${webhookId === undefined ? '' : `/${encodeURIComponent(webhookId)}`}`;
+
   return {
+    /** `GET /v0/meta/bases/{base}/tables`: the base's tables, by id and name (needs `schema.bases:read`). */
+    listTables(baseId: string): Promise<AirtableCall<{ readonly tables: readonly { readonly id: string; readonly name: string }[] }>> {
+      return call(baseId, { method: 'GET', url: v0(`meta/bases/${encodeURIComponent(baseId)}/tables`), headers: headers(false) }, (body) => {
+        if (!Array.isArray(body.tables)) return undefined;
+        return { tables: body.tables.filter(isRecord).map((t) => ({ id: String(t.id), name: String(t.name) })) };
+      });
+    },
+
+    /**
+     * `POST /v0/bases/{base}/webhooks`: a webhook on one table's records, pinging `notificationUrl`.
+     * The answer holds the MAC secret, given this once only (§3.6): keep it, never log it.
+     */
+    createWebhook(baseId: string, hook: { readonly notificationUrl: string; readonly tableId: string }): Promise<AirtableCall<{ readonly id: string; readonly macSecretBase64: string; readonly expirationTime: number | null }>> {
+      const body = JSON.stringify({ notificationUrl: hook.notificationUrl, specification: { options: { filters: { dataTypes: ['tableData'], recordChangeScope: hook.tableId } } } });
+      return call(baseId, { method: 'POST', url: v0(hooksPath(baseId)), headers: headers(true), body }, (answer) => {
+        if (typeof answer.id !== 'string' || typeof answer.macSecretBase64 !== 'string') return undefined;
+        return { id: answer.id, macSecretBase64: answer.macSecretBase64, expirationTime: timeOf(answer.expirationTime) };
+      });
+    },
+
+    /** `GET /v0/bases/{base}/webhooks`: every webhook of the base, kitrelay's or not (no secrets). */
+    listWebhooks(baseId: string): Promise<AirtableCall<{ readonly webhooks: readonly WebhookInfo[] }>> {
+      return call(baseId, { method: 'GET', url: v0(hooksPath(baseId)), headers: headers(false) }, (answer) => (Array.isArray(answer.webhooks) ? { webhooks: answer.webhooks.filter(isRecord).map(webhookOf) } : undefined));
+    },
+
+    /** `POST …/webhooks/{id}/refresh`: 7 more days from now, while it has not expired (§3.6). */
+    refreshWebhook(baseId: string, webhookId: string): Promise<AirtableCall<{ readonly expirationTime: number | null }>> {
+      return call(baseId, { method: 'POST', url: v0(`${hooksPath(baseId, webhookId)}/refresh`), headers: headers(false) }, (answer) => ({ expirationTime: timeOf(answer.expirationTime) }));
+    },
+
+    /** `DELETE …/webhooks/{id}`. */
+    deleteWebhook(baseId: string, webhookId: string): Promise<AirtableCall<Readonly<Record<string, unknown>>>> {
+      return call(baseId, { method: 'DELETE', url: v0(hooksPath(baseId, webhookId)), headers: headers(false) }, (answer) => answer);
+    },
+
+    /** `GET …/webhooks/{id}/payloads?cursor=&limit=`: up to 50 payloads from `cursor` (the first is 1). */
+    listPayloads(baseId: string, webhookId: string, page: { readonly cursor: number; readonly limit?: number }): Promise<AirtableCall<PayloadPage>> {
+      const query = new URLSearchParams({ cursor: String(page.cursor), limit: String(Math.min(page.limit ?? MAX_PAYLOADS_PER_CALL, MAX_PAYLOADS_PER_CALL)) });
+      return call(baseId, { method: 'GET', url: v0(`${hooksPath(baseId, webhookId)}/payloads`, query), headers: headers(false) }, (answer) => {
+        if (!Array.isArray(answer.payloads) || typeof answer.cursor !== 'number') return undefined;
+        return { payloads: answer.payloads.filter(isRecord), cursor: answer.cursor, mightHaveMore: answer.mightHaveMore === true };
+      });
+    },
+
     /** `GET /v0/{base}/{table}`: one page (≤ 100 records), filtered and with only the fields asked for. */
     list(baseId: string, table: string, list: ListOptions = {}): Promise<AirtableCall<ListPage>> {
       const query = new URLSearchParams({ pageSize: String(Math.min(list.pageSize ?? MAX_PAGE_SIZE, MAX_PAGE_SIZE)) });
@@ -177,6 +251,29 @@ function recordsOf(body: Readonly<Record<string, unknown>>): AirtableRecord[] | 
     ...(typeof record.createdTime === 'string' ? { createdTime: record.createdTime } : {}),
     fields: isRecord(record.fields) ? record.fields : {},
   }));
+}
+
+/** An ISO time as epoch ms; null when absent or unreadable. */
+function timeOf(value: unknown): number | null {
+  const ms = typeof value === 'string' ? Date.parse(value) : Number.NaN;
+  return Number.isFinite(ms) ? ms : null;
+}
+
+function webhookOf(hook: Readonly<Record<string, unknown>>): WebhookInfo {
+  const filters = isRecord(hook.specification) && isRecord(hook.specification.options) && isRecord(hook.specification.options.filters) ? hook.specification.options.filters : {};
+  const last = isRecord(hook.lastNotificationResult) ? hook.lastNotificationResult : undefined;
+  const at = last ? timeOf(last.completionTimestamp) : null;
+  const error = last && isRecord(last.error) && typeof last.error.message === 'string' ? last.error.message : undefined;
+  return {
+    id: String(hook.id),
+    notificationUrl: typeof hook.notificationUrl === 'string' ? hook.notificationUrl : null,
+    expirationTime: timeOf(hook.expirationTime),
+    isHookEnabled: hook.isHookEnabled !== false,
+    areNotificationsEnabled: hook.areNotificationsEnabled !== false,
+    ...(typeof hook.cursorForNextPayload === 'number' ? { cursorForNextPayload: hook.cursorForNextPayload } : {}),
+    ...(typeof filters.recordChangeScope === 'string' ? { recordChangeScope: filters.recordChangeScope } : {}),
+    ...(last ? { lastNotification: { success: last.success === true, ...(at !== null ? { at } : {}), ...(error !== undefined ? { error } : {}) } } : {}),
+  };
 }
 
 function idsOf(value: unknown): string[] {

@@ -3,9 +3,10 @@
  * writes, per its mapping, and the content hash that says whether a write would change anything.
  * Pure.
  *
- * Every mapped field is always written, an empty value as the value that clears its cell (`null`;
+ * Every mapped field is in the record, an empty value as the value that clears its cell (`null`;
  * `[]` for a multiple select, `false` for a checkbox): Airtable's PATCH changes only the fields
- * given, so leaving an emptied value out would keep the old one. Airtable omits empty cells when
+ * given, so leaving an emptied value out would keep the old one. Which of them are sent is
+ * records.ts's choice (a new row: all; then those Kit changed since the last sync). Airtable omits empty cells when
  * it answers (§3.1); nothing here depends on reading them back.
  */
 import { createHash } from 'node:crypto';

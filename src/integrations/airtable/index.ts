@@ -7,17 +7,30 @@
  * subscriber whose record needs a write (changes within `coalesceMs` coalesce); the `upsert`
  * action (upsert.ts) sends up to 10 of them in one call. `kitrelay airtable backfill <sync>`
  * (backfill.ts) writes every selected subscriber, resumably. Every call spends from the call
- * budget first (budget.ts). Airtable → Kit is not built yet (README, "Not yet").
+ * budget first (budget.ts).
+ *
+ * Airtable → Kit: the base's webhook pings the `webhook` source (source.ts, MAC-checked), whose
+ * `fetch_changes` job reads the payloads by a durable cursor (webhooks.ts); without a working
+ * webhook, a poll by `LAST_MODIFIED_TIME()` (poll.ts). Either notes changed records as pending; the
+ * inbound schedule applies each once quiet (inbound.ts): field by field against the synced values,
+ * conflicts by policy, Kit's writes as `kit_update` jobs (kit-update.ts), deletes held for approval
+ * and conflicts for review (review.ts). The out-of-sync check (check.ts) compares the whole table
+ * with the mirror, nightly.
  */
-import { createHttpClient, type HttpClient } from '../../lib/http.js';
+import type { ScheduleDefinition } from '../../schedules/types.js';
 import type { Integration, ScheduleDeps } from '../types.js';
 import { emptyStats, runBackfill, type BackfillOptions, type BackfillResult } from './backfill.js';
-import { storeCallBudget } from './budget.js';
-import { airtableClient } from './client.js';
 import { followSyncs } from './follow.js';
 import { airtableDestinationSchema, checkAirtable, type AirtableDestinationConfig } from './schema.js';
 import { airtableStandIn } from './sandbox.js';
+import { applyQuietChanges, type InboundStats } from './inbound.js';
+import { kitUpdateAction } from './kit-update.js';
+import { openClient } from './open.js';
+import { detectChanges } from './webhooks.js';
+import { fetchChangesAction } from './fetch-changes.js';
+import { FETCH_CHANGES_ACTION, webhookSource } from './source.js';
 import { upsertAction } from './upsert.js';
+import { checkSchedules } from './check.js';
 
 export interface BackfillRun extends BackfillOptions {
   readonly now: () => number;
@@ -43,15 +56,71 @@ export async function backfillSync(deps: ScheduleDeps<AirtableDestinationConfig>
   if (!sync) throw new Error(`no sync "${syncName}" on destination ${destinationName} (syncs: ${Object.keys(destination.syncs).join(', ') || 'none'})`);
   const pulled = await pullFromKit(deps, run);
   if (pulled.failed) return { status: 'failed', stats: emptyStats(), resumedAfter: null, duplicates: [], refusals: [], error: pulled.failed, kitPull: pulled.stats };
-  const token = deps.secrets(destination.token);
-  const http: HttpClient = deps.http ?? createHttpClient();
+  const opened = openClient(deps, run);
+  const { client } = opened;
   try {
-    const budget = storeCallBudget({ store: deps.store, destinationName, destination, token, now: run.now, onWarning: (warning) => run.warn?.(warning.message) });
-    const client = airtableClient((request) => http.send({ timeoutMs: destination.timeoutMs, ...(run.signal ? { signal: run.signal } : {}), ...request }), { apiUrl: destination.apiUrl, token, userAgent: deps.userAgent }, { budget, now: run.now, ...(run.signal ? { signal: run.signal } : {}) });
     const result = await runBackfill({ store: deps.store, client, destinationName, syncName, sync, now: run.now, ...(run.signal ? { signal: run.signal } : {}), ...(run.progress ? { progress: run.progress } : {}) }, { concurrency: run.concurrency ?? destination.concurrency, ...(run.force ? { force: true } : {}), ...(run.restart ? { restart: true } : {}) });
     return pulled.stats ? { ...result, kitPull: pulled.stats } : result;
   } finally {
-    if (!deps.http) await http.close();
+    await opened.close();
+  }
+}
+
+/** The schedule that applies one sync's Airtable edits to Kit. */
+export function inboundScheduleName(destinationName: string, syncName: string): string {
+  return `airtable-inbound:${destinationName}:${syncName}`;
+}
+
+/**
+ * One schedule per two-way sync: looks for changes every `inbound.pollIntervalMs` (the webhook's
+ * payloads, or a poll; pings fetch them sooner through `fetch_changes` jobs), then applies every
+ * record quiet for `inbound.quietMs` (inbound.ts).
+ */
+function inboundSchedules(deps: ScheduleDeps<AirtableDestinationConfig>): ScheduleDefinition[] {
+  return Object.entries(deps.destination.syncs)
+    .filter(([, sync]) => sync.inbound.mode !== 'off')
+    .map(([syncName, sync]) => ({
+      name: inboundScheduleName(deps.destinationName, syncName),
+      cron: sync.inbound.schedule,
+      description: `Airtable ${syncName}: edits made in Airtable, applied to Kit once quiet (conflicts by policy, deletes held for approval)`,
+      retry: { maxRetries: 0, baseDelayMs: 1000 },
+      async run(ctx) {
+        const result = await runInbound(deps, syncName, { now: () => ctx.now(), signal: ctx.signal, warn: (message) => ctx.log.warn({ sync: syncName }, message) });
+        const counts = { ...result.stats, ...(result.detected ? { detected: result.detected.noted } : {}) };
+        if (result.error) return { counts, error: result.error };
+        return { counts, summary: `${result.stats.taken} changes applied: ${result.stats.toKit} to Kit, ${result.stats.toAirtable} back to Airtable, ${result.stats.held} held, ${result.stats.deleteRequests} deletes to approve` };
+      },
+    }));
+}
+
+export interface InboundRunResult {
+  readonly stats: InboundStats;
+  readonly detected?: { readonly noted: number; readonly mode: string };
+  readonly error?: string;
+}
+
+/** Looks for changes when due, then applies the quiet ones: what one inbound schedule run does. */
+export async function runInbound(deps: ScheduleDeps<AirtableDestinationConfig>, syncName: string, run: { readonly now: () => number; readonly signal?: AbortSignal; readonly warn?: (message: string) => void; readonly detectNow?: boolean }): Promise<InboundRunResult> {
+  const sync = Object.hasOwn(deps.destination.syncs, syncName) ? deps.destination.syncs[syncName] : undefined;
+  if (!sync) throw new Error(`no sync "${syncName}" on destination ${deps.destinationName}`);
+  const opened = openClient(deps, run);
+  const { client } = opened;
+  try {
+    let detected: InboundRunResult['detected'];
+    const errors: string[] = [];
+    const cursor = deps.cursor(`airtable-detect:${syncName}`);
+    const last = Number((await cursor.load()) ?? 0);
+    if (run.detectNow || run.now() - last >= sync.inbound.pollIntervalMs) {
+      const found = await detectChanges({ store: deps.store, client, destinationName: deps.destinationName, syncName, sync, now: run.now });
+      detected = { noted: found.noted, mode: found.mode };
+      if (found.error) errors.push(`looking for changes: ${found.error}`);
+      await cursor.save(String(run.now()));
+    }
+    const applied = await applyQuietChanges({ store: deps.store, client, destinationName: deps.destinationName, syncName, sync, now: run.now, ingest: (poller, events) => deps.ingest(poller, events), ...(run.signal ? { signal: run.signal } : {}) });
+    if (!applied.ok) errors.push(`applying changes: ${applied.error}`);
+    return { stats: applied.stats, ...(detected ? { detected } : {}), ...(errors.length > 0 ? { error: errors.join('; ') } : {}) };
+  } finally {
+    await opened.close();
   }
 }
 
@@ -87,8 +156,10 @@ export const airtableIntegration: Integration<AirtableDestinationConfig> = {
   description: 'Airtable: Kit subscribers as records in a table, kept up to date as webhooks arrive',
   configSchema: airtableDestinationSchema,
   defaultAction: 'upsert',
-  actions: { upsert: upsertAction },
+  actions: { upsert: upsertAction, kit_update: kitUpdateAction, [FETCH_CHANGES_ACTION]: fetchChangesAction },
+  sources: [webhookSource],
   followSubscribers: followSyncs,
+  schedules: (deps) => [...inboundSchedules(deps), ...checkSchedules(deps)],
   check: checkAirtable,
   // No token set: the sandbox points the destination at an Airtable simulator holding each sync's
   // table, empty (`kitrelay airtable backfill <sync>` fills it).
@@ -103,4 +174,6 @@ export { airtableClient, type AirtableClient } from './client.js';
 export { backfillCheckpointName, type BackfillResult, type BackfillStats } from './backfill.js';
 export { monthOf } from './budget.js';
 export { syncKey } from './records.js';
+export { openClient, type OpenedClient } from './open.js';
 export { upsertParamsSchema, type UpsertParams } from './upsert.js';
+export { checkScheduleName, checkSync, runCheck, type CheckCounts, type CheckFix, type CheckIssue, type CheckResult, type CheckRun } from './check.js';

@@ -14,14 +14,19 @@ import type { AirtableAttemptStore, CallRecord } from '../types.js';
 import type { MirrorSubscriber, AirtableRecordState } from '../../store/types.js';
 import { isSelected } from '../selection.js';
 import { fieldRef, formulaValue, MAX_RECORDS_PER_WRITE, type AirtableCall, type AirtableClient, type AirtableRecord } from './client.js';
+import { sameCell, syncedCell } from './cells.js';
 import type { AirtableErrorOutcome } from './errors.js';
 import { contentHash, kitIdCell, markFields, MARKED_HASH, recordOf, type RecordFields } from './fields.js';
 import type { AirtableSyncConfig } from './schema.js';
 
 /** What one subscriber's record needs now. */
 export type RecordPlan =
-  /** Write these fields: update record `id` (a matched row), or upsert on the Kit id. */
-  | { readonly kind: 'write'; readonly kitId: number; readonly fields: RecordFields; readonly hash: string; readonly id?: string; readonly notes: readonly string[] }
+  /**
+   * Write these fields: update record `id` (a matched row), or upsert on the Kit id. `synced`: the
+   * synced values to keep for fields not written (a matched row whose cells win: Kit's values, so
+   * the cells read as Airtable's changes and go to Kit).
+   */
+  | { readonly kind: 'write'; readonly kitId: number; readonly fields: RecordFields; readonly hash: string; readonly id?: string; readonly notes: readonly string[]; readonly synced?: RecordFields }
   /** They left: delete their record, or mark it (`onDelete`). */
   | { readonly kind: 'remove'; readonly kitId: number; readonly recordId: string }
   /** Nothing to send: the record holds this already, or they have none and need none. */
@@ -43,16 +48,31 @@ export function syncKey(destinationName: string, syncName: string): string {
  * What a subscriber's record should be, from their mirror row (undefined: no longer in the
  * mirror) and what kitrelay last wrote. `force`: write even when the hash says nothing changed.
  */
-export function planRecord(kitId: number, subscriber: MirrorSubscriber | undefined, state: AirtableRecordState | undefined, sync: AirtableSyncConfig, options: { readonly force?: boolean } = {}): RecordPlan {
+export function planRecord(kitId: number, subscriber: MirrorSubscriber | undefined, state: AirtableRecordState | undefined, sync: AirtableSyncConfig, options: PlanOptions = {}): RecordPlan {
   if (subscriber && isSelected(subscriber, sync.select)) {
-    const { fields, notes } = recordOf(subscriber, sync);
-    const hash = contentHash(fields);
-    if (state?.hash === hash && !options.force) return { kind: 'none', kitId, why: 'unchanged' };
-    return { kind: 'write', kitId, fields, hash, notes };
+    const record = recordOf(subscriber, sync);
+    const held = options.held ?? new Set<string>();
+    const all = Object.fromEntries(Object.entries(record.fields).filter(([name]) => !held.has(name)));
+    const hash = contentHash(record.fields);
+    // A row marked as left is unmarked, and written whole: it was not kept up to date meanwhile.
+    if (options.force || !state || state.hash === MARKED_HASH) return { kind: 'write', kitId, fields: all, hash, notes: record.notes };
+    // A state from before synced values were kept: the hash says whether anything changed, and all is written.
+    if (Object.keys(state.synced).length === 0) return state.hash === hash ? { kind: 'none', kitId, why: 'unchanged' } : { kind: 'write', kitId, fields: all, hash, notes: record.notes };
+    // Only what Kit changed since the last sync: a field edited in Airtable meanwhile is not overwritten.
+    const changed = Object.entries(all).filter(([name, value]) => name !== sync.kitIdField && !sameCell(value, state.synced[name]));
+    if (changed.length === 0) return { kind: 'none', kitId, why: 'unchanged' };
+    return { kind: 'write', kitId, fields: { [sync.kitIdField]: record.fields[sync.kitIdField] ?? null, ...Object.fromEntries(changed) }, hash, notes: record.notes };
   }
   if (!state) return { kind: 'none', kitId, why: 'not_selected' };
   if (state.hash === MARKED_HASH && !options.force) return { kind: 'none', kitId, why: 'marked' };
   return { kind: 'remove', kitId, recordId: state.recordId };
+}
+
+export interface PlanOptions {
+  /** Write every field, whatever was last written. */
+  readonly force?: boolean;
+  /** Fields not to write: a conflict on them is held for an operator. */
+  readonly held?: ReadonlySet<string>;
 }
 
 export interface ApplyDeps {
@@ -118,7 +138,7 @@ async function writeChunk(deps: ApplyDeps, chunk: readonly WritePlan[]): Promise
       if (!record) return { kind: 'error', kitId: plan.kitId, outcome: { kind: 'unknown', message: `Airtable's answer holds no record for Kit id ${plan.kitId}` }, ...(call ? { call } : {}) };
       return { kind: created.has(record.id) ? 'created' : 'updated', kitId: plan.kitId, recordId: record.id, ...(call ? { call } : {}) };
     });
-    const written = reports.flatMap((r, i) => (r.kind === 'created' || r.kind === 'updated' ? [{ kitId: r.kitId, recordId: r.recordId, hash: chunk[i]!.hash }] : []));
+    const written = reports.flatMap((r, i) => (r.kind === 'created' || r.kind === 'updated' ? [{ kitId: r.kitId, recordId: r.recordId, hash: chunk[i]!.hash, synced: syncedOf({ ...chunk[i]!.fields, ...chunk[i]!.synced }, deps.sync) }] : []));
     await deps.store.setAirtableRecords(deps.key, written, deps.now());
     return reports;
   }
@@ -153,6 +173,13 @@ async function splitAndSend<P extends RecordPlan>(chunk: readonly P[], send: (ha
   const stopped = first.find((r): r is Extract<RecordReport, { kind: 'error' }> => r.kind === 'error' && stopsTheRest(r.outcome));
   const second = stopped ? chunk.slice(middle).map((plan): RecordReport => ({ kind: 'error', kitId: plan.kitId, outcome: stopped.outcome, ...(stopped.call ? { call: stopped.call } : {}) })) : await send(chunk.slice(middle));
   return [...first, ...second];
+}
+
+/** What a write makes the synced values: the fields written (not the Kit id: it is the key). */
+function syncedOf(fields: RecordFields, sync: AirtableSyncConfig): Record<string, unknown> {
+  const synced: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(fields)) if (name !== sync.kitIdField) synced[name] = syncedCell(value);
+  return synced;
 }
 
 /** The records of an answer by the Kit id they hold (as text: the field may be a number or text). */

@@ -75,6 +75,9 @@ export function resolveField(mapping: FieldMapping): ResolvedField {
   return { customField: mapping.customField, as: mapping.as ?? 'text' };
 }
 
+/** Who wins a field changed on both sides since the last sync (store/airtable-types.ts). */
+export const conflictPolicySchema = z.enum(['kit-wins', 'airtable-wins', 'newest-wins', 'manual']);
+
 /** A match value's source, for rows that lack the Kit id (first sync into an existing table). */
 const matchSourceSchema = z.union([z.enum(FIELD_SOURCES), z.object({ customField: z.string().min(1) }).strict()]);
 
@@ -112,6 +115,57 @@ export const syncSchema = z
     onDelete: z.union([z.literal('delete'), z.object({ mark: z.string().min(1) }).strict()]).default('delete'),
     /** Changes to one subscriber within this long become one write. @default 2000 */
     coalesceMs: z.number().int().min(0).max(3_600_000).default(2000),
+    /**
+     * The out-of-sync check (`kitrelay airtable check <sync>`), scheduled as
+     * `airtable-check:<destination>:<sync>`: when it runs (cron), and whether it repairs what it
+     * finds or only reports it. @default { schedule: '0 3 * * *', repair: false }
+     */
+    check: z
+      .object({ schedule: z.string().min(1).default('0 3 * * *'), repair: z.boolean().default(false) })
+      .strict()
+      .default({ schedule: '0 3 * * *', repair: false }),
+    /**
+     * Rows that lack the Kit id and are matched to a subscriber (the first sync into a table with
+     * rows): whose values the matched row keeps. `kit`: the row is written from Kit; `airtable`:
+     * only the Kit id is written, and the row's values go to Kit as edits made in Airtable.
+     * @default 'kit'
+     */
+    firstSyncWinner: z.enum(['kit', 'airtable']).default('kit'),
+    /**
+     * Airtable → Kit: edits made in Airtable to fields mapped from a first name, tags or a custom
+     * field go back to Kit. Detected by the base's webhook (`kitrelay airtable webhooks sync`), or by
+     * polling `LAST_MODIFIED_TIME()` when webhooks are off or failing.
+     */
+    inbound: z
+      .object({
+        /** `webhook` (polling while none works), `poll` only, or `off` (one way, Kit → Airtable). @default 'webhook' */
+        mode: z.enum(['webhook', 'poll', 'off']).default('webhook'),
+        /** A record is applied once it has not changed for this long, so a half-typed value is not synced. @default 5000 */
+        quietMs: z.number().int().min(0).max(3_600_000).default(5000),
+        /** Fields to keep one way (Kit → Airtable) although their source could go back. */
+        exclude: z.array(z.string().min(1)).default([]),
+        /** A webhook is refreshed once it has less than this long to live (Airtable: 7 days from the last refresh). @default 1 day */
+        refreshBeforeMs: z.number().int().positive().max(6 * 86_400_000).default(86_400_000),
+        /**
+         * How often changes are looked for without a ping: the webhook's payloads (pings that never
+         * came), or a poll when webhooks are off or failing. Each look is one call or more, counted
+         * in the month's budget. @default 60_000
+         */
+        pollIntervalMs: z.number().int().min(1000).default(60_000),
+        /** When quiet changes are applied (six fields: seconds first); reads Airtable only when some wait. @default every 5 seconds */
+        schedule: z.string().min(1).default('*/5 * * * * *'),
+      })
+      .strict()
+      .default({ mode: 'webhook', quietMs: 5000, exclude: [], refreshBeforeMs: 86_400_000, pollIntervalMs: 60_000, schedule: '*/5 * * * * *' }),
+    /**
+     * A field changed on both sides since the last sync: whose value wins, by field name, with
+     * `default` for the rest. `manual` holds it for `kitrelay airtable conflicts resolve`.
+     * @default { default: 'newest-wins' }
+     */
+    conflicts: z
+      .object({ default: conflictPolicySchema.default('newest-wins'), fields: z.record(z.string().min(1), conflictPolicySchema).default({}) })
+      .strict()
+      .default({ default: 'newest-wins', fields: {} }),
   })
   .strict()
   .superRefine((sync, ctx) => {
@@ -161,6 +215,26 @@ export function matchOf(sync: AirtableSyncConfig): { readonly field: string; rea
   return email ? { field: email[0], source: 'email' } : undefined;
 }
 
+/**
+ * The mapped fields whose edits in Airtable go back to Kit: those filled from a first name, tags
+ * or a custom field (an email, a state, a date or the Kit id are Kit's alone), less `inbound.exclude`.
+ */
+export function inboundFields(sync: AirtableSyncConfig): Map<string, ResolvedField> {
+  const fields = new Map<string, ResolvedField>();
+  if (sync.inbound.mode === 'off') return fields;
+  for (const [name, mapping] of Object.entries(sync.fields)) {
+    const resolved = resolveField(mapping);
+    const isReversible = 'customField' in resolved || resolved.source === 'first_name' || resolved.source === 'tags';
+    if (isReversible && !sync.inbound.exclude.includes(name)) fields.set(name, resolved);
+  }
+  return fields;
+}
+
+/** The conflict policy of one field. */
+export function conflictPolicyOf(sync: AirtableSyncConfig, field: string): z.output<typeof conflictPolicySchema> {
+  return Object.hasOwn(sync.conflicts.fields, field) ? sync.conflicts.fields[field]! : sync.conflicts.default;
+}
+
 /** Checks across fields the schema cannot express; each message names the field and the fix. */
 export function checkAirtable(destination: AirtableDestinationConfig, name: string): string[] {
   const problems: string[] = [];
@@ -181,6 +255,10 @@ export function checkAirtable(destination: AirtableDestinationConfig, name: stri
     // Formulas name fields as {Name}, and a } cannot be escaped in them (client.ts).
     for (const [what, field] of [['kitIdField', sync.kitIdField], ['pauseField', sync.pauseField]] as const) {
       if (field?.includes('}')) problems.push(`${at}.${what}: "${field}" holds "}", which Airtable's formulas cannot name: rename the field`);
+    }
+    if (sync.firstSyncWinner === 'airtable' && sync.inbound.mode === 'off') problems.push(`${at}.firstSyncWinner: 'airtable' needs edits to go back to Kit, but inbound.mode is 'off': set one of them otherwise`);
+    for (const field of [...sync.inbound.exclude, ...Object.keys(sync.conflicts.fields)]) {
+      if (!mapped.has(field)) problems.push(`${at}: "${field}" is named in inbound.exclude or conflicts.fields but is not in fields: add it to fields or remove it`);
     }
     if (sync.match && sync.match.field === sync.kitIdField) problems.push(`${at}.match.field: rows are matched on "${sync.match.field}" because they lack the Kit id: pick the field holding their email`);
     const table = `${sync.baseId}/${sync.table}`;

@@ -9,7 +9,9 @@
  * per `coalesceMs`), and a job sent twice writes the same record. A subscriber still selected gets
  * an upsert merged on the Kit id field (never a second row); one who left (or is gone from the
  * mirror) has their row deleted or marked (`onDelete`); a record whose content hash equals what
- * was last written is not sent. With a `pauseField`, the jobs' rows are read first (one list call)
+ * was last written is not sent; only the fields Kit changed since the last sync are sent (one edited
+ * in Airtable meanwhile is left for the inbound side), and none whose conflict is held for an
+ * operator. With a `pauseField`, the jobs' rows are read first (one list call)
  * and a row with it checked is left alone.
  */
 import { performance } from 'node:perf_hooks';
@@ -94,10 +96,12 @@ async function runSync(run: SyncRun, items: readonly JobInput<UpsertParams>[]): 
   const { store, sync } = run;
   const key = syncKey(run.destinationName, run.syncName);
   const kitIds = [...new Set(items.map((item) => item.params.kitId))];
-  const [subscribers, states] = await Promise.all([store.listSubscribers({ kitIds, limit: kitIds.length }), store.getAirtableRecords(key, kitIds)]);
+  const [subscribers, states, heldFields] = await Promise.all([store.listSubscribers({ kitIds, limit: kitIds.length }), store.getAirtableRecords(key, kitIds), store.listHeldAirtableFields(key, kitIds)]);
   const mirror = new Map<number, MirrorSubscriber>(subscribers.map((s) => [s.kitId, s]));
   const written = new Map(states.map((s) => [s.kitId, s]));
-  const plans = kitIds.map((kitId) => planRecord(kitId, mirror.get(kitId), written.get(kitId), sync));
+  const held = new Map<number, Set<string>>();
+  for (const { kitId, field } of heldFields) held.set(kitId, (held.get(kitId) ?? new Set()).add(field));
+  const plans = kitIds.map((kitId) => planRecord(kitId, mirror.get(kitId), written.get(kitId), sync, { held: held.get(kitId) ?? new Set() }));
   const reports = new Map<number, RecordReport>();
   const paused = await pausedOf(run, plans);
   if (paused.kind === 'error') {

@@ -1,23 +1,35 @@
 /**
- * Airtable syncs (migration 009; words in airtable-types.ts): record states per sync and
- * subscriber, the month's call count per destination, and the rate windows and blocks every
- * process on the store spends from.
+ * Airtable syncs (migrations 009 and 010; words in airtable-types.ts): record states per sync and
+ * subscriber with their synced values, the month's call count per destination, and the rate
+ * windows and blocks every process on the store spends from. What flows back from Airtable
+ * (pending changes, delete requests, field decisions) is in core-airtable-inbound.ts.
  */
 import type { Database, Statement } from 'better-sqlite3';
 import type { AirtableCallCount, AirtableCallDecision, AirtableCallInput, AirtableRecordInput, AirtableRecordState } from '../airtable-types.js';
+import { fromJson } from './core-rows.js';
 
 interface StateRow {
   kit_id: number;
   record_id: string;
   hash: string;
   written_at: number;
+  synced: string;
 }
 
-const stateOf = (row: StateRow): AirtableRecordState => ({ kitId: row.kit_id, recordId: row.record_id, hash: row.hash, writtenAt: row.written_at });
+const STATE_COLUMNS = 'kit_id, record_id, hash, written_at, synced';
+
+const stateOf = (row: StateRow): AirtableRecordState => ({
+  kitId: row.kit_id,
+  recordId: row.record_id,
+  hash: row.hash,
+  writtenAt: row.written_at,
+  synced: fromJson<Record<string, unknown>>(row.synced, {}),
+});
 
 export class AirtableOps {
   readonly #getStates: Statement<{ sync: string; kitIds: string }, StateRow>;
-  readonly #setState: Statement<{ sync: string; kitId: number; recordId: string; hash: string; now: number }>;
+  readonly #findStates: Statement<{ sync: string; recordIds: string }, StateRow>;
+  readonly #setState: Statement<{ sync: string; kitId: number; recordId: string; hash: string; synced: string | null; now: number }>;
   readonly #forgetStates: Statement<{ sync: string; kitIds: string }>;
   readonly #listStates: Statement<{ sync: string; after: number; limit: number }, StateRow>;
   readonly #countStates: Statement<[string], number>;
@@ -32,14 +44,22 @@ export class AirtableOps {
 
   constructor(db: Database) {
     this.#getStates = db.prepare(`
-      SELECT kit_id, record_id, hash, written_at FROM airtable_records
+      SELECT ${STATE_COLUMNS} FROM airtable_records
       WHERE sync = @sync AND kit_id IN (SELECT value FROM json_each(@kitIds)) ORDER BY kit_id`);
+    this.#findStates = db.prepare(`
+      SELECT ${STATE_COLUMNS} FROM airtable_records
+      WHERE sync = @sync AND record_id IN (SELECT value FROM json_each(@recordIds)) ORDER BY kit_id`);
+    // Synced values merge as an RFC 7396 merge patch (json_patch): a null empties a field, a field
+    // not given keeps its value. Cells are never JSON objects, so no value is merged into another.
+    // Patched over '{}' for a new row, so its nulls are dropped there too.
     this.#setState = db.prepare(`
-      INSERT INTO airtable_records (sync, kit_id, record_id, hash, written_at) VALUES (@sync, @kitId, @recordId, @hash, @now)
-      ON CONFLICT (sync, kit_id) DO UPDATE SET record_id = excluded.record_id, hash = excluded.hash, written_at = excluded.written_at`);
+      INSERT INTO airtable_records (sync, kit_id, record_id, hash, written_at, synced)
+      VALUES (@sync, @kitId, @recordId, @hash, @now, json_patch('{}', coalesce(@synced, '{}')))
+      ON CONFLICT (sync, kit_id) DO UPDATE SET record_id = excluded.record_id, hash = excluded.hash, written_at = excluded.written_at,
+        synced = CASE WHEN @synced IS NULL THEN airtable_records.synced ELSE json_patch(airtable_records.synced, @synced) END`);
     this.#forgetStates = db.prepare('DELETE FROM airtable_records WHERE sync = @sync AND kit_id IN (SELECT value FROM json_each(@kitIds))');
     this.#listStates = db.prepare(`
-      SELECT kit_id, record_id, hash, written_at FROM airtable_records
+      SELECT ${STATE_COLUMNS} FROM airtable_records
       WHERE sync = @sync AND kit_id > @after ORDER BY kit_id LIMIT @limit`);
     this.#countStates = db.prepare<[string], number>('SELECT count(*) FROM airtable_records WHERE sync = ?').pluck();
     this.#getCalls = db.prepare('SELECT calls, warned_at FROM airtable_calls WHERE destination = @destination AND month = @month');
@@ -62,8 +82,16 @@ export class AirtableOps {
     return this.#getStates.all({ sync, kitIds: JSON.stringify(kitIds) }).map(stateOf);
   }
 
+  findRecordsByRecordId(sync: string, recordIds: readonly string[]): AirtableRecordState[] {
+    if (recordIds.length === 0) return [];
+    return this.#findStates.all({ sync, recordIds: JSON.stringify(recordIds) }).map(stateOf);
+  }
+
   setRecords(sync: string, records: readonly AirtableRecordInput[], now: number): void {
-    for (const record of records) this.#setState.run({ sync, kitId: record.kitId, recordId: record.recordId, hash: record.hash, now });
+    for (const record of records) {
+      const synced = record.synced === undefined ? null : JSON.stringify(record.synced);
+      this.#setState.run({ sync, kitId: record.kitId, recordId: record.recordId, hash: record.hash, synced, now });
+    }
   }
 
   forgetRecords(sync: string, kitIds: readonly number[]): number {

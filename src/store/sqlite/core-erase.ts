@@ -65,7 +65,14 @@ export class EraseOps {
       run(`DELETE FROM audience_members WHERE ${inIds} AND sent_row IS NULL`) +
       run(`UPDATE audience_members SET row = NULL, changed_at = @now WHERE ${inIds} AND row IS NOT NULL`) +
       run(`DELETE FROM audience_batch_items WHERE ${inIds}`);
+    // Airtable: what kitrelay kept about their row (`kitrelay erase` deletes the row itself first),
+    // the deletes waiting for approval, and the field decisions holding their values.
+    const inKitIds = `CAST(kit_id AS TEXT) IN (SELECT value FROM json_each(@ids))`;
+    const airtableRows =
+      run(`DELETE FROM airtable_records WHERE ${inKitIds}`) +
+      run(`DELETE FROM airtable_deletes WHERE ${inKitIds} OR email = @email`) +
+      run(`DELETE FROM airtable_decisions WHERE ${inKitIds}`);
     this.#db.prepare('DELETE FROM temp.erased_jobs').run();
-    return { email, subscriberIds: ids, events, jobs, auditRecordsScrubbed: auditRecords, mirror, quarantine, ledgerKeys, audienceRows };
+    return { email, subscriberIds: ids, events, jobs, auditRecordsScrubbed: auditRecords, mirror, quarantine, ledgerKeys, audienceRows, airtableRows };
   }
 }

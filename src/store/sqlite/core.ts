@@ -27,10 +27,21 @@ import type {
 } from '../types.js';
 import type { MirrorFilter, RateBudgetInput, SubscriberSnapshot, SyncCheckpoint, WebhookRegistration } from '../kit-types.js';
 import type { AudienceMemberInput, PlanAudienceBatchInput } from '../audience-types.js';
-import type { AirtableCallInput, AirtableRecordInput } from '../airtable-types.js';
+import type {
+  AirtableCallInput,
+  AirtableChange,
+  AirtableDeleteInput,
+  AirtableDeleteStatus,
+  AirtableFieldDecision,
+  AirtableFieldDecisionInput,
+  AirtableRecordInput,
+} from '../airtable-types.js';
 
 type AudiencePage = { readonly afterSubscriberId?: number; readonly limit: number };
+type AirtableDeleteFilter = { readonly sync?: string; readonly status?: AirtableDeleteStatus; readonly kitId?: number; readonly limit: number };
+type AirtableDecisionFilter = { readonly sync?: string; readonly status?: AirtableFieldDecision['status']; readonly kitId?: number; readonly limit: number };
 import { AirtableOps } from './core-airtable.js';
+import { AirtableInboundOps } from './core-airtable-inbound.js';
 import { AudienceOps } from './core-audiences.js';
 import { DigestOps } from './core-digests.js';
 import { EraseOps } from './core-erase.js';
@@ -136,6 +147,7 @@ export class SqliteCore implements SyncOps {
   readonly #erase: EraseOps;
   readonly #audiences: AudienceOps;
   readonly #airtable: AirtableOps;
+  readonly #airtableInbound: AirtableInboundOps;
   readonly #kit: KitOps;
   readonly #query: QueryOps;
   readonly #queue: QueueOps;
@@ -194,6 +206,7 @@ export class SqliteCore implements SyncOps {
     this.#erase = new EraseOps(db);
     this.#audiences = new AudienceOps(db);
     this.#airtable = new AirtableOps(db);
+    this.#airtableInbound = new AirtableInboundOps(db);
     this.#queue = new QueueOps(db, this.#query, storeId);
     this.#retention = new RetentionOps(db);
     this.#schedules = new ScheduleOps(db);
@@ -400,6 +413,23 @@ export class SqliteCore implements SyncOps {
   spendAirtableCall = (input: AirtableCallInput) => this.#airtable.spendCall(input);
   blockAirtableCalls = (key: string, until: number) => this.#airtable.blockCalls(key, until);
   getAirtableCalls = (destination: string, month: string) => this.#airtable.getCalls(destination, month);
+  findAirtableRecordsByRecordId = (sync: string, recordIds: readonly string[]) => this.#airtable.findRecordsByRecordId(sync, recordIds);
+  noteAirtableChanges = (sync: string, changes: readonly AirtableChange[]) => this.#airtableInbound.noteChanges(sync, changes);
+  listQuietAirtableChanges = (sync: string, quietSince: number, limit: number) => this.#airtableInbound.listQuietChanges(sync, quietSince, limit);
+  clearAirtableChanges = (sync: string, changes: readonly AirtableChange[]) => this.#airtableInbound.clearChanges(sync, changes);
+  countAirtableChanges = (sync: string) => this.#airtableInbound.countChanges(sync);
+  requestAirtableDelete = (sync: string, input: AirtableDeleteInput, now: number) => this.#airtableInbound.requestDelete(sync, input, now);
+  listAirtableDeletes = (filter: AirtableDeleteFilter) => this.#airtableInbound.listDeletes(filter);
+  getAirtableDelete = (id: number) => this.#airtableInbound.getDelete(id);
+  decideAirtableDelete = (id: number, status: Exclude<AirtableDeleteStatus, 'pending'>, now: number, note: string) =>
+    this.#airtableInbound.decideDelete(id, status, now, note);
+  withdrawAirtableDeletes = (sync: string, kitIds: readonly number[], now: number, note: string) => this.#airtableInbound.withdrawDeletes(sync, kitIds, now, note);
+  recordAirtableDecisions = (sync: string, decisions: readonly AirtableFieldDecisionInput[], now: number) =>
+    this.#airtableInbound.recordDecisions(sync, decisions, now);
+  listAirtableDecisions = (filter: AirtableDecisionFilter) => this.#airtableInbound.listDecisions(filter);
+  getAirtableDecision = (id: number) => this.#airtableInbound.getDecision(id);
+  resolveAirtableDecision = (id: number, winner: 'kit' | 'airtable', now: number, note: string) => this.#airtableInbound.resolveDecision(id, winner, now, note);
+  listHeldAirtableFields = (sync: string, kitIds: readonly number[]) => this.#airtableInbound.listHeldFields(sync, kitIds);
 
   upsertSubscribers = (snapshots: readonly SubscriberSnapshot[], source: 'backfill' | 'reconcile', now: number) =>
     this.#kit.upsertSubscribers(snapshots, source, now);

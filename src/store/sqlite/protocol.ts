@@ -53,6 +53,14 @@ export const WRITE_OPS: ReadonlySet<OpName> = new Set<OpName>([
   // A write so the check and the spend share the write lock (as takeRateBudget).
   'spendAirtableCall',
   'blockAirtableCalls',
+  'noteAirtableChanges',
+  'clearAirtableChanges',
+  // Writes so "is one pending" and queuing it share the write lock: never two pending per subscriber.
+  'requestAirtableDelete',
+  'decideAirtableDelete',
+  'withdrawAirtableDeletes',
+  'recordAirtableDecisions',
+  'resolveAirtableDecision',
   'eraseSubscriber',
   'settleDeadJobAlerts',
   'initSetting',

@@ -74,7 +74,7 @@ describe('sqlite store', () => {
   it('applies migrations once, however often it runs', async () => {
     const db = openDatabase(join(await tempDir(), 'migrate.db'), 5000);
     try {
-      expect(migrate(db)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      expect(migrate(db)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
       const storeId = db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get('store_id');
       expect(storeId).toMatch(/^[0-9a-f]{16}$/);
       expect(migrate(db)).toEqual([]);
@@ -88,6 +88,7 @@ describe('sqlite store', () => {
         { version: 7, name: '007_digests_alerts.sql' },
         { version: 8, name: '008_audiences.sql' },
         { version: 9, name: '009_airtable.sql' },
+        { version: 10, name: '010_airtable_two_way.sql' },
       ]);
       expect(db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get('store_id')).toBe(storeId);
     } finally {
@@ -107,7 +108,7 @@ describe('sqlite store', () => {
       const insert = db.prepare('INSERT INTO dedupe_keys (key, event_id, expires_at, subscriber_key, type, scope) VALUES (?, ?, ?, ?, ?, ?)');
       insert.run('legacy:old', 1, T0 + 30_000, 'id:9', 'subscriber.tag_added', 'tag_id=5');
       insert.run('kit:evt-1', 2, T0 + 72 * 3_600_000, null, null, null);
-      expect(migrate(db)).toEqual([3, 4, 5, 6, 7, 8, 9]);
+      expect(migrate(db)).toEqual([3, 4, 5, 6, 7, 8, 9, 10]);
       expect(db.prepare('SELECT key FROM dedupe_keys').pluck().all()).toEqual(['kit:evt-1']);
       expect(db.prepare('SELECT key, event_id, subscriber_key, scope, type FROM dedupe_window').all()).toEqual([
         { key: 'legacy:old', event_id: 1, subscriber_key: 'id:9', scope: 'tag_id:5', type: 'subscriber.tag_added' },
@@ -122,6 +123,27 @@ describe('sqlite store', () => {
     expect((await commit(store, [resend], T0 + 1000)).events[0]?.status).toBe('duplicate');
     await commit(store, [eventInput({ subscriberId: '9', subscriberKey: 'id:9', type: 'subscriber.tag_removed', scope: { param: 'tag_id', value: '5' }, clearsDedupeTypes: ['subscriber.tag_added'] })], T0 + 2000);
     expect((await commit(store, [resend], T0 + 3000)).events[0]?.status).toBe('accepted');
+  });
+
+  it('gives Airtable record states written before migration 010 no synced values, and patches them from there', async () => {
+    const dir = await tempDir();
+    const before = join(dir, 'migrations-before-010');
+    await mkdir(before);
+    for (const name of readdirSync(MIGRATIONS_DIR).filter((f) => /^00\d_.*\.sql$/.test(f))) await copyFile(new URL(name, MIGRATIONS_DIR), join(before, name));
+    const path = join(dir, 'upgrade.db');
+    const db = openDatabase(path, 5000);
+    try {
+      expect(migrate(db, pathToFileURL(`${before}/`))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      db.prepare('INSERT INTO airtable_records (sync, kit_id, record_id, hash, written_at) VALUES (?, ?, ?, ?, ?)').run('airtable/subscribers', 1, 'rec1', 'h1', T0);
+      expect(migrate(db)).toEqual([10]);
+    } finally {
+      db.close();
+    }
+    const store = await openSqliteStore({ path });
+    cleanups.push(() => store.close());
+    expect(await store.findAirtableRecordsByRecordId('airtable/subscribers', ['rec1'])).toEqual([{ kitId: 1, recordId: 'rec1', hash: 'h1', writtenAt: T0, synced: {} }]);
+    await store.setAirtableRecords('airtable/subscribers', [{ kitId: 1, recordId: 'rec1', hash: 'h1', synced: { Email: 'a@example.com' } }], T0 + 1);
+    expect(await store.getAirtableRecords('airtable/subscribers', [1])).toEqual([expect.objectContaining({ synced: { Email: 'a@example.com' } })]);
   });
 
   it('gives each new database its own store id, so job idempotency keys never repeat across databases', async () => {
