@@ -15,7 +15,7 @@ import { createSecretResolver } from './config/secrets.js';
 import { buildRouteTable, type RouteTable } from './ingest/routes.js';
 import { startInternalEvents, type InternalEventLoop } from './ingest/internal.js';
 import { startEventFollower, type EventFollower } from './ingest/follow.js';
-import { ingestPolled } from './ingest/sources.js';
+import { ingestPolled, SOURCE_PATH_PREFIX, sourceToken } from './ingest/sources.js';
 import { createIngestServer } from './ingest/server.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { createHttpClient, type HttpClient } from './lib/http.js';
@@ -317,6 +317,15 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     const scheduler = createScheduler({ store, clock, log, schedules });
     scheduler.start();
     if (options.sandbox) {
+      // Stand-ins that need the relay's address (Airtable's webhook pings its source).
+      for (const sim of sandboxSimulators) {
+        const integration = sim.destination === undefined ? undefined : integrations.get(destinations[sim.destination]?.type ?? '');
+        if (!integration?.sandboxStarted || sim.destination === undefined) continue;
+        const name = sim.destination;
+        const deps = integrationScheduleDeps({ config, store, secrets, clock, http, ...(worker ? { onJobs: () => worker.nudge() } : {}) }, name, destinations[name]!);
+        const sourceUrl = (source: string) => `${listenUrl}${SOURCE_PATH_PREFIX}/${name}/${source}/${sourceToken(secret, name, source)}`;
+        await integration.sandboxStarted({ deps, sourceUrl }).catch((error: unknown) => log.warn({ err: error, destination: name }, 'the sandbox could not finish setting up a stand-in'));
+      }
       const running = sandboxKit ? [{ name: 'kit', url: sandboxKit.simulator.url }, ...sandboxSimulators] : sandboxSimulators;
       // For `kitrelay sandbox status`, which runs in another process.
       await store.setSetting(SANDBOX_SIMULATORS_SETTING, JSON.stringify({ pid: process.pid, relayUrl: listenUrl, startedAt: clock.now(), simulators: running }));

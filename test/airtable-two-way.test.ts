@@ -10,7 +10,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { env, type ConfigInput } from '../src/config/schema.js';
 import { createSecretResolver } from '../src/config/secrets.js';
 import { TEST_FIELDS } from '../src/integrations/airtable/harness.js';
-import { backfillSync, runInbound, type AirtableDestinationConfig } from '../src/integrations/airtable/index.js';
+import { eraseFromSync } from '../src/integrations/airtable/erase.js';
+import { backfillSync, openClient, runInbound, type AirtableDestinationConfig } from '../src/integrations/airtable/index.js';
 import type { InboundStats } from '../src/integrations/airtable/inbound.js';
 import { approveDelete, rejectDelete, resolveConflict, type ReviewDeps } from '../src/integrations/airtable/review.js';
 import { startAirtableSimulator, type AirtableSimulator } from '../src/integrations/airtable/simulator.js';
@@ -283,5 +284,22 @@ describe('the first sync into a table with rows', () => {
     expect(w.first).toMatchObject({ toKit: 1 });
     await settled(w);
     expect(w.kit.state.getSubscriber(w.ids.Ada!)).toMatchObject({ first_name: 'Countess Ada', fields: expect.objectContaining({ company: 'Babbage & Co' }) });
+  });
+});
+
+describe('erasure', () => {
+  it("deletes the person's row (found by Kit id and by email) and forgets it", async () => {
+    const w = await start({ onDelete: { mark: 'Left' } });
+    // A second row with Ada's address that kitrelay never wrote goes too; Bob's stays.
+    w.sim.person.create('Subscribers', { Email: 'ADA@example.com', Name: 'Ada (copy)' });
+    const opened = openClient(w.deps, { now: Date.now });
+    try {
+      const erased = await eraseFromSync({ store: w.relay.relay.store, client: opened.client, destinationName: 'airtable', syncName: 'people', sync: w.deps.destination.syncs.people! }, { kitId: w.ids.Ada!, email: 'ada@example.com' });
+      expect(erased).toEqual({ ok: true, deleted: 2 });
+    } finally {
+      await opened.close();
+    }
+    expect(w.sim.records('Subscribers').map((r) => r.fields.Email)).toEqual(['bob@example.com']);
+    expect(await w.relay.relay.store.getAirtableRecords(SYNC, [w.ids.Ada!])).toEqual([]);
   });
 });

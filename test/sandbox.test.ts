@@ -132,7 +132,7 @@ describe('sandbox', () => {
     expect(runs.stdout.trim().split('\n')).toHaveLength(2);
   }, 60_000); // four CLI processes, each starting tsx
 
-  it('stands an Airtable simulator in for the airtable destination: `airtable backfill subscribers` fills the table from Kit, an unsubscribe then deletes the row', async () => {
+  it('stands an Airtable simulator in for the airtable destination: `airtable backfill subscribers` fills the table from Kit, an unsubscribe then deletes the row, an edit in Airtable reaches Kit', async () => {
     const temp = tempDir();
     remove = temp.remove;
     const loaded = resolveConfig({ ...exampleConfig, store: { dataDir: temp.dir } }, { cwd: temp.dir, env: {}, source: 'built-in example' });
@@ -165,5 +165,13 @@ describe('sandbox', () => {
 
     const status = await execCli(['airtable', 'status'], { KITRELAY_DATA_DIR: temp.dir });
     expect(status.stdout).toMatch(new RegExp(`airtable/subscribers\\s+${active.length - 1}\\s+done`));
-  }, 60_000);
+
+    // Two-way: an edit made "as a person in Airtable" pings the sandbox's webhook and reaches the simulated Kit.
+    const editor = active[1]!;
+    const edited = await execCli(['sandbox', 'airtable-edit', editor.email_address, 'Name=Edited In Airtable'], { KITRELAY_DATA_DIR: temp.dir });
+    expect(edited.code, edited.stderr).toBe(0);
+    // Read from the simulator's state: asking through the API would spend the Kit budget the edit's job needs.
+    await eventually(() => (relay!.sandboxKit!.simulator.state.getSubscriber(editor.id)?.first_name === 'Edited In Airtable' ? true : undefined), 45_000, 'the edit to reach Kit');
+    expect((await relay.store.listEvents({ type: 'airtable:webhook_ping', limit: 5 })).length).toBeGreaterThan(0);
+  }, 120_000);
 });

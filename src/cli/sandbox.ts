@@ -13,6 +13,7 @@ import { routeTableFor, sandboxOverlay, SANDBOX_SIMULATORS_SETTING, type Sandbox
 import type { KitClient } from '../kit/client/index.js';
 import { findCredentials, openKitClient } from '../sync/kit-access.js';
 import { CliError, parseId, printJson, withStore } from './context.js';
+import { registerSandboxAirtable } from './sandbox-airtable.js';
 import { registerSandboxSlack } from './sandbox-slack.js';
 
 interface SendFlags {
@@ -163,6 +164,7 @@ export function registerSandbox(program: Command): void {
       if (!response.ok) process.exitCode = 1;
     });
   registerSandboxSlack(sandbox);
+  registerSandboxAirtable(sandbox);
   sandbox
     .command('send <event>')
     .description('post a sample Kit webhook to the running relay: a legacy event (tag_add, subscriber.tag_add…) or, with --signed, a Webhooks 2.0 event (subscriber.tag_added…)')

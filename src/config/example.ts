@@ -77,7 +77,8 @@ export const exampleConfig: ConfigInput = defineConfig({
     // Pattern 4: every active subscriber as a record in an Airtable table, kept up to date as
     // webhooks arrive (changes within 2 s make one write). With AIRTABLE_TOKEN unset, the sandbox
     // runs an Airtable simulator holding the table, empty: `npx kitrelay airtable backfill
-    // subscribers` fills it (the first run pulls Kit into the subscriber mirror).
+    // subscribers` fills it (the first run pulls Kit into the subscriber mirror), and
+    // `npx kitrelay sandbox airtable-edit <email> Name=Ada` edits a row as a person would.
     airtable: {
       type: 'airtable',
       token: env('AIRTABLE_TOKEN'),
@@ -90,6 +91,9 @@ export const exampleConfig: ConfigInput = defineConfig({
           fields: { Email: 'email', Name: 'first_name', State: 'state', Tags: 'tags' },
           // Tags become options of the multiple select as they appear.
           typecast: true,
+          // Edits made in Airtable (name, tags) go back to Kit once quiet for 2 s; the sandbox makes
+          // the base's webhook itself (elsewhere: `npx kitrelay airtable webhooks sync`).
+          inbound: { mode: 'webhook', quietMs: 2000 },
         },
       },
     },

@@ -435,6 +435,12 @@ export interface Integration<D extends DestinationBase = DestinationBase> {
    * destination whose credentials are not set. Undefined when the destination needs no stand-in.
    */
   sandbox?(ctx: { readonly destinationName: string; readonly destination: D; readonly env: Readonly<Record<string, string | undefined>> }): Promise<SandboxStandIn<D> | undefined>;
+  /**
+   * The sandbox listens now: finish setting up this integration's stand-in where that needs the
+   * relay's address (Airtable: the base's webhook, pointed at the `webhook` source). `sourceUrl`
+   * names one of the destination's sources. A throw is logged; the sandbox runs on.
+   */
+  sandboxStarted?(ctx: { readonly deps: ScheduleDeps<D>; readonly sourceUrl: (source: string) => string }): Promise<void>;
 }
 
 /** A simulator running in place of a destination's real API, and the config that points at it. */

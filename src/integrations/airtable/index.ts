@@ -26,7 +26,7 @@ import { airtableStandIn } from './sandbox.js';
 import { applyQuietChanges, type InboundStats } from './inbound.js';
 import { kitUpdateAction } from './kit-update.js';
 import { openClient } from './open.js';
-import { detectChanges } from './webhooks.js';
+import { detectChanges, syncWebhook } from './webhooks.js';
 import { fetchChangesAction } from './fetch-changes.js';
 import { FETCH_CHANGES_ACTION, webhookSource } from './source.js';
 import { upsertAction } from './upsert.js';
@@ -167,9 +167,22 @@ export const airtableIntegration: Integration<AirtableDestinationConfig> = {
     if (env[destination.token.$env] || Object.keys(destination.syncs).length === 0) return undefined;
     return airtableStandIn(destination);
   },
+  // The stand-in's webhooks, pointed at this sandbox's `webhook` source: edits made "as a person" ping it.
+  async sandboxStarted({ deps, sourceUrl }) {
+    for (const [syncName, sync] of Object.entries(deps.destination.syncs)) {
+      if (sync.inbound.mode !== 'webhook') continue;
+      const opened = openClient(deps, { now: Date.now });
+      try {
+        const made = await syncWebhook({ store: deps.store, client: opened.client, destinationName: deps.destinationName, syncName, sync, now: Date.now }, { notificationUrl: sourceUrl('webhook') });
+        if (!made.ok) throw new Error(`the sandbox's Airtable webhook for ${syncName}: ${made.error}`);
+      } finally {
+        await opened.close();
+      }
+    }
+  },
 };
 
-export { airtableDestinationSchema, syncSchema, checkAirtable, matchOf, type AirtableDestinationConfig, type AirtableSyncConfig } from './schema.js';
+export { airtableDestinationSchema, syncSchema, checkAirtable, matchOf, resolveField, type AirtableDestinationConfig, type AirtableSyncConfig } from './schema.js';
 export { airtableClient, type AirtableClient } from './client.js';
 export { backfillCheckpointName, type BackfillResult, type BackfillStats } from './backfill.js';
 export { monthOf } from './budget.js';

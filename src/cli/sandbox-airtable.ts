@@ -1,0 +1,72 @@
+/**
+ * `kitrelay sandbox airtable-edit <email> <Field=value>…`: in a running sandbox, edit a person's row
+ * in the Airtable simulator standing in for an Airtable destination, as a person in Airtable's app
+ * would (the simulator's `/_sim/person`): its webhook pings kitrelay, and the edit reaches the
+ * simulated Kit once quiet.
+ */
+import type { Command } from 'commander';
+import { airtableDestinationSchema, matchOf, resolveField, type AirtableDestinationConfig } from '../integrations/airtable/index.js';
+import { SANDBOX_SIMULATORS_SETTING, type SandboxSimulator } from '../main.js';
+import { CliError, withStore } from './context.js';
+
+interface Target {
+  readonly simulatorUrl: string;
+  readonly token: string;
+  readonly destination: AirtableDestinationConfig;
+  readonly syncName: string;
+}
+
+export function registerSandboxAirtable(sandbox: Command): void {
+  sandbox
+    .command('airtable-edit <email> <assignments...>')
+    .description("in the sandbox's Airtable simulator, edit a person's row as a person in Airtable would (Name=\"Ada L.\" Tags=vip,customer); the edit reaches the simulated Kit")
+    .option('--sync <name>', 'the sync whose table holds the row (default: the first)')
+    .action(async (email: string, assignments: string[], flags: { sync?: string }, command: Command) => {
+      const target = await withStore(command, async (store) => {
+        const text = await store.getSetting(SANDBOX_SIMULATORS_SETTING);
+        if (text === undefined) throw new CliError('not_sandbox', 'No sandbox has run on this data directory: start one with `npm start` (no credentials set)', 1);
+        const record = JSON.parse(text) as { simulators: readonly SandboxSimulator[] };
+        const sim = record.simulators.find((s) => s.name === 'airtable' && s.standIn);
+        const parsed = sim?.standIn ? airtableDestinationSchema.safeParse(sim.standIn.config) : undefined;
+        if (!sim || !parsed?.success) throw new CliError('no_simulator', 'No Airtable simulator is running in the sandbox: the config needs an airtable destination whose token is unset', 1);
+        const syncName = flags.sync ?? Object.keys(parsed.data.syncs)[0];
+        if (syncName === undefined || !Object.hasOwn(parsed.data.syncs, syncName)) throw new CliError('no_sync', `No sync "${flags.sync ?? ''}" (syncs: ${Object.keys(parsed.data.syncs).join(', ')})`, 2);
+        return { simulatorUrl: sim.url, token: sim.standIn?.overlay[parsed.data.token.$env] ?? '', destination: parsed.data, syncName } satisfies Target;
+      });
+      const sync = target.destination.syncs[target.syncName]!;
+      const fields = Object.fromEntries(assignments.map((assignment) => cellOf(assignment, sync.fields)));
+      const match = matchOf(sync);
+      if (!match || match.source !== 'email') throw new CliError('no_email_field', `Sync ${target.syncName} maps no email field: its rows cannot be found by address`, 2);
+      const formula = `LOWER({${match.field}})='${email.trim().toLowerCase().replace(/'/g, "\\'")}'`;
+      const listed = await call(`${target.simulatorUrl}/v0/${sync.baseId}/${encodeURIComponent(sync.table)}?filterByFormula=${encodeURIComponent(formula)}`, { headers: { authorization: `Bearer ${target.token}` } });
+      const rows = (listed as { records?: { id: string }[] }).records ?? [];
+      if (rows.length === 0) throw new CliError('not_found', `No row for ${email} in ${sync.table} (run \`npx kitrelay airtable backfill ${target.syncName}\` first)`, 1);
+      await call(`${target.simulatorUrl}/_sim/person`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ action: 'update', table: sync.table, baseId: sync.baseId, recordId: rows[0]!.id, fields }) });
+      process.stdout.write(`edited ${email}'s row ${rows[0]!.id} in ${sync.table}: ${Object.keys(fields).join(', ')}; kitrelay applies it once it has been quiet ${sync.inbound.quietMs / 1000} s\n`);
+    });
+}
+
+/** `Name=Ada` → the cell, typed as the field is mapped (a list for a multiple select, a number). */
+function cellOf(assignment: string, mapping: AirtableDestinationConfig['syncs'][string]['fields']): [string, unknown] {
+  const at = assignment.indexOf('=');
+  if (at <= 0) throw new CliError('bad_assignment', `"${assignment}" is not Field=value`, 2);
+  const name = assignment.slice(0, at);
+  const value = assignment.slice(at + 1);
+  const field = Object.hasOwn(mapping, name) ? resolveField(mapping[name]!) : undefined;
+  if (field?.as === 'multipleSelects') return [name, value.split(',').map((v) => v.trim()).filter(Boolean)];
+  if (field?.as === 'number') return [name, value === '' ? null : Number(value)];
+  if (field?.as === 'checkbox') return [name, /^(true|yes|1|x)$/i.test(value)];
+  return [name, value === '' ? null : value];
+}
+
+async function call(url: string, init: RequestInit): Promise<unknown> {
+  let response: Response;
+  try {
+    response = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
+  } catch (error) {
+    throw new CliError('not_running', `Could not reach the Airtable simulator at ${new URL(url).origin}: is \`npm start\` running? (${error instanceof Error ? error.message : String(error)})`, 1);
+  }
+  const body: unknown = await response.json().catch(() => undefined);
+  if (!response.ok) throw new CliError('sim_error', `The Airtable simulator answered ${response.status}: ${JSON.stringify(body)}`, 1);
+  return body;
+}
