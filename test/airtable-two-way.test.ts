@@ -211,6 +211,27 @@ describe('conflicts: a field changed on both sides since the last sync', () => {
     expect(rowOf(newer.w.sim, newer.w.ids.Ada!).fields.Name).toBe('Kit Ada');
   });
 
+  it('a Kit change to a field whose Airtable edit is still pending does not erase the edit: the inbound run settles both', async () => {
+    const w = await start({ inbound: { quietMs: 1000 }, conflicts: { default: 'airtable-wins', fields: {} } });
+    w.sim.person.update('Subscribers', rowOf(w.sim, w.ids.Ada!).id, { Name: 'Airtable Ada' });
+    expect((await inbound(w)).stats.toKit).toBe(0); // noted, not quiet yet
+    const [ada] = await w.relay.relay.store.listSubscribers({ kitIds: [w.ids.Ada!], limit: 1 });
+    await w.relay.relay.store.upsertSubscribers([{ ...ada!, firstName: 'Kit Ada', fields: { company: 'New Ltd' } }], 'reconcile', Date.now() - 60_000);
+    await w.deps.ingest('test', [{ type: 'record_changed', id: 'ada-kit', subscriberId: String(w.ids.Ada), payload: {}, jobs: [{ action: 'upsert', params: { sync: 'people', kitId: w.ids.Ada }, subKey: w.sim.baseId }] }]);
+    await settled(w);
+    // The edited field waits; the rest of Kit's change is written.
+    expect(rowOf(w.sim, w.ids.Ada!).fields).toMatchObject({ Name: 'Airtable Ada' });
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const run = await inbound(w);
+    await settled(w);
+    expect(run.stats).toMatchObject({ conflicts: 1, toKit: 1, toAirtable: 1 });
+    // Kit's change to the other field, held back with the edit, is written now; the name Airtable won is not overwritten.
+    expect(rowOf(w.sim, w.ids.Ada!).fields).toMatchObject({ Name: 'Airtable Ada', Company: 'New Ltd' });
+    const decisions = await w.relay.relay.store.listAirtableDecisions({ sync: SYNC, limit: 10 });
+    expect(decisions.find((d) => d.field === 'Name')).toMatchObject({ kitValue: 'Kit Ada', airtableValue: 'Airtable Ada', winner: 'airtable' });
+    expect(w.kit.state.getSubscriber(w.ids.Ada!)).toMatchObject({ first_name: 'Airtable Ada' });
+  });
+
   it('manual: held, written neither way until resolved; resolving for Airtable sends the cell to Kit', async () => {
     const { w, decision } = await conflict('manual');
     expect(decision).toMatchObject({ policy: 'manual', status: 'held', winner: null });

@@ -44,6 +44,8 @@ export function airtableInboundContract(ctx: ContractContext): void {
     await store.noteAirtableChanges(OTHER, [{ recordId: 'recA', changedAt: T0, isDestroyed: false }]);
     expect(await store.countAirtableChanges(SYNC)).toBe(2);
     expect(await store.countAirtableChanges(OTHER)).toBe(1);
+    expect(await store.listPendingAirtableRecords(SYNC, ['recNone', ...(await store.listQuietAirtableChanges(SYNC, Number.MAX_SAFE_INTEGER, 10)).map((c) => c.recordId)])).toHaveLength(2);
+    expect(await store.listPendingAirtableRecords(SYNC, [])).toEqual([]);
     expect(await store.listQuietAirtableChanges(SYNC, T0 + 10, 10)).toEqual([
       { recordId: 'recB', changedAt: T0 + 4, isDestroyed: true },
       { recordId: 'recA', changedAt: T0 + 5, isDestroyed: false },

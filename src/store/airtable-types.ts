@@ -196,6 +196,8 @@ export interface AirtableStore {
    */
   clearAirtableChanges(sync: string, changes: readonly AirtableChange[]): Promise<number>;
   countAirtableChanges(sync: string): Promise<number>;
+  /** Which of these records have a pending change (edited in Airtable, not yet applied). */
+  listPendingAirtableRecords(sync: string, recordIds: readonly string[]): Promise<string[]>;
 
   /**
    * Queues a row deleted in Airtable for approval: one pending request per sync and subscriber

@@ -159,7 +159,8 @@ async function applyPass(deps: InboundDeps, key: string, changes: readonly Airta
       stats.toKit += 1;
     }
     if (plan.toAirtable) {
-      jobs.push({ action: 'upsert', params: { sync: deps.syncName, kitId }, subKey: sync.baseId });
+      const keep = Object.keys(plan.toKit?.synced ?? {});
+      jobs.push({ action: 'upsert', params: { sync: deps.syncName, kitId, settled: true, ...(keep.length > 0 ? { keep } : {}) }, subKey: sync.baseId });
       stats.toAirtable += 1;
     }
     if (jobs.length === 0) {
@@ -202,7 +203,7 @@ async function newDecisions(store: IntegrationSyncStore, key: string, decisions:
 export interface InboundPlan {
   /** The Kit side's writes, and the cells they bring Kit in line with (synced once applied). */
   readonly toKit?: Omit<KitUpdateParams, 'sync' | 'kitId' | 'recordId'>;
-  /** Kit won a conflict: the record is written from the mirror. */
+  /** Kit won a conflict, or changed a field the row's edit held back: the record is written from the mirror. */
   readonly toAirtable: boolean;
   /** Fields both sides changed to the same value: synced now. */
   readonly agreed: Record<string, unknown>;
@@ -222,7 +223,11 @@ export function planInbound(sync: AirtableSyncConfig, row: AirtableRecord, state
     const cell = row.fields[name];
     const synced = base[name];
     const kitValue = kitRecord[name];
-    if (sameCell(cell, synced)) continue;
+    if (sameCell(cell, synced)) {
+      // Only Kit changed it: a write of the row's pending edit held it back, so it is written now.
+      if (!sameCell(kitValue, synced)) toAirtable = true;
+      continue;
+    }
     if (sameCell(kitValue, synced)) {
       sendToKit(toKit, name, field, cell, subscriber);
       continue;

@@ -92,7 +92,7 @@ export async function resolveConflict(deps: ReviewDeps, id: number, winner: 'kit
   if (winner === 'kit') {
     const [state] = await deps.store.getAirtableRecords(held.sync, [held.kitId]);
     if (state) await deps.store.setAirtableRecords(held.sync, [{ kitId: held.kitId, recordId: state.recordId, hash: state.hash, synced: { [held.field]: syncedCell(held.airtableValue) } }], deps.now);
-    await deps.ingest(REVIEW_POLLER, [{ ...base, jobs: [{ action: 'upsert', params: { sync: syncName, kitId: held.kitId }, subKey: sync.baseId }] }]);
+    await deps.ingest(REVIEW_POLLER, [{ ...base, jobs: [{ action: 'upsert', params: { sync: syncName, kitId: held.kitId, settled: true }, subKey: sync.baseId }] }]);
     return resolved;
   }
   const toKit = kitWriteFor(sync, held.field, held.airtableValue, subscriber);

@@ -23,7 +23,7 @@ import { storeCallBudget } from './budget.js';
 import { airtableClient, fieldRef, MAX_RECORDS_PER_WRITE, type AirtableClient } from './client.js';
 import { resultOf } from './errors.js';
 import { applyPlans, kitIdFormula, planRecord, syncKey, type RecordPlan, type RecordReport } from './records.js';
-import type { AirtableDestinationConfig, AirtableSyncConfig } from './schema.js';
+import { inboundFields, type AirtableDestinationConfig, type AirtableSyncConfig } from './schema.js';
 
 export const upsertParamsSchema = z
   .object({
@@ -31,6 +31,13 @@ export const upsertParamsSchema = z
     sync: z.string().min(1),
     /** The Kit subscriber whose record is brought up to date. */
     kitId: z.number().int().positive(),
+    /**
+     * Planned by the inbound side once it settled the row's edit (Kit won a conflict): write Kit's
+     * values although the edit may still be pending.
+     */
+    settled: z.literal(true).optional(),
+    /** Fields not to write: their Airtable value is on its way to Kit (a `kit_update` of the same settlement). */
+    keep: z.array(z.string().min(1)).optional(),
   })
   .strict();
 
@@ -101,6 +108,15 @@ async function runSync(run: SyncRun, items: readonly JobInput<UpsertParams>[]): 
   const written = new Map(states.map((s) => [s.kitId, s]));
   const held = new Map<number, Set<string>>();
   for (const { kitId, field } of heldFields) held.set(kitId, (held.get(kitId) ?? new Set()).add(field));
+  // A row edited in Airtable whose edit is not applied yet: the fields that go back to Kit wait for
+  // the inbound side, which sees both changes and settles them by policy (a write now would erase the edit).
+  const pending = new Set(await store.listPendingAirtableRecords(key, states.map((s) => s.recordId)));
+  const reversible = [...inboundFields(sync).keys()];
+  const settled = new Set(items.filter((item) => item.params.settled).map((item) => item.params.kitId));
+  for (const item of items) if (item.params.keep) held.set(item.params.kitId, new Set([...(held.get(item.params.kitId) ?? []), ...item.params.keep]));
+  for (const state of states) {
+    if (pending.has(state.recordId) && !settled.has(state.kitId)) held.set(state.kitId, new Set([...(held.get(state.kitId) ?? []), ...reversible]));
+  }
   const plans = kitIds.map((kitId) => planRecord(kitId, mirror.get(kitId), written.get(kitId), sync, { held: held.get(kitId) ?? new Set() }));
   const reports = new Map<number, RecordReport>();
   const paused = await pausedOf(run, plans);

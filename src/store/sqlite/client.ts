@@ -134,6 +134,7 @@ export class SqliteStoreClient implements SqliteStore {
   listQuietAirtableChanges = this.#op('listQuietAirtableChanges');
   clearAirtableChanges = this.#op('clearAirtableChanges');
   countAirtableChanges = this.#op('countAirtableChanges');
+  listPendingAirtableRecords = this.#op('listPendingAirtableRecords');
   requestAirtableDelete = this.#op('requestAirtableDelete');
   listAirtableDeletes = this.#op('listAirtableDeletes');
   getAirtableDelete = this.#op('getAirtableDelete');

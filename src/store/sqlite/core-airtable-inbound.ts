@@ -100,6 +100,7 @@ export class AirtableInboundOps {
   readonly #quietChanges: Statement<{ sync: string; quietSince: number; limit: number }, ChangeRow>;
   readonly #clearChange: Statement<{ sync: string; recordId: string; changedAt: number }>;
   readonly #countChanges: Statement<[string], number>;
+  readonly #pendingRecords: Statement<{ sync: string; recordIds: string }, string>;
   readonly #pendingDelete: Statement<{ sync: string; kitId: number }, DeleteRow>;
   readonly #insertDelete: Statement<{ sync: string; kitId: number; recordId: string; email: string | null; detectedBy: string; now: number }, DeleteRow>;
   readonly #getDelete: Statement<[number], DeleteRow>;
@@ -123,6 +124,9 @@ export class AirtableInboundOps {
       WHERE sync = @sync AND changed_at <= @quietSince ORDER BY changed_at, record_id LIMIT @limit`);
     this.#clearChange = db.prepare('DELETE FROM airtable_changes WHERE sync = @sync AND record_id = @recordId AND changed_at = @changedAt');
     this.#countChanges = db.prepare<[string], number>('SELECT count(*) FROM airtable_changes WHERE sync = ?').pluck();
+    this.#pendingRecords = db
+      .prepare<{ sync: string; recordIds: string }, string>('SELECT record_id FROM airtable_changes WHERE sync = @sync AND record_id IN (SELECT value FROM json_each(@recordIds)) ORDER BY record_id')
+      .pluck();
     this.#pendingDelete = db.prepare("SELECT * FROM airtable_deletes WHERE sync = @sync AND kit_id = @kitId AND status = 'pending'");
     this.#insertDelete = db.prepare(`
       INSERT INTO airtable_deletes (sync, kit_id, record_id, email, detected_by, detected_at)
@@ -159,6 +163,10 @@ export class AirtableInboundOps {
     let cleared = 0;
     for (const change of changes) cleared += this.#clearChange.run({ sync, recordId: change.recordId, changedAt: change.changedAt }).changes;
     return cleared;
+  }
+
+  pendingRecords(sync: string, recordIds: readonly string[]): string[] {
+    return recordIds.length === 0 ? [] : this.#pendingRecords.all({ sync, recordIds: JSON.stringify(recordIds) });
   }
 
   countChanges(sync: string): number {

@@ -418,6 +418,7 @@ export class SqliteCore implements SyncOps {
   listQuietAirtableChanges = (sync: string, quietSince: number, limit: number) => this.#airtableInbound.listQuietChanges(sync, quietSince, limit);
   clearAirtableChanges = (sync: string, changes: readonly AirtableChange[]) => this.#airtableInbound.clearChanges(sync, changes);
   countAirtableChanges = (sync: string) => this.#airtableInbound.countChanges(sync);
+  listPendingAirtableRecords = (sync: string, recordIds: readonly string[]) => this.#airtableInbound.pendingRecords(sync, recordIds);
   requestAirtableDelete = (sync: string, input: AirtableDeleteInput, now: number) => this.#airtableInbound.requestDelete(sync, input, now);
   listAirtableDeletes = (filter: AirtableDeleteFilter) => this.#airtableInbound.listDeletes(filter);
   getAirtableDelete = (id: number) => this.#airtableInbound.getDelete(id);
