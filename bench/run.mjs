@@ -37,6 +37,11 @@
  *               `kitrelay meta sync` child (its own worker, the destination's rate limit) against the
  *               Meta simulator (its own process): run time against the bound the rate limit sets,
  *               peak RSS of the run's process, Meta's members against the expected set
+ *   airtable    (bench/airtable.mjs) the backfill of a 100,000-subscriber mirror into an empty table of
+ *               the Airtable simulator (its own process, its limit on and scaled up: R a second per
+ *               base, 10 R per token), a `kitrelay airtable backfill` child, 10 records a call; then
+ *               again, nothing changed: run time against the bound R sets, peak RSS of the child,
+ *               the table's rows by Kit id (none twice), 429s
  *
  * Each server runs in its own child process with a fresh temporary data directory; every child is
  * killed when the benchmark ends, however it ends. Load goes to 127.0.0.1 only. Every phase is
@@ -81,7 +86,13 @@
  *   BENCH_META_CHURN=0.01      … the share that changes before the incremental run
  *   BENCH_META_RATE=, BENCH_META_BURST=  the Meta destination's rateLimit (unset: its default, 1/s burst 2)
  *   BENCH_META_USAGE=0         the Meta simulator's usage quota off (headers at 0 %, never throttled)
- *   BENCH_ONLY=                comma list of phases to run (bare,floor,storecore,store,paused,delivering,rate,e2e,flood,bonjoro,slack,meta,bare2)
+ *   BENCH_AIRTABLE_SUBSCRIBERS=100000  subscribers in the mirror (every one selected) …
+ *   BENCH_AIRTABLE_RATE=100    … requests a second per base (R) at the simulator and in the
+ *                              destination's subKeyRateLimit (Airtable: 5); per token 10 R
+ *   BENCH_AIRTABLE_CONCURRENCY=  calls in flight (unset: the destination's default, 4)
+ *   BENCH_AIRTABLE_RERUN=0     skip the second backfill (nothing changed)
+ *   BENCH_AIRTABLE_NODE_ARGS=  Node.js flags for the backfill's process (a diagnostic: --trace-gc, …)
+ *   BENCH_ONLY=                comma list of phases to run (bare,floor,storecore,store,paused,delivering,rate,e2e,flood,bonjoro,slack,meta,airtable,bare2)
  *   BENCH_CPU_PROF=1           run kitrelay with --cpu-prof (profiles kept in the work directory)
  *   BENCH_KEEP=1               keep the work directory (data, logs, results.json)
  *   BENCH_SCATTERED_IDS=1      subscriber ids in no order (as real traffic) instead of counting up:
@@ -123,6 +134,7 @@ import { FLOOD_SIGNED_ENDPOINT, floodOptions, phaseFlood } from './flood.mjs';
 import { bonjoroOptions, phaseBonjoro } from './bonjoro.mjs';
 import { phaseSlack, slackOptions } from './slack.mjs';
 import { metaOptions, phaseMeta } from './meta.mjs';
+import { airtableOptions, phaseAirtable } from './airtable.mjs';
 import { renderConsole, renderMarkdown, updateBenchmarksMd, verdict } from './report.mjs';
 
 const num = (name, dflt) => {
@@ -157,8 +169,9 @@ const opt = {
   bonjoro: bonjoroOptions(num),
   slack: slackOptions(num),
   meta: metaOptions(num),
+  airtable: airtableOptions(num),
 };
-const ALL_PHASES = ['bare', 'floor', 'storecore', 'store', 'paused', 'delivering', 'rate', 'e2e', 'flood', 'bonjoro', 'slack', 'meta', 'bare2'];
+const ALL_PHASES = ['bare', 'floor', 'storecore', 'store', 'paused', 'delivering', 'rate', 'e2e', 'flood', 'bonjoro', 'slack', 'meta', 'airtable', 'bare2'];
 const only = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 for (const p of only) if (!ALL_PHASES.includes(p)) throw new Error(`BENCH_ONLY: unknown phase "${p}" (phases: ${ALL_PHASES.join(', ')})`);
 const runs = (phase) => only.length === 0 || only.includes(phase);
@@ -605,6 +618,7 @@ try {
     bonjoro: () => phaseBonjoro('bonjoro', { opt, work, log, fmtMs, stopChecked, inspectDb, durability, serviceMetrics }),
     slack: () => phaseSlack('slack', { opt, work, log, fmtMs, stopChecked, inspectDb, durability, serviceMetrics }),
     meta: () => phaseMeta('meta', { opt, work, log, fmtMs }),
+    airtable: () => phaseAirtable('airtable', { opt, work, log }),
     bare2: () => phaseBare('bare2', { withRate: false }),
   };
   results.quiet = {};
@@ -636,8 +650,9 @@ if (opt.writeMd) {
 if (opt.keep) log(`work directory kept: ${work}${opt.cpuProf ? ` (CPU profiles under ${path.join(work, 'profiles')}; summarize with node bench/profile-summary.mjs <dir>)` : ''}`);
 else rmSync(work, { recursive: true, force: true });
 log(`bench finished in ${results.totalSeconds.toFixed(0)} s`);
-// Exit code: 1 when an acknowledged event was not on disk, or Meta's audience differs from the
-// expected set (correctness failures); a missed performance target is reported, not an error,
-// unless BENCH_STRICT=1 (then exit code 2).
-if (results.verdict.durabilityOk === false || results.verdict.metaCorrect === false) process.exitCode = 1;
+// Exit code: 1 when an acknowledged event was not on disk, Meta's audience differs from the
+// expected set, or the Airtable table misses a subscriber or holds one twice (correctness
+// failures); a missed performance target is reported, not an error, unless BENCH_STRICT=1 (then
+// exit code 2).
+if (results.verdict.durabilityOk === false || results.verdict.metaCorrect === false || results.airtable?.isCorrect === false) process.exitCode = 1;
 else if (flag('BENCH_STRICT') && !results.verdict.allMet) process.exitCode = 2;

@@ -7,15 +7,13 @@
  */
 import type { Command } from 'commander';
 import type { LoadedConfig } from '../config/load.js';
-import { createSecretResolver } from '../config/secrets.js';
-import { runCheck, type AirtableDestinationConfig, type CheckFix, type CheckResult } from '../integrations/airtable/index.js';
+import { runCheck, type CheckFix, type CheckResult } from '../integrations/airtable/index.js';
 import { createHttpClient } from '../lib/http.js';
 import { integrationScheduleDeps } from '../main.js';
 import type { SqliteStore } from '../store/sqlite/index.js';
+import { findSync, secretsFor } from './airtable-target.js';
 import { CliError, printJson, printTable, withStore } from './context.js';
 
-/** How `kitrelay airtable` finds a sync's destination (as a running sandbox runs it). */
-export type SyncFinder = (store: SqliteStore, loaded: LoadedConfig, sync: string, destinationFlag: string | undefined) => Promise<{ readonly destinationName: string; readonly destination: AirtableDestinationConfig; readonly overlay?: Readonly<Record<string, string>> }>;
 
 interface CheckFlags {
   readonly destination?: string;
@@ -24,7 +22,7 @@ interface CheckFlags {
   readonly json?: boolean;
 }
 
-export function registerAirtableCheck(airtable: Command, findSync: SyncFinder): void {
+export function registerAirtableCheck(airtable: Command): void {
   airtable
     .command('check <sync>')
     .description('compare the table with the mirror: rows missing, extra, duplicated (one Kit id on two rows) or different; --repair fixes them')
@@ -33,7 +31,7 @@ export function registerAirtableCheck(airtable: Command, findSync: SyncFinder): 
     .option('--examples <n>', 'examples shown of each kind', '10')
     .option('--json', 'print JSON')
     .action(async (sync: string, flags: CheckFlags, command: Command) => {
-      const result = await withStore(command, (store, loaded) => checkNow(store, loaded, sync, flags, findSync));
+      const result = await withStore(command, (store, loaded) => checkNow(store, loaded, sync, flags));
       if (flags.json) printJson(result);
       else printCheck(sync, result);
       if (result.status === 'failed') process.exitCode = 1;
@@ -41,16 +39,11 @@ export function registerAirtableCheck(airtable: Command, findSync: SyncFinder): 
 }
 
 /** One check in this process: progress on stderr, fixes on stdout as they are made, Ctrl-C stops it. */
-async function checkNow(store: SqliteStore, loaded: LoadedConfig, sync: string, flags: CheckFlags, findSync: SyncFinder): Promise<CheckResult> {
+async function checkNow(store: SqliteStore, loaded: LoadedConfig, sync: string, flags: CheckFlags): Promise<CheckResult> {
   const target = await findSync(store, loaded, sync, flags.destination);
   const examples = Number(flags.examples);
   if (!Number.isSafeInteger(examples) || examples < 0) throw new CliError('bad_examples', `--examples must be a whole number (got "${flags.examples}")`, 2);
-  const secrets = createSecretResolver(process.env, target.overlay);
-  try {
-    secrets(target.destination.token);
-  } catch (error) {
-    throw new CliError('no_token', `${error instanceof Error ? error.message : String(error)} (or start the sandbox, which stands a simulator in)`, 2);
-  }
+  const secrets = secretsFor(target);
   const http = createHttpClient();
   const controller = new AbortController();
   const stop = () => controller.abort(new Error('interrupted'));

@@ -9,7 +9,7 @@ import { openClient, syncKey } from '../integrations/airtable/index.js';
 import { eraseFromSync } from '../integrations/airtable/erase.js';
 import { integrationScheduleDeps } from '../main.js';
 import type { SqliteStore } from '../store/sqlite/index.js';
-import { findSync } from './airtable.js';
+import { findSync } from './airtable-target.js';
 import { CliError } from './context.js';
 
 export async function removeFromAirtable(store: SqliteStore, loaded: LoadedConfig, email: string): Promise<{ readonly removed: readonly string[] }> {

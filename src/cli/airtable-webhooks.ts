@@ -16,14 +16,13 @@ import { removeWebhook, syncWebhook, webhookStatus, type WebhookStatus, type Web
 import { createHttpClient, type HttpClient } from '../lib/http.js';
 import { integrationScheduleDeps, routeTableFor } from '../main.js';
 import type { SqliteStore } from '../store/sqlite/index.js';
-import type { SyncFinder } from './airtable-check.js';
+import { findSync, type Target } from './airtable-target.js';
 import { CliError, iso, printJson, printTable, withStore } from './context.js';
 
-type Target = Awaited<ReturnType<SyncFinder>>;
 
 const airtables = (loaded: LoadedConfig) => Object.entries(loaded.config.destinations).filter((entry): entry is [string, AirtableDestinationConfig] => entry[1].type === 'airtable');
 
-export function registerAirtableWebhooks(airtable: Command, findSync: SyncFinder): void {
+export function registerAirtableWebhooks(airtable: Command): void {
   const webhooks = airtable.command('webhooks').description("each two-way sync's Airtable webhook: how edits made in Airtable are seen within seconds");
 
   webhooks

@@ -7,9 +7,8 @@
  */
 import type { Command } from 'commander';
 import type { LoadedConfig } from '../config/load.js';
-import { createSecretResolver } from '../config/secrets.js';
-import { airtableDestinationSchema, backfillCheckpointName, backfillSync, monthOf, syncKey, type AirtableDestinationConfig, type BackfillSyncResult } from '../integrations/airtable/index.js';
-import { integrationScheduleDeps, openKitPull, sandboxStandInFor } from '../main.js';
+import { backfillCheckpointName, backfillSync, monthOf, syncKey, type BackfillSyncResult } from '../integrations/airtable/index.js';
+import { integrationScheduleDeps, openKitPull } from '../main.js';
 import { findCredentials } from '../sync/kit-access.js';
 import { systemClock } from '../lib/clock.js';
 import { createHttpClient } from '../lib/http.js';
@@ -17,37 +16,14 @@ import type { SqliteStore } from '../store/sqlite/index.js';
 import { registerAirtableReview } from './airtable-review.js';
 import { registerAirtableCheck } from './airtable-check.js';
 import { registerAirtableWebhooks } from './airtable-webhooks.js';
-import { CliError, iso, printJson, printTable, withStore } from './context.js';
-
-interface Target {
-  readonly destinationName: string;
-  readonly destination: AirtableDestinationConfig;
-  /** The sandbox's simulator token, when a running sandbox stands in for the destination. */
-  readonly overlay?: Readonly<Record<string, string>>;
-}
-
-const airtables = (loaded: LoadedConfig) => Object.entries(loaded.config.destinations).filter((entry): entry is [string, AirtableDestinationConfig] => entry[1].type === 'airtable');
-
-/** The airtable destination holding this sync (the only one, or `--destination`), as a running sandbox runs it. */
-export async function findSync(store: SqliteStore, loaded: LoadedConfig, sync: string, destinationFlag: string | undefined): Promise<Target> {
-  const candidates = airtables(loaded).filter(([name, destination]) => (destinationFlag === undefined || name === destinationFlag) && Object.hasOwn(destination.syncs, sync));
-  const [found] = candidates;
-  if (!found) {
-    const known = airtables(loaded).flatMap(([name, destination]) => Object.keys(destination.syncs).map((s) => `${name}/${s}`));
-    throw new CliError('no_sync', `No Airtable sync "${sync}"${destinationFlag ? ` on ${destinationFlag}` : ''} in the config (syncs: ${known.join(', ') || 'none'})`, 2);
-  }
-  if (candidates.length > 1) throw new CliError('ambiguous', `Sync "${sync}" is on ${candidates.map(([n]) => n).join(' and ')}: pick one with --destination`, 2);
-  const [destinationName, destination] = found;
-  const standIn = await sandboxStandInFor(store, destinationName, process.env);
-  const parsed = standIn ? airtableDestinationSchema.safeParse(standIn.config) : undefined;
-  return parsed?.success && standIn ? { destinationName, destination: parsed.data, overlay: standIn.overlay } : { destinationName, destination };
-}
+import { airtables, findSync, secretsFor } from './airtable-target.js';
+import { iso, printJson, printTable, withStore } from './context.js';
 
 export function registerAirtable(program: Command): void {
   const airtable = program.command('airtable').description('Airtable: subscribers as records in a table');
   registerAirtableReview(airtable);
-  registerAirtableCheck(airtable, findSync);
-  registerAirtableWebhooks(airtable, findSync);
+  registerAirtableCheck(airtable);
+  registerAirtableWebhooks(airtable);
 
   airtable
     .command('backfill <sync>')
@@ -93,12 +69,7 @@ export function registerAirtable(program: Command): void {
 async function backfillNow(store: SqliteStore, loaded: LoadedConfig, sync: string, flags: { destination?: string; force?: boolean; restart?: boolean }): Promise<BackfillSyncResult> {
   const target = await findSync(store, loaded, sync, flags.destination);
   const { config } = loaded;
-  const secrets = createSecretResolver(process.env, target.overlay);
-  try {
-    secrets(target.destination.token);
-  } catch (error) {
-    throw new CliError('no_token', `${error instanceof Error ? error.message : String(error)} (or start the sandbox, which stands a simulator in)`, 2);
-  }
+  const secrets = secretsFor(target);
   const http = createHttpClient();
   const controller = new AbortController();
   const stop = () => controller.abort(new Error('interrupted'));

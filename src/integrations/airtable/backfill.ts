@@ -18,11 +18,12 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { IntegrationSyncStore } from '../types.js';
 import type { MirrorSubscriber, SyncCheckpoint } from '../../store/types.js';
-import { MAX_RECORDS_PER_WRITE, type AirtableClient } from './client.js';
+import { MAX_RECORDS_PER_WRITE } from './client.js';
 import type { AirtableErrorOutcome } from './errors.js';
 import { applyPlans, planRecord, syncKey, type RecordPlan, type RecordReport } from './records.js';
 import { inboundFields, matchOf, type AirtableSyncConfig } from './schema.js';
 import { matchKey, needsScan, scanTable, type Duplicate, type TableScan } from './scan.js';
+import type { ProgressReport, SyncRunDeps } from './open.js';
 
 /** Mirror rows read at a time. */
 const MIRROR_PAGE = 500;
@@ -35,15 +36,8 @@ export function backfillCheckpointName(destinationName: string, syncName: string
   return `airtable-backfill:${destinationName}:${syncName}`;
 }
 
-export interface BackfillDeps {
-  readonly store: IntegrationSyncStore;
-  readonly client: AirtableClient;
-  readonly destinationName: string;
-  readonly syncName: string;
-  readonly sync: AirtableSyncConfig;
-  readonly now: () => number;
-  readonly signal?: AbortSignal;
-  readonly progress?: (report: { readonly done: number; readonly total?: number; readonly message: string }) => void;
+export interface BackfillDeps extends SyncRunDeps<IntegrationSyncStore> {
+  readonly progress?: ProgressReport;
 }
 
 export interface BackfillOptions {

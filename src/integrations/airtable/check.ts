@@ -29,12 +29,12 @@ import { isSelected } from '../selection.js';
 import type { IntegrationSyncStore, ScheduleDeps } from '../types.js';
 import { openClient } from './open.js';
 import { normalCell, sameCell, type NormalCell } from './cells.js';
-import type { AirtableClient } from './client.js';
 import { comparedFields, hashOf, readTable, type Row } from './check-read.js';
 import { note, repairDrift, type Drift } from './check-repair.js';
 import { MARKED_HASH, recordOf } from './fields.js';
 import { syncKey } from './records.js';
 import type { AirtableDestinationConfig, AirtableSyncConfig } from './schema.js';
+import type { ProgressReport, SyncRunDeps } from './open.js';
 
 /** Mirror rows and record states read at a time. */
 const PAGE = 500;
@@ -43,15 +43,8 @@ export function checkScheduleName(destinationName: string, syncName: string): st
   return `airtable-check:${destinationName}:${syncName}`;
 }
 
-export interface CheckDeps {
-  readonly store: IntegrationSyncStore;
-  readonly client: AirtableClient;
-  readonly destinationName: string;
-  readonly syncName: string;
-  readonly sync: AirtableSyncConfig;
-  readonly now: () => number;
-  readonly signal?: AbortSignal;
-  readonly progress?: (report: { readonly done: number; readonly total?: number; readonly message: string }) => void;
+export interface CheckDeps extends SyncRunDeps<IntegrationSyncStore> {
+  readonly progress?: ProgressReport;
   /** Each change, as it is made (a repair, a delete request): the CLI prints it, the schedule logs it. */
   readonly onFix?: (fix: CheckFix) => void;
 }

@@ -28,12 +28,13 @@ import type { MirrorSubscriber } from '../../store/types.js';
 import type { AirtableChange, AirtableFieldDecisionInput, AirtableRecordState, ConflictPolicy } from '../../store/airtable-types.js';
 import type { IntegrationSyncStore, PolledIngest, SourceEvent } from '../types.js';
 import { kitText, normalCell, sameCell, syncedCell, tagNames } from './cells.js';
-import { MAX_PAGE_SIZE, type AirtableClient, type AirtableRecord } from './client.js';
+import { MAX_PAGE_SIZE, type AirtableRecord } from './client.js';
 import type { AirtableErrorOutcome } from './errors.js';
 import { contentHash, recordOf, tagLabels } from './fields.js';
 import { syncKey } from './records.js';
 import { conflictPolicyOf, inboundFields, type AirtableSyncConfig, type ResolvedField } from './schema.js';
 import type { KitUpdateParams } from './kit-update.js';
+import type { SyncRunDeps } from './open.js';
 
 /** The poller name inbound changes are committed under (events `airtable:record_edited`). */
 export const INBOUND_POLLER = 'inbound';
@@ -43,15 +44,8 @@ const READ_CHUNK = 50;
 /** Passes per run: a run stays short; the next one (seconds later) takes the rest. */
 const MAX_PASSES = 20;
 
-export interface InboundDeps {
-  readonly store: IntegrationSyncStore;
-  readonly client: AirtableClient;
-  readonly destinationName: string;
-  readonly syncName: string;
-  readonly sync: AirtableSyncConfig;
-  readonly now: () => number;
+export interface InboundDeps extends SyncRunDeps<IntegrationSyncStore> {
   readonly ingest: (poller: string, events: readonly SourceEvent[]) => Promise<PolledIngest>;
-  readonly signal?: AbortSignal;
 }
 
 export interface InboundStats {

@@ -6,7 +6,22 @@ import { createHttpClient, type HttpClient } from '../../lib/http.js';
 import type { ScheduleDeps } from '../types.js';
 import { storeCallBudget } from './budget.js';
 import { airtableClient, type AirtableClient } from './client.js';
-import type { AirtableDestinationConfig } from './schema.js';
+import type { AirtableDestinationConfig, AirtableSyncConfig } from './schema.js';
+
+/** What work on one sync outside the queue is given (a backfill, the check, detection, the inbound run); `S`: the store's sides it uses. */
+export interface SyncRunDeps<S> {
+  readonly store: S;
+  readonly client: AirtableClient;
+  readonly destinationName: string;
+  readonly syncName: string;
+  readonly sync: AirtableSyncConfig;
+  /** Epoch ms, from the injected clock. */
+  readonly now: () => number;
+  readonly signal?: AbortSignal;
+}
+
+/** A long run's progress, for a progress bar or a schedule's run record. */
+export type ProgressReport = (report: { readonly done: number; readonly total?: number; readonly message: string }) => void;
 
 export interface OpenedClient {
   readonly client: AirtableClient;

@@ -19,10 +19,10 @@
 import { z } from 'zod';
 import type { AirtableChange, AirtableStore } from '../../store/types.js';
 import type { SettingsStore } from '../types.js';
-import { MAX_PAGE_SIZE, type AirtableClient } from './client.js';
+import { MAX_PAGE_SIZE } from './client.js';
 import type { AirtableErrorOutcome } from './errors.js';
 import { syncKey } from './records.js';
-import type { AirtableSyncConfig } from './schema.js';
+import type { SyncRunDeps } from './open.js';
 
 export const POLL_SETTING_PREFIX = 'airtable_poll:';
 /** How far before the cursor a poll looks again. */
@@ -42,15 +42,7 @@ export type PollState = z.output<typeof pollStateSchema>;
 
 export type DetectStore = SettingsStore & Pick<AirtableStore, 'noteAirtableChanges'>;
 
-export interface PollDeps {
-  readonly store: DetectStore;
-  readonly client: AirtableClient;
-  readonly destinationName: string;
-  readonly syncName: string;
-  readonly sync: AirtableSyncConfig;
-  readonly now: () => number;
-  readonly signal?: AbortSignal;
-}
+export type PollDeps = SyncRunDeps<DetectStore>;
 
 export type PollResult =
   /** `isStart`: the sync's first poll, which only started the cursor. */

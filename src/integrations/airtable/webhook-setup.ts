@@ -12,18 +12,10 @@ import type { AirtableErrorOutcome } from './errors.js';
 import { startPoll, type DetectStore } from './poll.js';
 import type { AirtableSyncConfig } from './schema.js';
 import { forgetWebhook, loadWebhook, saveWebhook, webhookView, type WebhookState, type WebhookView } from './webhook-state.js';
+import type { SyncRunDeps } from './open.js';
 
 /** What the webhook calls of one sync need. */
-export interface WebhookDeps {
-  readonly store: DetectStore;
-  readonly client: AirtableClient;
-  readonly destinationName: string;
-  readonly syncName: string;
-  readonly sync: AirtableSyncConfig;
-  /** Epoch ms, from the injected clock. */
-  readonly now: () => number;
-  readonly signal?: AbortSignal;
-}
+export type WebhookDeps = SyncRunDeps<DetectStore>;
 
 type Failure = { readonly ok: false; readonly error: string; readonly outcome?: AirtableErrorOutcome };
 
