@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { startAirtableSimulator } from '../integrations/airtable/simulator.js';
 import { startWebhookReceiver } from '../integrations/webhook/simulator.js';
 import { startBonjoroSimulator } from '../integrations/bonjoro/simulator.js';
+import { startKajabiSimulator } from '../integrations/kajabi/simulator.js';
 import { startMetaSimulator } from '../integrations/meta/simulator.js';
 import { startSlackSimulator } from '../integrations/slack/simulator.js';
 import { startKitSimulator } from '../kit/simulator/index.js';
@@ -25,6 +26,7 @@ export const SIMULATORS: Readonly<Record<string, SimulatorFactory>> = {
   slack: (options) => startSlackSimulator(options),
   meta: (options) => startMetaSimulator(options),
   airtable: (options) => startAirtableSimulator(options),
+  kajabi: (options) => startKajabiSimulator(options),
 };
 
 interface SimulatorFlags {
