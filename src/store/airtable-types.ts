@@ -79,12 +79,8 @@ export interface AirtableDeleteRequest {
   readonly note: string | null;
 }
 
-export interface AirtableDeleteInput {
-  readonly kitId: number;
-  readonly recordId: string;
-  readonly email: string | null;
-  readonly detectedBy: string;
-}
+/** A request to queue: what the store does not set itself. */
+export type AirtableDeleteInput = Pick<AirtableDeleteRequest, 'kitId' | 'recordId' | 'email' | 'detectedBy'>;
 
 export type ConflictPolicy = 'kit-wins' | 'airtable-wins' | 'newest-wins' | 'manual';
 
@@ -110,18 +106,10 @@ export interface AirtableFieldDecision {
   readonly note: string | null;
 }
 
-export interface AirtableFieldDecisionInput {
-  readonly kitId: number;
-  readonly recordId: string;
-  readonly field: string;
-  readonly kitValue: unknown;
-  readonly airtableValue: unknown;
-  readonly syncedValue: unknown;
-  readonly policy: ConflictPolicy;
-  /** Null: held for an operator (policy `manual`). */
-  readonly winner: 'kit' | 'airtable' | null;
+/** A decision to log: the decision without what the store sets (its id, status and times); `winner` null: held (policy `manual`). */
+export type AirtableFieldDecisionInput = Pick<AirtableFieldDecision, 'kitId' | 'recordId' | 'field' | 'kitValue' | 'airtableValue' | 'syncedValue' | 'policy' | 'winner'> & {
   readonly note?: string;
-}
+};
 
 export interface AirtableRateLimitInput {
   /** `base:<app…>`, `token:<hash>`: what the limit is counted under. */

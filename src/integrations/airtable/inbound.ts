@@ -193,6 +193,9 @@ async function newDecisions(store: IntegrationSyncStore, key: string, decisions:
   return decisions.filter((d) => d.winner !== null || !kept.has(`${d.kitId}\u0000${d.field}\u0000${JSON.stringify(normalCell(d.airtableValue))}`));
 }
 
+/** The Kit writes one record's edits come to, being built (a `kit_update` job's params less the record). */
+type KitWrites = { -readonly [K in keyof Omit<KitUpdateParams, 'sync' | 'kitId' | 'recordId'>]: KitUpdateParams[K] } & { synced: Record<string, unknown> };
+
 /** What one record's edits come to. */
 export interface InboundPlan {
   /** The Kit side's writes, and the cells they bring Kit in line with (synced once applied). */
@@ -207,7 +210,7 @@ export interface InboundPlan {
 /** Field by field, what a record's cells mean against the synced values and the mirror (pure). */
 export function planInbound(sync: AirtableSyncConfig, row: AirtableRecord, state: AirtableRecordState, subscriber: MirrorSubscriber, airtableChangedAt: number): InboundPlan {
   const kitRecord = recordOf(subscriber, sync).fields;
-  const toKit: { firstName?: string | null; fields?: Record<string, string | null>; addTags?: string[]; removeTags?: string[]; synced: Record<string, unknown> } = { synced: {} };
+  const toKit: KitWrites = { synced: {} };
   const agreed: Record<string, unknown> = {};
   const decisions: Omit<AirtableFieldDecisionInput, 'kitId' | 'recordId'>[] = [];
   let toAirtable = false;
@@ -265,7 +268,7 @@ export function kitWriteFor(sync: AirtableSyncConfig, name: string, cell: unknow
 
 /** Adds one cell's value to the Kit writes; the cell becomes the synced value once they succeed. */
 function sendToKit(
-  toKit: { firstName?: string | null; fields?: Record<string, string | null>; addTags?: string[]; removeTags?: string[]; synced: Record<string, unknown> },
+  toKit: KitWrites,
   name: string,
   field: ResolvedField,
   cell: unknown,

@@ -10,6 +10,7 @@
  *   the cell's so the write sees Kit's side as the change); for Airtable, the cell's value goes to
  *   Kit (`kit_update`).
  */
+import { KitrelayError } from '../../lib/errors.js';
 import type { AirtableDeleteRequest, AirtableFieldDecision } from '../../store/airtable-types.js';
 import type { IntegrationSyncStore, PolledIngest, SourceEvent } from '../types.js';
 import { syncedCell } from './cells.js';
@@ -27,12 +28,14 @@ export interface ReviewDeps {
   readonly now: number;
 }
 
-export class ReviewError extends Error {
+/** An answer that cannot be carried out; `code` says why (`decided`: someone answered first). */
+export class ReviewError extends KitrelayError {
+  override name = 'ReviewError';
   constructor(
-    readonly code: 'not_found' | 'decided' | 'no_sync' | 'not_in_mirror',
+    override readonly code: 'not_found' | 'decided' | 'no_sync' | 'not_in_mirror',
     message: string,
   ) {
-    super(message);
+    super(code, message, code === 'not_found' ? 404 : 409);
   }
 }
 
