@@ -13,6 +13,7 @@ import { registerJobs } from './jobs.js';
 import { registerKit } from './kit.js';
 import { registerMaintenance } from './maintenance.js';
 import { registerMeta } from './meta.js';
+import { registerKajabi } from './kajabi.js';
 import { registerQuarantine } from './quarantine.js';
 import { registerRoutes } from './routes.js';
 import { registerSandbox } from './sandbox.js';
@@ -32,7 +33,7 @@ export function buildProgram(): Command {
     .option('--db <file>', 'SQLite database file (env KITRELAY_DATABASE, default <data-dir>/kitrelay.db)')
     .showHelpAfterError()
     .exitOverride();
-  for (const register of [registerStart, registerRoutes, registerConfig, registerEvents, registerJobs, registerQuarantine, registerAudit, registerDestinations, registerKit, registerSandbox, registerMaintenance, registerMeta, registerAirtable, registerSchedules, registerShadow, registerSimulator]) register(program);
+  for (const register of [registerStart, registerRoutes, registerConfig, registerEvents, registerJobs, registerQuarantine, registerAudit, registerDestinations, registerKit, registerSandbox, registerMaintenance, registerMeta, registerAirtable, registerKajabi, registerSchedules, registerShadow, registerSimulator]) register(program);
   return program;
 }
 

@@ -33,7 +33,7 @@ export function registerMaintenance(program: Command): void {
         if (flags.json) return printJson({ ...r, audiences, airtable });
         const ids = r.subscriberIds.length > 0 ? ` (Kit subscriber ${r.subscriberIds.join(', ')})` : '';
         process.stdout.write(
-          `erased ${r.email}${ids}: ${r.events} event(s), ${r.jobs} job(s), ${r.mirror} mirror row(s), ${r.quarantine} quarantine entr(ies), ${r.ledgerKeys} once-key(s), ${r.audienceRows} audience row(s), ${r.airtableRows} Airtable row(s); ${r.auditRecordsScrubbed} audit record(s) kept without personal data\n`,
+          `erased ${r.email}${ids}: ${r.events} event(s), ${r.jobs} job(s), ${r.mirror} mirror row(s), ${r.quarantine} quarantine entr(ies), ${r.ledgerKeys} once-key(s), ${r.audienceRows} audience row(s), ${r.airtableRows} Airtable row(s), ${r.kajabiRows} Kajabi row(s); ${r.auditRecordsScrubbed} audit record(s) kept without personal data\n`,
         );
         for (const key of audiences.removed) process.stdout.write(`removed from Meta audience ${key}\n`);
         for (const key of audiences.skipped) process.stdout.write(`not removed from Meta audience ${key}\n`);

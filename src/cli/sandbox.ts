@@ -14,6 +14,7 @@ import type { KitClient } from '../kit/client/index.js';
 import { findCredentials, openKitClient } from '../sync/kit-access.js';
 import { CliError, parseId, printJson, withStore } from './context.js';
 import { registerSandboxAirtable } from './sandbox-airtable.js';
+import { registerSandboxKajabi } from './sandbox-kajabi.js';
 import { registerSandboxSlack } from './sandbox-slack.js';
 
 interface SendFlags {
@@ -165,6 +166,7 @@ export function registerSandbox(program: Command): void {
     });
   registerSandboxSlack(sandbox);
   registerSandboxAirtable(sandbox);
+  registerSandboxKajabi(sandbox);
   sandbox
     .command('send <event>')
     .description('post a sample Kit webhook to the running relay: a legacy event (tag_add, subscriber.tag_add…) or, with --signed, a Webhooks 2.0 event (subscriber.tag_added…)')

@@ -4,8 +4,8 @@
  * that variable is unset, kitrelay points it at a local webhook receiver simulator so deliveries
  * succeed and can be watched (`kitrelay jobs list`, `kitrelay audit`).
  *
- * With no BONJORO_API_KEY (SLACK_BOT_TOKEN, META_ACCESS_TOKEN, AIRTABLE_TOKEN), the sandbox likewise
- * runs a Bonjoro (Slack, Meta, Airtable) simulator for the `bonjoro` (`slack`, `meta`, `airtable`)
+ * With no BONJORO_API_KEY (SLACK_BOT_TOKEN, META_ACCESS_TOKEN, AIRTABLE_TOKEN, KAJABI_CLIENT_ID), the sandbox likewise
+ * runs a Bonjoro (Slack, Meta, Airtable, Kajabi) simulator for the `bonjoro` (`slack`, `meta`, `airtable`, `kajabi`)
  * destination.
  *
  * The ids (tag 7 "VIP", form 1, sequence 1, product 1, custom field 1) are those of the sandbox's
@@ -96,6 +96,24 @@ export const exampleConfig: ConfigInput = defineConfig({
           inbound: { mode: 'webhook', quietMs: 2000 },
         },
       },
+    },
+    // Pattern 5: Kajabi enrolment as the source of truth. A settled purchase of the offer tags the
+    // buyer in Kit; a refund or deactivation (found by polling: Kajabi sends no webhook for them)
+    // removes the tag and adds the stop tag, which a Kit automation uses to take them out of the
+    // course's sequence. With KAJABI_CLIENT_ID unset, the sandbox runs a Kajabi simulator and
+    // registers its hooks: `npx kitrelay sandbox kajabi-purchase <email>`, then
+    // `npx kitrelay sandbox kajabi-refund <email>`; `npx kitrelay kajabi enrolments list`.
+    kajabi: {
+      type: 'kajabi',
+      clientId: env('KAJABI_CLIENT_ID'),
+      clientSecret: env('KAJABI_CLIENT_SECRET'),
+      // Your offer ids, from `GET /v1/offers` (the sandbox's simulator stands its own in, in order).
+      offers: { '2151430002': { tag: 'Course A student' } },
+      stopAction: { tag: 'Course access ended' },
+      // Polled every 10 s in the sandbox, to show a refund quickly (default: every 5 minutes).
+      poll: { schedule: '*/10 * * * * *' },
+      // The nightly reconciliation's summary (`npx kitrelay kajabi reconcile` runs one now).
+      reconcile: { slack: { destination: 'slack', channel: '#sales' } },
     },
     'example-hook': {
       type: 'webhook',

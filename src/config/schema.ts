@@ -5,7 +5,7 @@
  * environment (`env('NAME')`), never literals in the file.
  */
 import { z } from 'zod';
-import { airtableDestinationSchema, bonjoroDestinationSchema, INTEGRATIONS, metaDestinationSchema, slackDestinationSchema, webhookDestinationSchema, type DestinationConfig } from '../integrations/index.js';
+import { airtableDestinationSchema, bonjoroDestinationSchema, INTEGRATIONS, kajabiDestinationSchema, metaDestinationSchema, slackDestinationSchema, webhookDestinationSchema, type DestinationConfig } from '../integrations/index.js';
 import type { KitEvent } from '../kit/events.js';
 import { envRefSchema } from '../lib/env-ref.js';
 import { isValidTimezone, parseCron } from '../lib/cron.js';
@@ -44,7 +44,7 @@ export const scheduleOverrideSchema = z
  */
 export const destinationSchema = z.discriminatedUnion(
   'type',
-  Object.values(INTEGRATIONS).map((integration) => integration.configSchema) as unknown as [typeof webhookDestinationSchema, typeof bonjoroDestinationSchema, typeof slackDestinationSchema, typeof metaDestinationSchema, typeof airtableDestinationSchema],
+  Object.values(INTEGRATIONS).map((integration) => integration.configSchema) as unknown as [typeof webhookDestinationSchema, typeof bonjoroDestinationSchema, typeof slackDestinationSchema, typeof metaDestinationSchema, typeof airtableDestinationSchema, typeof kajabiDestinationSchema],
 );
 
 const scopeValue = z.union([z.number().int(), z.string().min(1)]);

@@ -176,18 +176,26 @@ function sourceEventInputs(deps: Pick<SourceIngestDeps, 'rules' | 'config'>, fro
   });
 }
 
-/** The jobs a source planned itself, on its own destination, with that destination's attempt limit. */
+/**
+ * The jobs a source planned itself, on its own destination (or the one a job names), with that
+ * destination's attempt limit. A job naming a destination the config lacks is not planned.
+ */
 function sourceJobs(config: Config, from: Origin, event: SourceEvent, receivedAt: number): PlannedJob[] {
   if (!event.jobs || event.jobs.length === 0) return [];
-  const destination = Object.hasOwn(config.destinations, from.destinationName) ? config.destinations[from.destinationName] : undefined;
-  if (!destination) return [];
-  return event.jobs.map((job) => ({
-    rule: `${from.integration}:${from.via}`,
-    destination: from.destinationName,
-    action: job.action,
-    params: job.params,
-    maxAttempts: destination.retry.maxAttempts,
-    ...(job.subKey !== undefined ? { subKey: job.subKey } : {}),
-    ...(job.delayMs !== undefined && job.delayMs > 0 ? { runAt: receivedAt + job.delayMs } : {}),
-  }));
+  return event.jobs.flatMap((job): PlannedJob[] => {
+    const name = job.destination ?? from.destinationName;
+    const destination = Object.hasOwn(config.destinations, name) ? config.destinations[name] : undefined;
+    if (!destination) return [];
+    return [
+      {
+        rule: `${from.integration}:${from.via}`,
+        destination: name,
+        action: job.action,
+        params: job.params,
+        maxAttempts: destination.retry.maxAttempts,
+        ...(job.subKey !== undefined ? { subKey: job.subKey } : {}),
+        ...(job.delayMs !== undefined && job.delayMs > 0 ? { runAt: receivedAt + job.delayMs } : {}),
+      },
+    ];
+  });
 }

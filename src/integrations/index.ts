@@ -9,3 +9,4 @@ export { bonjoroDestinationSchema, type BonjoroDestinationConfig } from './bonjo
 export { slackDestinationSchema, type SlackDestinationConfig } from './slack/index.js';
 export { metaDestinationSchema, type MetaDestinationConfig } from './meta/index.js';
 export { airtableDestinationSchema, type AirtableDestinationConfig } from './airtable/index.js';
+export { kajabiDestinationSchema, type KajabiDestinationConfig } from './kajabi/index.js';

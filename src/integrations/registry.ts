@@ -5,6 +5,7 @@
  */
 import { airtableIntegration } from './airtable/index.js';
 import { bonjoroIntegration } from './bonjoro/index.js';
+import { kajabiIntegration } from './kajabi/index.js';
 import { metaIntegration } from './meta/index.js';
 import { slackIntegration } from './slack/index.js';
 import type { AnyAction, AnyIntegration } from './types.js';
@@ -16,6 +17,7 @@ export const INTEGRATIONS = {
   slack: slackIntegration,
   meta: metaIntegration,
   airtable: airtableIntegration,
+  kajabi: kajabiIntegration,
 } as const;
 
 export type IntegrationType = keyof typeof INTEGRATIONS;

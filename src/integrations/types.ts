@@ -20,6 +20,7 @@ import type { HttpClient, HttpRequest, HttpResult } from '../lib/http.js';
 import type { KitCall, KitClient } from '../kit/client/index.js';
 import type { ScheduleDefinition } from '../schedules/types.js';
 import type { AirtableStore, AttemptRecord, AudienceStore, EventRecord, JobRecord, KitStore, MirrorSubscriber, RequestSummary, Store } from '../store/types.js';
+import type { KajabiStore } from '../store/kajabi-types.js';
 import type { DestinationBase } from './destination.js';
 
 /** Resolves a secret reference (`env('NAME')`) or passes a plain string through; throws when unset. */
@@ -132,6 +133,8 @@ export interface AttemptEnvironment<D> {
    * subscriber and read their current row when sent (an Airtable upsert), and keep what they wrote.
    */
   readonly airtable?: AirtableAttemptStore;
+  /** The store's Kajabi side, for the `enrol` job: one person's enrolments, read and written (the source of truth). */
+  readonly kajabi?: KajabiAttemptStore;
   /** The worker's log, for what an operator must see besides the audit record (a budget nearly spent). */
   readonly log?: { warn(obj: object, msg: string): void };
   /**
@@ -150,12 +153,16 @@ export type KitClientFactory = (options: { readonly http: HttpClient; readonly o
 /** What an Airtable job reads and writes: the mirror row, what was written, the call budget. */
 export type AirtableAttemptStore = Pick<KitStore, 'listSubscribers' | 'upsertSubscribers'> & AirtableStore & SettingsStore;
 
+/** What a Kajabi job reads and writes: one person's enrolments, the correction log, and their mirror row (its tags). */
+export type KajabiAttemptStore = Pick<KajabiStore, 'getKajabiEnrolments' | 'saveKajabiEnrolments'> & Pick<KitStore, 'getSubscriberByEmail' | 'upsertSubscribers'>;
+
 /** Small durable state an integration keeps by key (an Airtable sync's webhook: its id, MAC secret and cursor). */
 export type SettingsStore = Pick<Store, 'getSetting' | 'setSetting'>;
 
 /** What an integration's scheduled sync may use of the store. */
-export type IntegrationSyncStore = Pick<KitStore, 'listSubscribers' | 'countSubscribers' | 'getCheckpoint' | 'saveCheckpoint'> &
+export type IntegrationSyncStore = Pick<KitStore, 'listSubscribers' | 'getSubscriberByEmail' | 'countSubscribers' | 'getCheckpoint' | 'saveCheckpoint'> &
   AirtableStore &
+  KajabiStore &
   SettingsStore &
   Pick<
     AudienceStore,
@@ -287,6 +294,12 @@ export interface SourceEvent {
 }
 
 export interface SourceJob {
+  /**
+   * Another configured destination the job runs on (a Kajabi reconciliation's summary, posted by
+   * a Slack destination); its `action` is then one of that destination's integration's actions.
+   * @default the source's own destination
+   */
+  readonly destination?: string;
   /** One of the integration's actions. */
   readonly action: string;
   /** Checked against the action's schema at each attempt; no templates (they would be rendered). */

@@ -217,6 +217,7 @@ export async function withAttemptSignal(
     ...(deps.kit ? { kit: deps.kit } : {}),
     audiences: deps.store,
     airtable: deps.store,
+    kajabi: deps.store,
     ...(deps.log ? { log: deps.log } : {}),
   };
   try {

@@ -15,6 +15,7 @@ import { airtableContract } from './airtable.contract.js';
 import { audiencesContract } from './audiences.contract.js';
 import { digestsContract } from './digests.contract.js';
 import { eraseContract } from './erase.contract.js';
+import { kajabiContract } from './kajabi.contract.js';
 import { portContract } from './port.contract.js';
 import { queueContract } from './queue.contract.js';
 import { schedulesContract } from './schedules.contract.js';
@@ -73,6 +74,7 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
     describe('erasure', () => eraseContract(ctx));
     describe('meta audiences', () => audiencesContract(ctx));
     describe('airtable syncs', () => airtableContract(ctx));
+    describe('kajabi enrolments', () => kajabiContract(ctx));
     describe('kit', () => kitContract(ctx));
     describe('schedules', () => schedulesContract(ctx));
   });

@@ -47,7 +47,7 @@ export function eraseContract(ctx: ContractContext): void {
     await store.recordAirtableDecisions('airtable/people', [{ kitId: 501, recordId: 'recAnn', field: 'Name', kitValue: 'Ann', airtableValue: 'Annie', syncedValue: 'Ann', policy: 'manual', winner: null }], T0);
 
     const result = await store.eraseSubscriber({ email: ' Ann.Erase@Example.COM ', now: T0 + 2 * SECOND });
-    expect(result).toEqual({ email: ANN, subscriberIds: ['501'], events: 2, jobs: 2, auditRecordsScrubbed: 1, mirror: 1, quarantine: 1, ledgerKeys: 1, audienceRows: 2, airtableRows: 3 });
+    expect(result).toEqual({ email: ANN, subscriberIds: ['501'], events: 2, jobs: 2, auditRecordsScrubbed: 1, mirror: 1, quarantine: 1, ledgerKeys: 1, audienceRows: 2, airtableRows: 3, kajabiRows: 0 });
     expect(await store.getAirtableRecords('airtable/people', [501, 502])).toEqual([expect.objectContaining({ kitId: 502 })]);
     expect(await store.listAirtableDeletes({ limit: 10 })).toEqual([]);
     expect(await store.listAirtableDecisions({ limit: 10 })).toEqual([]);

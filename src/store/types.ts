@@ -46,12 +46,13 @@
  * The Kit side of the store (subscriber mirror, sync checkpoints, rate budget, webhook
  * registrations) has its words and port in kit-types.ts; Meta audiences (membership, runs,
  * batches) in audience-types.ts; Airtable syncs (record states, call budget, rate windows) in
- * airtable-types.ts; durable schedules (schedule, schedule
- * run, schedule lease) in schedule-types.ts.
+ * airtable-types.ts; Kajabi enrolments and their corrections in kajabi-types.ts; durable
+ * schedules (schedule, schedule run, schedule lease) in schedule-types.ts.
  */
 import type { RequestSummary } from '../lib/http.js';
 import type { AirtableStore } from './airtable-types.js';
 import type { AudienceStore } from './audience-types.js';
+import type { KajabiStore } from './kajabi-types.js';
 import type { KitStore, MirrorChange } from './kit-types.js';
 
 /** What an audit record keeps of a request (defined beside the HTTP client that makes it). */
@@ -60,6 +61,7 @@ import type { ScheduleStore } from './schedule-types.js';
 
 export type * from './airtable-types.js';
 export type * from './audience-types.js';
+export type * from './kajabi-types.js';
 export type * from './kit-types.js';
 export type * from './schedule-types.js';
 
@@ -569,6 +571,8 @@ export interface EraseResult {
   readonly audienceRows: number;
   /** Airtable record states, delete requests and field decisions about them. */
   readonly airtableRows: number;
+  /** Kajabi enrolments and the corrections logged about them. */
+  readonly kajabiRows: number;
 }
 
 export interface PurgeInput {
@@ -589,7 +593,7 @@ export interface PurgeResult {
   readonly dedupeKeys: number;
 }
 
-export interface Store extends KitStore, ScheduleStore, AudienceStore, AirtableStore {
+export interface Store extends KitStore, ScheduleStore, AudienceStore, AirtableStore, KajabiStore {
   /** Which implementation: the contract suite and the CLI use it to name backend gaps. */
   readonly dialect: 'sqlite' | 'postgres';
 

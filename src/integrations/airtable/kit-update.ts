@@ -14,10 +14,10 @@
  * (no echo loop).
  */
 import { z } from 'zod';
-import { KitApiError, KitNotFoundError, type KitCall, type KitClient } from '../../kit/client/index.js';
-import type { HttpClient } from '../../lib/http.js';
+import { KitNotFoundError, type KitCall } from '../../kit/client/index.js';
 import type { MirrorSubscriber, MirrorTag } from '../../store/types.js';
-import type { ActionContext, ActionResult, CallRecord, JobAction } from '../types.js';
+import { callRecordOf, kitErrorResult, openAttemptKit } from '../kit-calls.js';
+import type { ActionContext, ActionResult, JobAction } from '../types.js';
 import { contentHash, recordOf } from './fields.js';
 import { syncKey } from './records.js';
 import type { AirtableDestinationConfig } from './schema.js';
@@ -62,15 +62,10 @@ async function run(ctx: ActionContext<Params, AirtableDestinationConfig>): Promi
   if (!subscriber) return { outcome: 'failed', error: `subscriber ${params.kitId} is not in the mirror: run \`kitrelay kit backfill\`, then replay`, correlation };
 
   const calls: KitCall[] = [];
-  // The attempt's HTTP: its timeout, abort and shadow mode apply to Kit's calls too.
-  const http: HttpClient = { send: ({ signal: _signal, ...request }) => ctx.http.send(request), close: () => Promise.resolve() };
-  let client: KitClient | undefined;
   const done: string[] = [];
-  try {
-    client = await ctx.kit({ http, onCall: (call) => calls.push(call) });
-  } catch (error) {
-    return { outcome: 'retry', error: `cannot reach Kit: ${error instanceof Error ? error.message : String(error)}`, correlation };
-  }
+  const opened = await openAttemptKit(ctx, calls);
+  if ('error' in opened) return opened.isRetryable ? { outcome: 'retry', error: opened.error, correlation } : { outcome: 'failed', error: opened.error, correlation };
+  const { client } = opened;
   try {
     if (params.unsubscribe) {
       await client.unsubscribe(params.kitId);
@@ -113,15 +108,9 @@ async function run(ctx: ActionContext<Params, AirtableDestinationConfig>): Promi
     if (sync && state) await store.setAirtableRecords(syncKey(ctx.destinationName, params.sync), [{ kitId: params.kitId, recordId: state.recordId, hash: contentHash(recordOf(next, sync).fields), synced: params.synced }], ctx.now);
     return succeeded(calls, { ...correlation, op: done.join('; ') || 'nothing to change' });
   } catch (error) {
-    if (!(error instanceof KitApiError)) throw error; // ShadowStop, and bugs: the queue records them
-    const call = callRecordOf(calls);
-    const where = done.length > 0 ? ` (done before it: ${done.join('; ')}; all is sent again on retry)` : '';
-    const base = { correlation, ...(call ? { call } : {}) };
-    if (error.retryClass === 'permanent') return { outcome: 'failed', error: `${error.message}${where}`, ...base };
-    const retryAfterMs = (error as { retryAfterMs?: number }).retryAfterMs;
-    return { outcome: 'retry', error: `${error.message}${where}`, ...(typeof retryAfterMs === 'number' ? { retryAfterMs } : {}), ...base };
+    return kitErrorResult(error, calls, done, correlation);
   } finally {
-    await client?.close();
+    await client.close();
   }
 }
 
@@ -132,15 +121,4 @@ function snapshotOf(subscriber: MirrorSubscriber) {
 function succeeded(calls: readonly KitCall[], correlation: Readonly<Record<string, string>>): ActionResult {
   const call = callRecordOf(calls);
   return { outcome: 'succeeded', correlation: { ...correlation, kitCalls: String(calls.length) }, ...(call ? { call } : {}) };
-}
-
-/** The last of Kit's calls, as the audit record keeps one; the rest are named in its correlation. */
-function callRecordOf(calls: readonly KitCall[]): CallRecord | undefined {
-  const last = calls.at(-1);
-  if (!last) return undefined;
-  return {
-    request: last.request,
-    ...(last.responseStatus !== undefined ? { responseStatus: last.responseStatus } : {}),
-    correlation: { calls: calls.map((c) => `${c.request.method} ${new URL(c.request.url).pathname} → ${c.responseStatus ?? c.networkError ?? '?'}`).join('; ').slice(0, 900) },
-  };
 }

@@ -145,6 +145,11 @@ export class SqliteStoreClient implements SqliteStore {
   getAirtableDecision = this.#op('getAirtableDecision');
   resolveAirtableDecision = this.#op('resolveAirtableDecision');
   listHeldAirtableFields = this.#op('listHeldAirtableFields');
+  getKajabiEnrolments = this.#op('getKajabiEnrolments');
+  saveKajabiEnrolments = this.#op('saveKajabiEnrolments');
+  listKajabiEnrolments = this.#op('listKajabiEnrolments');
+  countKajabiEnrolments = this.#op('countKajabiEnrolments');
+  listKajabiCorrections = this.#op('listKajabiCorrections');
   eraseSubscriber = this.#op('eraseSubscriber');
   listDigestWindows = this.#op('listDigestWindows');
   takeDeadJobAlerts = this.#op('takeDeadJobAlerts');

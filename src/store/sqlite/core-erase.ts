@@ -2,7 +2,8 @@
  * Erasure (GDPR, `kitrelay erase <email>`): one person's records leave the store in one
  * transaction. What names them is deleted (events with their payloads, jobs, the mirror row and
  * its tags, quarantined bodies that hold the address, digest items, pending dead-job alerts,
- * ledger keys their jobs spent, their Meta audience rows and batch items); audit records stay, as proof of what was sent, but lose every
+ * ledger keys their jobs spent, their Meta audience rows and batch items, their Kajabi enrolments and
+ * the corrections about them); audit records stay, as proof of what was sent, but lose every
  * personal value (email, subscriber key and id, body preview, response body, the address wherever
  * it appears in the request summary or error).
  *
@@ -72,7 +73,14 @@ export class EraseOps {
       run(`DELETE FROM airtable_records WHERE ${inKitIds}`) +
       run(`DELETE FROM airtable_deletes WHERE ${inKitIds} OR email = @email`) +
       run(`DELETE FROM airtable_decisions WHERE ${inKitIds}`);
+    // Kajabi: their enrolments (by address, and by the Kit ids it led to: an enrolment kept under an
+    // address they had before) and every correction about those enrolments. Corrections first:
+    // they are found through the enrolments.
+    const theirEnrolments = `email = @email OR CAST(kit_subscriber_id AS TEXT) IN (SELECT value FROM json_each(@ids))`;
+    const kajabiRows =
+      run(`DELETE FROM kajabi_corrections WHERE email = @email OR (destination, email, offer_id) IN (SELECT destination, email, offer_id FROM kajabi_enrolments WHERE ${theirEnrolments})`) +
+      run(`DELETE FROM kajabi_enrolments WHERE ${theirEnrolments}`);
     this.#db.prepare('DELETE FROM temp.erased_jobs').run();
-    return { email, subscriberIds: ids, events, jobs, auditRecordsScrubbed: auditRecords, mirror, quarantine, ledgerKeys, audienceRows, airtableRows };
+    return { email, subscriberIds: ids, events, jobs, auditRecordsScrubbed: auditRecords, mirror, quarantine, ledgerKeys, audienceRows, airtableRows, kajabiRows };
   }
 }

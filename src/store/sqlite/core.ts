@@ -36,6 +36,7 @@ import type {
   AirtableFieldDecisionInput,
   AirtableRecordInput,
 } from '../airtable-types.js';
+import type { KajabiCorrectionFilter, KajabiCorrectionInput, KajabiEnrolmentFilter, KajabiEnrolmentInput } from '../kajabi-types.js';
 
 type AudiencePage = { readonly afterSubscriberId?: number; readonly limit: number };
 type AirtableDeleteFilter = { readonly sync?: string; readonly status?: AirtableDeleteStatus; readonly kitId?: number; readonly limit: number };
@@ -46,6 +47,7 @@ import { AudienceOps } from './core-audiences.js';
 import { DigestOps } from './core-digests.js';
 import { EraseOps } from './core-erase.js';
 import { IngestOps } from './core-ingest.js';
+import { KajabiOps } from './core-kajabi.js';
 import { KitOps } from './core-kit.js';
 import { QueryOps } from './core-query.js';
 import { QueueOps } from './core-queue.js';
@@ -148,6 +150,7 @@ export class SqliteCore implements SyncOps {
   readonly #audiences: AudienceOps;
   readonly #airtable: AirtableOps;
   readonly #airtableInbound: AirtableInboundOps;
+  readonly #kajabi: KajabiOps;
   readonly #kit: KitOps;
   readonly #query: QueryOps;
   readonly #queue: QueueOps;
@@ -207,6 +210,7 @@ export class SqliteCore implements SyncOps {
     this.#audiences = new AudienceOps(db);
     this.#airtable = new AirtableOps(db);
     this.#airtableInbound = new AirtableInboundOps(db);
+    this.#kajabi = new KajabiOps(db);
     this.#queue = new QueueOps(db, this.#query, storeId);
     this.#retention = new RetentionOps(db);
     this.#schedules = new ScheduleOps(db);
@@ -431,6 +435,12 @@ export class SqliteCore implements SyncOps {
   getAirtableDecision = (id: number) => this.#airtableInbound.getDecision(id);
   resolveAirtableDecision = (id: number, winner: 'kit' | 'airtable', now: number, note: string) => this.#airtableInbound.resolveDecision(id, winner, now, note);
   listHeldAirtableFields = (sync: string, kitIds: readonly number[]) => this.#airtableInbound.listHeldFields(sync, kitIds);
+  getKajabiEnrolments = (destination: string, email: string) => this.#kajabi.getEnrolments(destination, email);
+  saveKajabiEnrolments = (enrolments: readonly KajabiEnrolmentInput[], corrections: readonly KajabiCorrectionInput[], now: number) =>
+    this.#kajabi.saveEnrolments(enrolments, corrections, now);
+  listKajabiEnrolments = (filter: KajabiEnrolmentFilter) => this.#kajabi.listEnrolments(filter);
+  countKajabiEnrolments = (destination: string) => this.#kajabi.countEnrolments(destination);
+  listKajabiCorrections = (filter: KajabiCorrectionFilter) => this.#kajabi.listCorrections(filter);
 
   upsertSubscribers = (snapshots: readonly SubscriberSnapshot[], source: 'backfill' | 'reconcile', now: number) =>
     this.#kit.upsertSubscribers(snapshots, source, now);

@@ -61,6 +61,8 @@ export const WRITE_OPS: ReadonlySet<OpName> = new Set<OpName>([
   'withdrawAirtableDeletes',
   'recordAirtableDecisions',
   'resolveAirtableDecision',
+  // Enrolments and their corrections in one transaction (the batch's).
+  'saveKajabiEnrolments',
   'eraseSubscriber',
   'settleDeadJobAlerts',
   'initSetting',

@@ -74,7 +74,7 @@ describe('sqlite store', () => {
   it('applies migrations once, however often it runs', async () => {
     const db = openDatabase(join(await tempDir(), 'migrate.db'), 5000);
     try {
-      expect(migrate(db)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      expect(migrate(db)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
       const storeId = db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get('store_id');
       expect(storeId).toMatch(/^[0-9a-f]{16}$/);
       expect(migrate(db)).toEqual([]);
@@ -89,6 +89,7 @@ describe('sqlite store', () => {
         { version: 8, name: '008_audiences.sql' },
         { version: 9, name: '009_airtable.sql' },
         { version: 10, name: '010_airtable_two_way.sql' },
+        { version: 11, name: '011_kajabi.sql' },
       ]);
       expect(db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get('store_id')).toBe(storeId);
     } finally {
@@ -108,7 +109,7 @@ describe('sqlite store', () => {
       const insert = db.prepare('INSERT INTO dedupe_keys (key, event_id, expires_at, subscriber_key, type, scope) VALUES (?, ?, ?, ?, ?, ?)');
       insert.run('legacy:old', 1, T0 + 30_000, 'id:9', 'subscriber.tag_added', 'tag_id=5');
       insert.run('kit:evt-1', 2, T0 + 72 * 3_600_000, null, null, null);
-      expect(migrate(db)).toEqual([3, 4, 5, 6, 7, 8, 9, 10]);
+      expect(migrate(db)).toEqual([3, 4, 5, 6, 7, 8, 9, 10, 11]);
       expect(db.prepare('SELECT key FROM dedupe_keys').pluck().all()).toEqual(['kit:evt-1']);
       expect(db.prepare('SELECT key, event_id, subscriber_key, scope, type FROM dedupe_window').all()).toEqual([
         { key: 'legacy:old', event_id: 1, subscriber_key: 'id:9', scope: 'tag_id:5', type: 'subscriber.tag_added' },
@@ -135,7 +136,7 @@ describe('sqlite store', () => {
     try {
       expect(migrate(db, pathToFileURL(`${before}/`))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
       db.prepare('INSERT INTO airtable_records (sync, kit_id, record_id, hash, written_at) VALUES (?, ?, ?, ?, ?)').run('airtable/subscribers', 1, 'rec1', 'h1', T0);
-      expect(migrate(db)).toEqual([10]);
+      expect(migrate(db)).toEqual([10, 11]);
     } finally {
       db.close();
     }
