@@ -41,10 +41,28 @@ export default defineConfig({
       signingSecret: env('SLACK_SIGNING_SECRET'),
       replayUsers: ['U0123ABCD'],
     },
+    // Pattern 5: Kajabi enrolment as the source of truth for Kit tags. `npx kitrelay kajabi hooks sync`
+    // registers the hooks; refunds and deactivations are polled (Kajabi sends no webhook for them).
+    kajabi: {
+      type: 'kajabi',
+      clientId: env('KAJABI_CLIENT_ID'),
+      clientSecret: env('KAJABI_CLIENT_SECRET'),
+      offers: { '2151330100': { tag: 'Course A student', sequenceId: 12 } },
+      // A Kit automation "tag added → unsubscribe from sequence" does the rest (README: Kajabi).
+      stopAction: { tag: 'Course access ended' },
+      reconcile: { slack: { destination: 'slack', channel: '#ops' } },
+    },
     // Dead-letter alerts go through another destination than the ones that may fail.
     'ops-alerts': { type: 'slack', webhookUrl: env('SLACK_OPS_WEBHOOK_URL') },
   },
   rules: [
+    {
+      // Kit → Kajabi: a tag added in Kit grants a Kajabi offer (finding or making the contact).
+      id: 'grant-bonus-course',
+      on: 'subscriber.tag_added',
+      scope: { tag_id: 8910 },
+      actions: [{ destination: 'kajabi', action: 'grant_offer', params: { offer_id: '2151330101' } }],
+    },
     {
       id: 'sales-alert',
       on: 'purchase.created',

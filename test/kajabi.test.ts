@@ -13,6 +13,7 @@ import { openKajabiClient, reconcile, syncHooks, type KajabiDestinationConfig } 
 import { pollEndings } from '../src/integrations/kajabi/poll.js';
 import { checkSettlements } from '../src/integrations/kajabi/settle.js';
 import { startKajabiSimulator, type KajabiSimulator } from '../src/integrations/kajabi/simulator.js';
+import { startSlackSimulator, type SlackSimulator } from '../src/integrations/slack/simulator.js';
 import { startKitSimulator, type KitSimulator } from '../src/kit/simulator/index.js';
 import { integrationScheduleDeps } from '../src/main.js';
 import type { KajabiEnrolment } from '../src/store/kajabi-types.js';
@@ -21,7 +22,10 @@ import { eventually, startTestRelay, type TestRelay } from './helpers.js';
 let kit: KitSimulator | undefined;
 let kajabi: KajabiSimulator | undefined;
 let relay: TestRelay | undefined;
+let slack: SlackSimulator | undefined;
 afterEach(async () => {
+  await slack?.close();
+  slack = undefined;
   await relay?.close();
   relay = undefined;
   await kajabi?.close();
@@ -42,7 +46,7 @@ interface World {
   readonly deps: ReturnType<typeof integrationScheduleDeps<KajabiDestinationConfig>>;
 }
 
-async function start(options: { readonly hookEvents?: readonly string[]; readonly hooks?: boolean; readonly dashboard?: boolean; readonly settlement?: Record<string, unknown> } = {}): Promise<World> {
+async function start(options: { readonly hookEvents?: readonly string[]; readonly hooks?: boolean; readonly dashboard?: boolean; readonly settlement?: Record<string, unknown>; readonly slack?: SlackSimulator } = {}): Promise<World> {
   kit = await startKitSimulator({ rateLimit: false, seed: { subscribers: 0 } });
   kajabi = await startKajabiSimulator({ webhooks: { maxAttempts: 3, retryDelayMs: 50 } });
   const [a, b, free] = kajabi.credentials.offerIds as [string, string, string];
@@ -58,14 +62,15 @@ async function start(options: { readonly hookEvents?: readonly string[]; readonl
         stopAction: { tag: STOP_TAG },
         settlement: { delayMs: 0, giveUpAfterMs: 3_600_000, checkSchedule: NEVER, ...options.settlement },
         poll: { schedule: NEVER, overlapMs: 60_000 },
-        reconcile: { schedule: NEVER },
+        reconcile: { schedule: NEVER, ...(options.slack ? { slack: { destination: 'slack', channel: `#${options.slack.credentials.channels[0]!.name}` } } : {}) },
         hooks: { events: options.hookEvents ?? ['purchase', 'payment_succeeded'] },
         retry: { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 100 },
       } as never,
+      ...(options.slack ? { slack: { type: 'slack', token: env('SLACK_BOT_TOKEN'), apiUrl: options.slack.apiUrl } } : {}),
     },
     queue: { pollIntervalMs: 20 },
   };
-  const credentials = { KAJABI_CLIENT_ID: kajabi.credentials.clientId, KAJABI_CLIENT_SECRET: kajabi.credentials.clientSecret, KIT_API_KEY: 'kit_sim_key' };
+  const credentials = { KAJABI_CLIENT_ID: kajabi.credentials.clientId, KAJABI_CLIENT_SECRET: kajabi.credentials.clientSecret, KIT_API_KEY: 'kit_sim_key', ...(options.slack ? { SLACK_BOT_TOKEN: options.slack.credentials.token } : {}) };
   relay = await startTestRelay(config, { env: credentials });
   const destination = relay.relay.config.destinations.kajabi as KajabiDestinationConfig;
   const deps = integrationScheduleDeps({ config: relay.relay.config, store: relay.relay.store, secrets: createSecretResolver(credentials) }, 'kajabi', destination);
@@ -207,8 +212,9 @@ describe('Kajabi → Kit', () => {
 });
 
 describe('the nightly reconciliation', () => {
-  it('corrects planted drift both ways, in the table and in Kit, and logs each correction', async () => {
-    const w = await start();
+  it('corrects planted drift both ways, in the table and in Kit, logs each correction, and posts a summary to Slack', async () => {
+    slack = await startSlackSimulator();
+    const w = await start({ slack });
     const store = w.relay.relay.store;
     const gia = w.kajabi.purchase({ email: 'gia@example.com', offerIds: [w.offers.a], isPaid: true });
     w.kajabi.purchase({ email: 'hal@example.com', offerIds: [w.offers.a], isPaid: true });
@@ -247,6 +253,10 @@ describe('the nightly reconciliation', () => {
       'jon@example.com status: granted → cancelled',
     ]);
     expect(log.find((c) => c.email === 'gia@example.com')!.why).toContain('Kajabi shows refunded');
+    const channel = slack.credentials.channels[0]!;
+    await eventually(() => (slack!.messages().length > 0 ? true : undefined), 10_000, 'the summary in Slack');
+    expect(slack.messages().map((m) => JSON.stringify(m))).toEqual([expect.stringContaining('Kajabi reconciliation: 3 enrolment corrections, 1 Kit tag corrections')]);
+    expect(slack.messages()[0]!.channel).toBe(channel.id);
 
     // A second run finds nothing left to correct.
     const again = openKajabiClient(w.deps);

@@ -174,4 +174,36 @@ describe('sandbox', () => {
     await eventually(() => (relay!.sandboxKit!.simulator.state.getSubscriber(editor.id)?.first_name === 'Edited In Airtable' ? true : undefined), 45_000, 'the edit to reach Kit');
     expect((await relay.store.listEvents({ type: 'airtable:webhook_ping', limit: 5 })).length).toBeGreaterThan(0);
   }, 120_000);
+
+  it('stands a Kajabi simulator in for the kajabi destination: `sandbox kajabi-purchase` tags the buyer once settled, `sandbox kajabi-refund` untags them at the next poll', async () => {
+    const temp = tempDir();
+    remove = temp.remove;
+    const loaded = resolveConfig({ ...exampleConfig, store: { dataDir: temp.dir } }, { cwd: temp.dir, env: {}, source: 'built-in example' });
+    relay = await startRelay({ loaded, env: {}, log: silentLog(), port: 0, sandbox: true });
+    const kajabi = relay.sandboxSimulators.find((sim) => sim.name === 'kajabi');
+    expect(kajabi?.destination).toBe('kajabi');
+    // The sandbox registered the public-API hooks at its own `hooks` source.
+    const state = (await (await fetch(`${kajabi?.url}/_sim/state`)).json()) as { hooks: { event: string; targetUrl: string }[] };
+    expect(state.hooks.map((h) => h.event).sort()).toEqual(['payment_succeeded', 'purchase']);
+    expect(state.hooks[0]!.targetUrl).toContain('/hooks/in/kajabi/hooks/');
+
+    const email = 'learner@example.com';
+    const tagsInKit = () => {
+      const sim = relay!.sandboxKit!.simulator.state;
+      const subscriber = sim.findSubscriberByEmail(email);
+      return subscriber ? sim.tags.filter((t) => sim.taggings.get(t.id, subscriber.id)).map((t) => t.name).sort() : [];
+    };
+    const bought = await execCli(['sandbox', 'kajabi-purchase', email], { KITRELAY_DATA_DIR: temp.dir });
+    expect(bought.code, bought.stderr).toBe(0);
+    await eventually(() => (tagsInKit().includes('Course A student') ? true : undefined), 20_000, 'the tag to appear in Kit');
+    const shown = await execCli(['kajabi', 'enrolments', 'show', email], { KITRELAY_DATA_DIR: temp.dir });
+    expect(shown.stdout).toMatch(/: granted/);
+
+    const refunded = await execCli(['sandbox', 'kajabi-refund', email], { KITRELAY_DATA_DIR: temp.dir });
+    expect(refunded.code, refunded.stderr).toBe(0);
+    // The example polls every 10 s: the tag goes, the stop tag comes.
+    await eventually(() => (tagsInKit().join(',') === 'Course access ended' ? true : undefined), 30_000, 'the refund to untag them');
+    const listed = await execCli(['kajabi', 'enrolments', 'list', '--json'], { KITRELAY_DATA_DIR: temp.dir });
+    expect(JSON.parse(listed.stdout)).toMatchObject({ enrolments: [{ email, status: 'refunded', kitTagged: false, isStopApplied: true }] });
+  }, 90_000);
 });

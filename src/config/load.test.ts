@@ -43,7 +43,7 @@ export default defineConfig({
 
   it('validates the shipped example config', async () => {
     const loaded = await loadConfig({ cwd: ROOT, env: {}, overrides: { config: 'examples/kitrelay.config.ts' } });
-    expect(Object.keys(loaded.config.destinations)).toEqual(['crm', 'bonjoro', 'slack', 'ops-alerts']);
+    expect(Object.keys(loaded.config.destinations)).toEqual(['crm', 'bonjoro', 'slack', 'kajabi', 'ops-alerts']);
     expect(loaded.missingEnv).toContain('CRM_WEBHOOK_URL');
   });
 

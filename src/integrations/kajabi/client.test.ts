@@ -1,7 +1,9 @@
 /** The Kajabi client over real HTTP on loopback, against the Kajabi simulator. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHttpClient, type HttpClient } from '../../lib/http.js';
-import { KajabiApiError, KajabiClient, kajabiErrorResult, sendThrough, type KajabiClientOptions, type TokenCache } from './client.js';
+import { KajabiApiError, kajabiErrorResult } from './client-errors.js';
+import type { TokenCache } from './client-tokens.js';
+import { KajabiClient, sendThrough, type KajabiClientOptions } from './client.js';
 import { startKajabiSimulator, type KajabiSimulator, type KajabiSimulatorOptions } from './simulator.js';
 
 let sim: KajabiSimulator | undefined;

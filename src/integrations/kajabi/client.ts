@@ -10,22 +10,22 @@
  * `kajabiErrorResult` turns one into the port's `ActionResult`. Anything else thrown (the shadow
  * mode's `ShadowStop`, a bug) passes through untouched.
  *
- * Token calls carry the client secret and answer tokens: their audit view keeps neither the
- * request body nor the answer.
+ * The rest of the client lives beside it: errors in `client-errors.ts`, tokens in
+ * `client-tokens.ts`, JSON:API schemas and the records parsed from them in `client-records.ts`.
  */
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
-import { createHttpClient, parseRetryAfter, type HttpClient, type HttpMethod, type HttpResult } from '../../lib/http.js';
-import { isRecord, parseJsonBody } from '../../lib/json.js';
-import { callRecordOf, mayHaveBeenApplied, ShadowStop } from '../outbound.js';
-import type { ActionResult, CallRecord, OutboundRequest, ScheduleDeps, SecretResolver } from '../types.js';
+import { createHttpClient, type HttpClient, type HttpMethod, type HttpResult } from '../../lib/http.js';
+import { parseJsonBody } from '../../lib/json.js';
+import { callRecordOf } from '../outbound.js';
+import type { CallRecord, OutboundRequest, ScheduleDeps, SecretResolver } from '../types.js';
+import { KajabiApiError, kajabiFailure } from './client-errors.js';
+import { contactOf, customerOf, hookOf, identifiersDocument, listDocument, oneDocument, purchaseOf, siteOf, transactionOf, type JsonApiResource, type KajabiContactRecord, type KajabiCustomerRecord, type KajabiHookRecord, type KajabiPurchaseRecord, type KajabiSiteRecord, type KajabiTransactionRecord } from './client-records.js';
+import { KajabiTokens, type TokenCache } from './client-tokens.js';
 import type { KajabiDestinationConfig } from './schema.js';
 
 export const JSON_API = 'application/vnd.api+json';
 /** The most a list page holds (§5.3: assumed global from contact_notes). */
 export const PAGE_SIZE = 100;
-/** A token is refreshed this long before it expires (capped at half its lifetime). */
-export const REFRESH_MARGIN_MS = 60_000;
 /** A list stops here whatever the links say: 100 000 resources, far beyond any site kitrelay serves. */
 const MAX_PAGES = 1_000;
 
@@ -82,146 +82,6 @@ export function openKajabiClient(deps: ScheduleDeps<KajabiDestinationConfig>, ru
   return { client, close: async () => (deps.http ? undefined : http.close()) };
 }
 
-// ---------------------------------------------------------------------------------------------
-// Errors
-
-export type KajabiErrorKind = 'http' | 'network' | 'oauth' | 'invalid_response';
-
-/** A Kajabi answer that is not the one asked for, or no answer. */
-export class KajabiApiError extends Error {
-  readonly kind: KajabiErrorKind;
-  readonly status: number | undefined;
-  /** Kajabi's own words: `title: detail (at /pointer)` of each JSON:API error, or OAuth's `error`. */
-  readonly reason: string;
-  /** The first error's `source.pointer` (`/data/attributes/email`), when Kajabi gave one. */
-  readonly pointer: string | undefined;
-  /** The key is refused (bad secret, or 401 again with a fresh token): every call fails alike. */
-  readonly isAuthFailure: boolean;
-  /** 429's Retry-After in ms; null when absent or not a 429. */
-  readonly retryAfterMs: number | null;
-  /** The request may have been applied (a timeout or reset after sending a write). */
-  readonly mayHaveBeenApplied: boolean;
-  /** The network code (`ECONNREFUSED`, `timeout`, …) for `network` errors. */
-  readonly code: string | undefined;
-  readonly call: CallRecord;
-
-  constructor(fields: { kind: KajabiErrorKind; status?: number; reason: string; pointer?: string; isAuthFailure?: boolean; retryAfterMs?: number | null; mayHaveBeenApplied?: boolean; code?: string; call: CallRecord; method: string; path: string }) {
-    super(`Kajabi ${fields.method} ${fields.path}: ${fields.status === undefined ? '' : `HTTP ${fields.status}: `}${fields.reason}`);
-    this.name = 'KajabiApiError';
-    this.kind = fields.kind;
-    this.status = fields.status;
-    this.reason = fields.reason;
-    this.pointer = fields.pointer;
-    this.isAuthFailure = fields.isAuthFailure ?? false;
-    this.retryAfterMs = fields.retryAfterMs ?? null;
-    this.mayHaveBeenApplied = fields.mayHaveBeenApplied ?? false;
-    this.code = fields.code;
-    this.call = fields.call;
-  }
-}
-
-/**
- * What a Kajabi failure means for the job: `retry` with the breaker opening for a refused key;
- * `retry` for 429 (at Retry-After), 408, 409, 5xx and connections that never carried the request;
- * `unknown` for a write that may have been applied; `failed` for every other 4xx and a request
- * that cannot be built. Anything but a `KajabiApiError` is thrown again (ShadowStop, bugs).
- */
-export function kajabiErrorResult(error: unknown, extra: { readonly facts?: Readonly<Record<string, unknown>> } = {}): ActionResult {
-  if (!(error instanceof KajabiApiError)) throw error;
-  const record = { call: error.call, ...(extra.facts ? { facts: extra.facts } : {}) };
-  const text = error.message;
-  if (error.isAuthFailure) return { outcome: 'retry', error: `${text} (check the Public API key's client id and secret)`, opensBreaker: true, ...record };
-  if (error.kind === 'network') {
-    if (error.code === 'invalid_request') return { outcome: 'failed', error: `${text} (check the destination's baseUrl)`, ...record };
-    return error.mayHaveBeenApplied ? { outcome: 'unknown', error: `${text} (the call may have been applied)`, ...record } : { outcome: 'retry', error: text, ...record };
-  }
-  if (error.kind === 'invalid_response') return error.mayHaveBeenApplied ? { outcome: 'unknown', error: text, ...record } : { outcome: 'retry', error: text, ...record };
-  const status = error.status ?? 0;
-  if (status === 429) return { outcome: 'retry', error: text, ...(error.retryAfterMs === null ? {} : { retryAfterMs: error.retryAfterMs }), ...record };
-  if (status >= 500 || status === 408 || status === 409 || status === 401) return { outcome: 'retry', error: text, ...record };
-  return { outcome: 'failed', error: text, ...record };
-}
-
-/** `title: detail (at pointer)` for each JSON:API error; OAuth's `{"error":"…"}`; else the body's start. */
-export function readErrorBody(body: Buffer): { reason: string; pointer?: string } {
-  const parsed = parseJsonBody(body);
-  if (isRecord(parsed) && Array.isArray(parsed.errors) && parsed.errors.length > 0) {
-    const errors = parsed.errors.filter(isRecord);
-    const pointerOf = (e: Record<string, unknown>) => (isRecord(e.source) && typeof e.source.pointer === 'string' ? e.source.pointer : undefined);
-    const reason = errors
-      .map((e) => {
-        const words = [text(e.title), text(e.detail)].filter((w): w is string => w !== undefined);
-        const pointer = pointerOf(e);
-        return `${words.join(': ') || 'error'}${pointer === undefined ? '' : ` (at ${pointer})`}`;
-      })
-      .join('; ');
-    const pointer = errors.map(pointerOf).find((p) => p !== undefined);
-    return pointer === undefined ? { reason } : { reason, pointer };
-  }
-  if (isRecord(parsed) && typeof parsed.error === 'string') {
-    const description = text(parsed.error_description);
-    return { reason: description ? `${parsed.error}: ${description}` : parsed.error };
-  }
-  return { reason: body.subarray(0, 200).toString('utf8').trim() || 'no body' };
-}
-
-function text(value: unknown): string | undefined {
-  return typeof value === 'string' && value.trim() !== '' ? value : undefined;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Tokens
-
-interface TokenSet {
-  readonly accessToken: string;
-  readonly refreshToken: string | null;
-  readonly expiresAt: number;
-  readonly lifetimeMs: number;
-}
-
-export interface TokenCacheEntry {
-  token?: TokenSet;
-  /** The key's site when the config names none (`GET /v1/sites`' first): one call per process, not per job. */
-  firstSiteId?: string;
-}
-
-export type TokenCache = Map<string, TokenCacheEntry>;
-
-/**
- * Every job makes its own client, and a client credentials grant per job would double Kajabi
- * calls and mint a token per job (Kajabi's limits on tokens are not published, §5.3 [U]). So
- * tokens live here for the process, keyed by API, client id and a digest of the secret (a changed
- * secret is never served an old key's token). The one piece of module state in the integration:
- * a cache, safe to lose.
- */
-export const sharedTokenCache: TokenCache = new Map();
-
-const cacheKey = (baseUrl: string, clientId: string, secret: string) => `${baseUrl}\n${clientId}\n${createHash('sha256').update(secret).digest('hex').slice(0, 16)}`;
-
-const tokenAnswer = z.looseObject({ access_token: z.string().min(1), refresh_token: z.string().nullish(), expires_in: z.coerce.number().positive().nullish() });
-
-// ---------------------------------------------------------------------------------------------
-// JSON:API
-
-const idSchema = z.union([z.string().min(1), z.number()]).transform(String);
-const identifier = z.looseObject({ type: z.string(), id: idSchema });
-const relationship = z.looseObject({ data: z.union([identifier, z.array(identifier), z.null()]).optional() });
-export const resourceSchema = z.looseObject({
-  type: z.string(),
-  id: idSchema,
-  attributes: z.record(z.string(), z.unknown()).nullish().transform((a) => a ?? {}),
-  relationships: z.record(z.string(), relationship).nullish().transform((r) => r ?? {}),
-});
-export type JsonApiResource = z.output<typeof resourceSchema>;
-
-const listDocument = z.looseObject({
-  data: z.array(resourceSchema),
-  links: z.looseObject({ next: z.string().nullish() }).nullish(),
-  meta: z.looseObject({ total_pages: z.number().nullish(), current_page: z.number().nullish(), total_count: z.number().nullish() }).nullish(),
-});
-const oneDocument = z.looseObject({ data: resourceSchema });
-const identifiersDocument = z.looseObject({ data: z.array(identifier) });
-
 export interface ListPage {
   readonly data: readonly JsonApiResource[];
   readonly number: number;
@@ -238,38 +98,29 @@ export interface ListOptions {
   readonly pageSize?: number;
 }
 
-/** The id in `relationships.<name>.data`, or null. */
-export function relationshipId(resource: JsonApiResource, name: string): string | null {
-  const data = resource.relationships[name]?.data;
-  return data && !Array.isArray(data) ? data.id : null;
-}
-
-export function relationshipIds(resource: JsonApiResource, name: string): string[] {
-  const data = resource.relationships[name]?.data;
-  return Array.isArray(data) ? data.map((d) => d.id) : data ? [data.id] : [];
-}
-
 // ---------------------------------------------------------------------------------------------
 // The client
 
 export class KajabiClient {
   readonly #options: KajabiClientOptions & { readonly baseUrl: string };
   readonly #now: () => number;
-  readonly #entry: TokenCacheEntry;
+  readonly #tokens: KajabiTokens;
   #lastCall: CallRecord | undefined;
 
   constructor(options: KajabiClientOptions) {
     const baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.#options = { ...options, baseUrl };
     this.#now = options.now ?? Date.now;
-    const cache = options.tokenCache ?? sharedTokenCache;
-    const key = cacheKey(baseUrl, options.clientId, options.clientSecret);
-    let entry = cache.get(key);
-    if (!entry) {
-      entry = {};
-      cache.set(key, entry);
-    }
-    this.#entry = entry;
+    this.#tokens = new KajabiTokens({
+      send: options.send,
+      baseUrl,
+      clientId: options.clientId,
+      clientSecret: options.clientSecret,
+      userAgent: options.userAgent,
+      now: this.#now,
+      ...(options.isShadow === undefined ? {} : { isShadow: options.isShadow }),
+      ...(options.tokenCache === undefined ? {} : { tokenCache: options.tokenCache }),
+    });
   }
 
   /** The last resource call this client made (for the audit record); token calls are not kept. */
@@ -277,76 +128,16 @@ export class KajabiClient {
     return this.#lastCall;
   }
 
-  // --- OAuth ---------------------------------------------------------------------------------
+  // --- OAuth (client-tokens.ts) --------------------------------------------------------------
 
   /** A valid access token: the cached one, refreshed shortly before it expires, else a new grant. */
-  async accessToken(): Promise<string> {
-    if (this.#options.isShadow) return 'shadow-mode-placeholder';
-    const token = this.#entry.token;
-    if (token) {
-      const margin = Math.min(REFRESH_MARGIN_MS, token.lifetimeMs / 2);
-      if (this.#now() < token.expiresAt - margin) return token.accessToken;
-      return (await this.#renew(token)).accessToken;
-    }
-    return (await this.#grant({ grant_type: 'client_credentials', client_id: this.#options.clientId, client_secret: this.#options.clientSecret })).accessToken;
+  accessToken(): Promise<string> {
+    return this.#tokens.accessToken();
   }
 
   /** `POST /v1/oauth/revoke` for the cached access token (and forgets it). */
-  async revoke(): Promise<void> {
-    const token = this.#entry.token;
-    if (!token || this.#options.isShadow) return;
-    delete this.#entry.token;
-    const body = new URLSearchParams({ token: token.accessToken }).toString();
-    const result = await this.#tokenSend('/v1/oauth/revoke', body, token.accessToken);
-    if (result.kind === 'response' && result.status === 200) return;
-    throw this.#failure(result, 'POST', '/v1/oauth/revoke', tokenCallRecord(result), true);
-  }
-
-  /** A token after `stale` was refused or is about to expire: refresh it, else a new grant. */
-  async #renew(stale: TokenSet): Promise<TokenSet> {
-    // Another client of the same key may have renewed it meanwhile: use theirs.
-    const current = this.#entry.token;
-    if (current && current.accessToken !== stale.accessToken && this.#now() < current.expiresAt) return current;
-    if (stale.refreshToken !== null) {
-      try {
-        return await this.#grant({ grant_type: 'refresh_token', refresh_token: stale.refreshToken });
-      } catch (error) {
-        // A used or revoked refresh token: the client credentials still make a new one.
-        if (!(error instanceof KajabiApiError) || error.kind !== 'oauth') throw error;
-      }
-    }
-    return this.#grant({ grant_type: 'client_credentials', client_id: this.#options.clientId, client_secret: this.#options.clientSecret });
-  }
-
-  async #grant(params: Record<string, string>): Promise<TokenSet> {
-    delete this.#entry.token;
-    const path = '/v1/oauth/token';
-    const result = await this.#tokenSend(path, new URLSearchParams(params).toString());
-    const call = tokenCallRecord(result);
-    if (result.kind !== 'response' || result.status !== 200) throw this.#failure(result, 'POST', path, call, true);
-    const parsed = tokenAnswer.safeParse(parseJsonBody(result.body));
-    if (!parsed.success) throw new KajabiApiError({ kind: 'invalid_response', status: result.status, reason: 'the token answer has no access_token', call, method: 'POST', path });
-    // The lifetime is not documented (§5.3 [U]): without expires_in, assume an hour.
-    const lifetimeMs = (parsed.data.expires_in ?? 3600) * 1000;
-    const token: TokenSet = { accessToken: parsed.data.access_token, refreshToken: parsed.data.refresh_token ?? null, expiresAt: this.#now() + lifetimeMs, lifetimeMs };
-    this.#entry.token = token;
-    return token;
-  }
-
-  /** Token and revoke requests, whose bodies hold secrets: a shadow record keeps none of it. */
-  async #tokenSend(path: string, body: string, bearer?: string): Promise<HttpResult> {
-    try {
-      return await this.#options.send({
-        method: 'POST',
-        url: `${this.#options.baseUrl}${path}`,
-        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', 'user-agent': this.#options.userAgent, ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) },
-        body,
-        secretHeaderNames: ['authorization'],
-      });
-    } catch (error) {
-      if (error instanceof ShadowStop) throw new ShadowStop(withoutBody(error.request));
-      throw error;
-    }
+  revoke(): Promise<void> {
+    return this.#tokens.revoke();
   }
 
   // --- JSON:API ------------------------------------------------------------------------------
@@ -370,12 +161,12 @@ export class KajabiClient {
       if (result.kind === 'response' && result.status >= 200 && result.status < 300) return result;
       if (result.kind === 'response' && result.status === 401 && !refreshed && !this.#options.isShadow) {
         refreshed = true;
-        const stale = this.#entry.token;
-        if (stale && stale.accessToken === token) await this.#renew(stale);
+        const stale = this.#tokens.entry.token;
+        if (stale && stale.accessToken === token) await this.#tokens.renew(stale);
         else if (!stale) await this.accessToken();
         continue;
       }
-      throw this.#failure(result, method, path, call, false);
+      throw kajabiFailure(result, method, path, call, false, this.#now);
     }
   }
 
@@ -431,18 +222,6 @@ export class KajabiClient {
     return new KajabiApiError({ kind: 'invalid_response', status: result.status, reason: `${what}${result.isTruncated ? ' (truncated)' : ''}`, mayHaveBeenApplied: method !== 'GET', call: callRecordOf(result), method, path });
   }
 
-  #failure(result: HttpResult, method: string, path: string, call: CallRecord, isTokenCall: boolean): KajabiApiError {
-    if (result.kind === 'network_error') {
-      return new KajabiApiError({ kind: 'network', reason: `${result.code}: ${result.message}`, code: result.code, mayHaveBeenApplied: method !== 'GET' && !isTokenCall && mayHaveBeenApplied(result), call, method, path });
-    }
-    const { status } = result;
-    const { reason, pointer } = readErrorBody(result.body);
-    const retryAfterMs = status === 429 ? (parseRetryAfter(result.headers['retry-after'], this.#now()) ?? null) : null;
-    // The token endpoint refusing the key (400/401 invalid_client) or a second 401 after a fresh token.
-    const isAuthFailure = isTokenCall ? status === 401 || (status === 400 && /invalid_client|unauthorized_client/.test(reason)) : status === 401;
-    return new KajabiApiError({ kind: isTokenCall && status < 500 && status !== 429 ? 'oauth' : 'http', status, reason, ...(pointer === undefined ? {} : { pointer }), isAuthFailure, retryAfterMs, call, method, path });
-  }
-
   // --- Typed calls ---------------------------------------------------------------------------
 
   async listSites(): Promise<KajabiSiteRecord[]> {
@@ -457,10 +236,10 @@ export class KajabiClient {
   /** `configured`, else the key's first site (looked up once per process). */
   async resolveSiteId(configured?: string): Promise<string> {
     if (configured !== undefined) return configured;
-    if (this.#entry.firstSiteId !== undefined) return this.#entry.firstSiteId;
+    if (this.#tokens.entry.firstSiteId !== undefined) return this.#tokens.entry.firstSiteId;
     const [first] = await this.listSites();
     if (!first) throw new KajabiApiError({ kind: 'invalid_response', status: 200, reason: 'the key sees no site: set the destination siteId, or give the key access to a site', call: this.#lastCall ?? emptyCall('GET', `${this.#options.baseUrl}/v1/sites`), method: 'GET', path: '/v1/sites' });
-    this.#entry.firstSiteId = first.id;
+    this.#tokens.entry.firstSiteId = first.id;
     return first.id;
   }
 
@@ -536,107 +315,6 @@ export class KajabiClient {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Records
-
-export interface KajabiSiteRecord {
-  readonly id: string;
-  readonly title: string;
-}
-
-export interface KajabiPurchaseRecord {
-  readonly id: string;
-  readonly offerId: string;
-  readonly customerId: string;
-  readonly transactionId: string | null;
-  readonly amountInCents: number;
-  /** Epoch ms. */
-  readonly createdAt: number;
-  readonly deactivatedAt: number | null;
-  readonly deactivationReason: string | null;
-}
-
-export interface KajabiTransactionRecord {
-  readonly id: string;
-  /** charge | refund | subscribe | subscription_charge | free_purchase | test | dispute | subscription_update (§5.3). */
-  readonly action: string;
-  /** initialized | succeeded | failed. */
-  readonly state: string;
-  /** Negative for a refund. */
-  readonly amountInCents: number;
-  readonly customerId: string;
-  /** Null for a bundle (since 1.1.0 `purchases` replaces it, §5.3). */
-  readonly offerId: string | null;
-  readonly purchaseIds: readonly string[];
-  readonly createdAt: number;
-}
-
-export interface KajabiCustomerRecord {
-  readonly id: string;
-  readonly email: string;
-  readonly name: string;
-  readonly contactId: string | null;
-}
-
-export interface KajabiContactRecord {
-  readonly id: string;
-  readonly email: string;
-  readonly name: string;
-  readonly customerId: string | null;
-  readonly offerIds: readonly string[];
-}
-
-export interface KajabiHookRecord {
-  readonly id: string;
-  readonly event: string;
-  readonly targetUrl: string;
-  readonly resourceId: string | null;
-  readonly siteId: string | null;
-}
-
-const when = z.string().nullish().transform((s) => {
-  const ms = s == null ? Number.NaN : Date.parse(s);
-  return Number.isFinite(ms) ? ms : null;
-});
-const cents = z.number().nullish().transform((n) => n ?? 0);
-const words = z.string().nullish().transform((s) => s ?? '');
-const optionalId = z.union([z.string(), z.number()]).nullish().transform((v) => (v == null ? null : String(v)));
-
-const purchaseAttributes = z.looseObject({ amount_in_cents: cents, created_at: when, deactivated_at: when, deactivation_reason: z.string().nullish().transform((s) => s ?? null) });
-const transactionAttributes = z.looseObject({ action: words, state: words, amount_in_cents: cents, created_at: when });
-const personAttributes = z.looseObject({ email: words, name: words });
-const hookAttributes = z.looseObject({ event: words, target_url: words, resource_id: optionalId });
-const siteAttributes = z.looseObject({ title: words });
-
-function siteOf(resource: JsonApiResource): KajabiSiteRecord {
-  return { id: resource.id, title: siteAttributes.parse(resource.attributes).title };
-}
-
-export function purchaseOf(resource: JsonApiResource): KajabiPurchaseRecord {
-  const a = purchaseAttributes.parse(resource.attributes);
-  return { id: resource.id, offerId: relationshipId(resource, 'offer') ?? '', customerId: relationshipId(resource, 'customer') ?? '', transactionId: relationshipId(resource, 'transaction'), amountInCents: a.amount_in_cents, createdAt: a.created_at ?? 0, deactivatedAt: a.deactivated_at, deactivationReason: a.deactivation_reason };
-}
-
-export function transactionOf(resource: JsonApiResource): KajabiTransactionRecord {
-  const a = transactionAttributes.parse(resource.attributes);
-  return { id: resource.id, action: a.action, state: a.state, amountInCents: a.amount_in_cents, customerId: relationshipId(resource, 'customer') ?? '', offerId: relationshipId(resource, 'offer'), purchaseIds: relationshipIds(resource, 'purchases'), createdAt: a.created_at ?? 0 };
-}
-
-export function customerOf(resource: JsonApiResource): KajabiCustomerRecord {
-  const a = personAttributes.parse(resource.attributes);
-  return { id: resource.id, email: a.email, name: a.name, contactId: relationshipId(resource, 'contact') };
-}
-
-export function contactOf(resource: JsonApiResource): KajabiContactRecord {
-  const a = personAttributes.parse(resource.attributes);
-  return { id: resource.id, email: a.email, name: a.name, customerId: relationshipId(resource, 'customer'), offerIds: relationshipIds(resource, 'offers') };
-}
-
-export function hookOf(resource: JsonApiResource): KajabiHookRecord {
-  const a = hookAttributes.parse(resource.attributes);
-  return { id: resource.id, event: a.event, targetUrl: a.target_url, resourceId: a.resource_id, siteId: relationshipId(resource, 'site') };
-}
-
-// ---------------------------------------------------------------------------------------------
 // Helpers
 
 function queryString(query: Query | undefined): string {
@@ -659,17 +337,6 @@ function nextPage(next: string | null | undefined, current: number, totalPages: 
   }
   if (next === undefined && totalPages !== null && current < totalPages) return current + 1;
   return undefined;
-}
-
-/** A token call's audit view: no body (it holds the secret), no answer (it holds the tokens). */
-function tokenCallRecord(result: HttpResult): CallRecord {
-  const request = withoutBody(result.request);
-  return result.kind === 'response' ? { request, responseStatus: result.status, correlation: {} } : { request, correlation: {} };
-}
-
-function withoutBody<R extends { readonly bodyPreview?: string }>(request: R): Omit<R, 'bodyPreview'> {
-  const { bodyPreview: _dropped, ...rest } = request;
-  return rest;
 }
 
 function emptyCall(method: string, url: string): CallRecord {

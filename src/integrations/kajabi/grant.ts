@@ -10,7 +10,9 @@
  */
 import { z } from 'zod';
 import type { ActionContext, ActionResult, JobAction } from '../types.js';
-import { KajabiApiError, kajabiClientFor, kajabiErrorResult, type KajabiClient, type KajabiContactRecord } from './client.js';
+import { KajabiApiError, kajabiErrorResult } from './client-errors.js';
+import type { KajabiContactRecord } from './client-records.js';
+import { kajabiClientFor, type KajabiClient } from './client.js';
 import type { KajabiDestinationConfig } from './schema.js';
 
 /** A Kajabi id, or a template that renders to one (checked again once rendered). */

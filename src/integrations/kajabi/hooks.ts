@@ -7,7 +7,8 @@
  * Running it twice changes nothing the second time.
  */
 import { redactUrl } from '../../lib/redact.js';
-import type { KajabiClient, KajabiHookRecord } from './client.js';
+import type { KajabiHookRecord } from './client-records.js';
+import type { KajabiClient } from './client.js';
 
 export interface HookSyncOptions {
   readonly siteId: string;

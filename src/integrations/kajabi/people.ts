@@ -2,9 +2,9 @@
  * Who a Kajabi customer is: transactions and purchases name a customer id only, facts need the
  * email. Read once per customer per run (`GET /v1/customers/{id}`).
  */
+import { unlessGone } from './client-errors.js';
 import type { KajabiClient } from './client.js';
 import type { KajabiPerson } from './facts.js';
-import { unlessGone } from './settle.js';
 
 export class People {
   readonly #client: KajabiClient;

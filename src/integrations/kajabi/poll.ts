@@ -14,10 +14,11 @@
  * start only once everything found is committed.
  */
 import type { ScheduleDeps, SourceEvent } from '../types.js';
-import type { KajabiClient, KajabiPurchaseRecord, KajabiTransactionRecord } from './client.js';
+import { unlessGone } from './client-errors.js';
+import type { KajabiPurchaseRecord, KajabiTransactionRecord } from './client-records.js';
+import type { KajabiClient } from './client.js';
 import { ENROL_ACTION, personOrderKey, type EnrolParamsInput, type KajabiFactInput } from './facts.js';
 import { People } from './people.js';
-import { unlessGone } from './settle.js';
 import type { KajabiDestinationConfig } from './schema.js';
 
 export const POLL_CURSOR = 'kajabi-poll';

@@ -22,7 +22,8 @@
 import { randomUUID } from 'node:crypto';
 import type { KajabiEnrolment, EnrolmentStatus } from '../../store/kajabi-types.js';
 import type { ScheduleDeps, SourceEvent, SourceJob } from '../types.js';
-import type { KajabiClient, KajabiPurchaseRecord, KajabiTransactionRecord } from './client.js';
+import type { KajabiPurchaseRecord, KajabiTransactionRecord } from './client-records.js';
+import type { KajabiClient } from './client.js';
 import { ENROL_ACTION, normaliseEmail, personOrderKey, type EnrolParamsInput, type KajabiFactInput, type KajabiPerson } from './facts.js';
 import { People } from './people.js';
 import { isRefund } from './poll.js';

@@ -11,7 +11,8 @@
  */
 import type { KajabiEnrolment } from '../../store/kajabi-types.js';
 import type { ScheduleDeps, SourceEvent } from '../types.js';
-import { KajabiApiError, type KajabiClient } from './client.js';
+import type { KajabiClient } from './client.js';
+import { unlessGone } from './client-errors.js';
 import { ENROL_ACTION, personOrderKey, type EnrolParamsInput, type KajabiFactInput } from './facts.js';
 import type { KajabiDestinationConfig } from './schema.js';
 
@@ -48,16 +49,6 @@ export async function checkSettlements(deps: ScheduleDeps<KajabiDestinationConfi
 }
 
 type Found = { readonly kind: 'settled' | 'lapsed' | 'ended'; readonly id: string; readonly fact: KajabiFactInput; readonly at: number } | { readonly kind: 'unpaid'; readonly fact?: undefined; readonly id?: undefined; readonly at?: undefined };
-
-/** Undefined for what Kajabi no longer has (404): not settled by it. */
-export async function unlessGone<T>(read: Promise<T>): Promise<T | undefined> {
-  try {
-    return await read;
-  } catch (error) {
-    if (error instanceof KajabiApiError && error.status === 404) return undefined;
-    throw error;
-  }
-}
 
 async function checkOne(client: KajabiClient, enrolment: KajabiEnrolment, now: number, giveUpAfterMs: number): Promise<Found> {
   const purchase = enrolment.purchaseId !== null ? await unlessGone(client.getPurchase(enrolment.purchaseId)) : undefined;
