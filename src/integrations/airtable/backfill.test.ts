@@ -139,7 +139,8 @@ describe('airtable backfill', () => {
   });
 
   it('waits out a 429 (the base is blocked for everyone in the store) and goes on without a duplicate', { timeout: 60_000 }, async () => {
-    const s = await setup({ sim: { rateLimit: { perBase: 5, perToken: 50, penaltyMs: 1_500 } } });
+    // The simulator's penalty and the client's, both 1.5 s here (Airtable's is 30 s).
+    const s = await setup({ sim: { rateLimit: { perBase: 5, perToken: 50, penaltyMs: 1_500 } }, destination: { rateLimitPenaltyMs: 1_500 } });
     await seedMany(s, 40);
     s.sim.faults.add({ kind: 'rate_limited', method: 'PATCH', times: 1 });
     const result = await s.backfill();

@@ -103,6 +103,8 @@ export interface ClientOptions {
   /** How long a call may wait for its turn before it answers `paced`. @default Infinity */
   readonly maxWaitMs?: number;
   readonly signal?: AbortSignal;
+  /** How long a base is left alone after a 429. @default RATE_LIMIT_PENALTY_MS (30 s, Airtable's) */
+  readonly penaltyMs?: number;
 }
 
 /** The calls kitrelay makes, bound to one token and API URL. */
@@ -124,8 +126,9 @@ export function airtableClient(send: AirtableSend, target: AirtableTarget, optio
       }
     }
     const result = await send({ ...request, secretHeaderNames: ['authorization'] });
-    const outcome = classifyAirtableResult(result, options.now());
-    if (outcome.kind === 'throttled') await options.budget?.penalise(baseId, options.now() + Math.max(outcome.retryAfterMs, RATE_LIMIT_PENALTY_MS));
+    const penaltyMs = options.penaltyMs ?? RATE_LIMIT_PENALTY_MS;
+    const outcome = classifyAirtableResult(result, options.now(), penaltyMs);
+    if (outcome.kind === 'throttled') await options.budget?.penalise(baseId, options.now() + Math.max(outcome.retryAfterMs, penaltyMs));
     if (outcome.kind !== 'ok') return { outcome, result };
     const body = read(outcome.body);
     // 2xx without what every answer of this call carries: applied or not, we cannot tell.

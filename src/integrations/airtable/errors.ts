@@ -74,7 +74,7 @@ const FIXES: Readonly<Record<string, string>> = {
 const SEVERAL_MATCHES_FIX = 'two or more rows hold this Kit id: delete the extra rows in Airtable (kitrelay never merges rows)';
 
 /** An Airtable answer, classified; `now` (epoch ms, the injected clock) reads an HTTP-date Retry-After. */
-export function classifyAirtableResult(result: HttpResult, now: number): AirtableOutcome {
+export function classifyAirtableResult(result: HttpResult, now: number, penaltyMs: number = RATE_LIMIT_PENALTY_MS): AirtableOutcome {
   if (result.kind === 'network_error') {
     const message = `Airtable: ${result.code}: ${result.message}`;
     if (result.code === 'invalid_request') return { kind: 'invalid', isPerRecord: false, message: `${message} (the request could not be built: check the destination's apiUrl)` };
@@ -88,7 +88,7 @@ export function classifyAirtableResult(result: HttpResult, now: number): Airtabl
   }
   const info = errorInfo(parsed, status, result.body);
   const retryAfterMs = parseRetryAfter(result.headers['retry-after'], now);
-  if (status === 429) return { kind: 'throttled', ...info, retryAfterMs: Math.max(retryAfterMs ?? 0, RATE_LIMIT_PENALTY_MS) };
+  if (status === 429) return { kind: 'throttled', ...info, retryAfterMs: Math.max(retryAfterMs ?? 0, penaltyMs) };
   if (status === 401 || status === 403) return { kind: 'auth', ...info };
   if (status === 413 || TOO_MANY_RECORDS.test(info.message)) return { kind: 'too_large', ...info };
   if (status === 404) return { kind: 'not_found', ...info };

@@ -54,7 +54,7 @@ async function run(ctx: ActionContext<FetchChangesParams, AirtableDestinationCon
     store, destinationName: ctx.destinationName, destination: ctx.destination, token, now,
     onWarning: (warning) => ctx.log?.warn({ destination: ctx.destinationName, calls: warning.calls, budget: warning.budget, month: warning.month }, warning.message),
   });
-  const client = airtableClient((request) => ctx.http.send(request), { apiUrl: ctx.destination.apiUrl, token, userAgent: ctx.userAgent }, { budget, now, maxWaitMs: ctx.destination.timeoutMs / 4, signal: ctx.signal });
+  const client = airtableClient((request) => ctx.http.send(request), { apiUrl: ctx.destination.apiUrl, token, userAgent: ctx.userAgent }, { budget, now, maxWaitMs: ctx.destination.timeoutMs / 4, signal: ctx.signal, penaltyMs: ctx.destination.rateLimitPenaltyMs });
   const found = await detectChanges({ store, client, destinationName: ctx.destinationName, syncName: owner.syncName, sync: owner.sync, now, signal: ctx.signal });
   return resultOfDetect(found, correlation);
 }

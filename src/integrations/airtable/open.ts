@@ -35,6 +35,6 @@ export function openClient(deps: ScheduleDeps<AirtableDestinationConfig>, run: {
   const http: HttpClient = deps.http ?? createHttpClient();
   const budget = storeCallBudget({ store: deps.store, destinationName, destination, token, now: run.now, onWarning: (warning) => run.warn?.(warning.message) });
   const signal = run.signal ? { signal: run.signal } : {};
-  const client = airtableClient((request) => http.send({ timeoutMs: destination.timeoutMs, ...signal, ...request }), { apiUrl: destination.apiUrl, token, userAgent: deps.userAgent }, { budget, now: run.now, ...signal });
+  const client = airtableClient((request) => http.send({ timeoutMs: destination.timeoutMs, ...signal, ...request }), { apiUrl: destination.apiUrl, token, userAgent: deps.userAgent }, { budget, now: run.now, penaltyMs: destination.rateLimitPenaltyMs, ...signal });
   return { client, close: async () => (deps.http ? undefined : http.close()) };
 }

@@ -20,6 +20,7 @@
  * ```
  */
 import { z } from 'zod';
+import { RATE_LIMIT_PENALTY_MS } from './errors.js';
 import { envRefSchema } from '../../lib/env-ref.js';
 import { destinationCommon, rateLimitSchema } from '../destination.js';
 import { selectionSchema } from '../selection.js';
@@ -191,6 +192,11 @@ export const airtableDestinationSchema = z
     monthlyCallBudget: z.number().int().positive().optional(),
     /** The share of `monthlyCallBudget` at which a warning is logged (once a month). @default 0.8 */
     budgetWarnShare: z.number().positive().max(1).default(0.8),
+    /**
+     * How long a base is left alone after Airtable's 429: Airtable documents 30 s [V]; a proxy in
+     * front of it (or a test's simulator) may differ. @default 30_000
+     */
+    rateLimitPenaltyMs: z.number().int().positive().default(RATE_LIMIT_PENALTY_MS),
     syncs: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'use letters, digits, - or _'), syncSchema).default({}),
     ...destinationCommon,
     /** Requests per second for this token across bases (Airtable: 50). @default { perSecond: 50, burst: 50 } */

@@ -72,7 +72,7 @@ async function runBatch(ctx: Ctx): Promise<BatchResult> {
     onWarning: (warning) => ctx.log?.warn({ destination: ctx.destinationName, calls: warning.calls, budget: warning.budget, month: warning.month }, warning.message),
   });
   // Wait for a turn within the attempt while it leaves the calls most of their time; past that, hand the jobs back.
-  const client = airtableClient((request) => ctx.http.send(request), { apiUrl: ctx.destination.apiUrl, token, userAgent: ctx.userAgent }, { budget, now, maxWaitMs: ctx.destination.timeoutMs / 4, signal: ctx.signal });
+  const client = airtableClient((request) => ctx.http.send(request), { apiUrl: ctx.destination.apiUrl, token, userAgent: ctx.userAgent }, { budget, now, maxWaitMs: ctx.destination.timeoutMs / 4, signal: ctx.signal, penaltyMs: ctx.destination.rateLimitPenaltyMs });
 
   const bySync = new Map<string, number[]>();
   ctx.items.forEach((item, index) => bySync.set(item.params.sync, [...(bySync.get(item.params.sync) ?? []), index]));
