@@ -6,8 +6,8 @@
  */
 import type { Command } from 'commander';
 import { airtableDestinationSchema, matchOf, resolveField, type AirtableDestinationConfig } from '../integrations/airtable/index.js';
-import { SANDBOX_SIMULATORS_SETTING, type SandboxSimulator } from '../main.js';
-import { CliError, withStore } from './context.js';
+import { CliError } from './context.js';
+import { callSimulator, findStandIn } from './sandbox-sim.js';
 
 interface Target {
   readonly simulatorUrl: string;
@@ -21,17 +21,10 @@ export function registerSandboxAirtable(sandbox: Command): void {
     .description("in the sandbox's Airtable simulator, edit a person's row as a person in Airtable would (Name=\"Ada L.\" Tags=vip,customer); the edit reaches the simulated Kit")
     .option('--sync <name>', 'the sync whose table holds the row (default: the first)')
     .action(async (email: string, assignments: string[], flags: { sync?: string }, command: Command) => {
-      const target = await withStore(command, async (store) => {
-        const text = await store.getSetting(SANDBOX_SIMULATORS_SETTING);
-        if (text === undefined) throw new CliError('not_sandbox', 'No sandbox has run on this data directory: start one with `npm start` (no credentials set)', 1);
-        const record = JSON.parse(text) as { simulators: readonly SandboxSimulator[] };
-        const sim = record.simulators.find((s) => s.name === 'airtable' && s.standIn);
-        const parsed = sim?.standIn ? airtableDestinationSchema.safeParse(sim.standIn.config) : undefined;
-        if (!sim || !parsed?.success) throw new CliError('no_simulator', 'No Airtable simulator is running in the sandbox: the config needs an airtable destination whose token is unset', 1);
-        const syncName = flags.sync ?? Object.keys(parsed.data.syncs)[0];
-        if (syncName === undefined || !Object.hasOwn(parsed.data.syncs, syncName)) throw new CliError('no_sync', `No sync "${flags.sync ?? ''}" (syncs: ${Object.keys(parsed.data.syncs).join(', ')})`, 2);
-        return { simulatorUrl: sim.url, destination: parsed.data, syncName } satisfies Target;
-      });
+      const found = await findStandIn(command, 'airtable', airtableDestinationSchema, 'No Airtable simulator is running in the sandbox: the config needs an airtable destination whose token is unset');
+      const syncName = flags.sync ?? Object.keys(found.destination.syncs)[0];
+      if (syncName === undefined || !Object.hasOwn(found.destination.syncs, syncName)) throw new CliError('no_sync', `No sync "${flags.sync ?? ''}" (syncs: ${Object.keys(found.destination.syncs).join(', ')})`, 2);
+      const target: Target = { simulatorUrl: found.url, destination: found.destination, syncName };
       const sync = target.destination.syncs[target.syncName]!;
       const fields = Object.fromEntries(assignments.map((assignment) => cellOf(assignment, sync.fields)));
       const match = matchOf(sync);
@@ -60,14 +53,4 @@ function cellOf(assignment: string, mapping: AirtableDestinationConfig['syncs'][
   return [name, value === '' ? null : value];
 }
 
-async function call(url: string, init: RequestInit): Promise<unknown> {
-  let response: Response;
-  try {
-    response = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
-  } catch (error) {
-    throw new CliError('not_running', `Could not reach the Airtable simulator at ${new URL(url).origin}: is \`npm start\` running? (${error instanceof Error ? error.message : String(error)})`, 1);
-  }
-  const body: unknown = await response.json().catch(() => undefined);
-  if (!response.ok) throw new CliError('sim_error', `The Airtable simulator answered ${response.status}: ${JSON.stringify(body)}`, 1);
-  return body;
-}
+const call = (url: string, init: RequestInit = {}) => callSimulator('Airtable', url, init);

@@ -7,8 +7,8 @@
  */
 import type { Command } from 'commander';
 import { kajabiDestinationSchema, type KajabiDestinationConfig } from '../integrations/kajabi/index.js';
-import { SANDBOX_SIMULATORS_SETTING, type SandboxSimulator } from '../main.js';
-import { CliError, withStore } from './context.js';
+import { CliError } from './context.js';
+import { callSimulator, findStandIn } from './sandbox-sim.js';
 
 interface Target {
   readonly simulatorUrl: string;
@@ -45,7 +45,7 @@ export function registerSandboxKajabi(sandbox: Command): void {
     .option('--offer <id>', 'the offer whose purchase is refunded (default: their newest purchase)')
     .action(async (email: string, flags: { offer?: string }, command: Command) => {
       const target = await findTarget(command);
-      const state = (await call(`${target.simulatorUrl}/_sim/state`, {})) as SimState;
+      const state = (await call(`${target.simulatorUrl}/_sim/state`)) as SimState;
       const address = email.trim().toLowerCase();
       const customerIds = new Set(state.contacts.filter((c) => c.email.toLowerCase() === address && c.customerId !== null).map((c) => c.customerId));
       const refunded = new Set(state.transactions.filter((t) => t.action === 'refund').flatMap((t) => t.purchaseIds));
@@ -58,25 +58,8 @@ export function registerSandboxKajabi(sandbox: Command): void {
 }
 
 async function findTarget(command: Command): Promise<Target> {
-  return withStore(command, async (store) => {
-    const text = await store.getSetting(SANDBOX_SIMULATORS_SETTING);
-    if (text === undefined) throw new CliError('not_sandbox', 'No sandbox has run on this data directory: start one with `npm start` (no credentials set)', 1);
-    const record = JSON.parse(text) as { simulators: readonly SandboxSimulator[] };
-    const sim = record.simulators.find((s) => s.name === 'kajabi' && s.standIn);
-    const parsed = sim?.standIn ? kajabiDestinationSchema.safeParse(sim.standIn.config) : undefined;
-    if (!sim || !parsed?.success) throw new CliError('no_simulator', 'No Kajabi simulator is running in the sandbox: the config needs a kajabi destination whose client id is unset', 1);
-    return { simulatorUrl: sim.url, destination: parsed.data };
-  });
+  const found = await findStandIn(command, 'kajabi', kajabiDestinationSchema, 'No Kajabi simulator is running in the sandbox: the config needs a kajabi destination whose client id is unset');
+  return { simulatorUrl: found.url, destination: found.destination };
 }
 
-async function call(url: string, init: RequestInit): Promise<unknown> {
-  let response: Response;
-  try {
-    response = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
-  } catch (error) {
-    throw new CliError('not_running', `Could not reach the Kajabi simulator at ${new URL(url).origin}: is \`npm start\` running? (${error instanceof Error ? error.message : String(error)})`, 1);
-  }
-  const body: unknown = await response.json().catch(() => undefined);
-  if (!response.ok) throw new CliError('sim_error', `The Kajabi simulator answered ${response.status}: ${JSON.stringify(body)}`, 1);
-  return body;
-}
+const call = (url: string, init: RequestInit = {}) => callSimulator('Kajabi', url, init);
