@@ -85,6 +85,7 @@ export async function reconcile(deps: ScheduleDeps<KajabiDestinationConfig>, cli
   const siteId = await client.siteId();
   const purchases = await client.listPurchases({ siteId });
   const transactions = await client.listTransactions({ siteId });
+  const titles = new Map((await client.all('/v1/offers', { 'filter[site_id]': siteId })).map((offer) => [offer.id, typeof offer.attributes?.['title'] === 'string' ? offer.attributes['title'] : undefined]));
   const byCustomer = kajabiTruth(purchases, transactions, now, destination.settlement.giveUpAfterMs);
 
   const rows = new Map<string, KajabiEnrolment>();
@@ -125,7 +126,7 @@ export async function reconcile(deps: ScheduleDeps<KajabiDestinationConfig>, cli
         if (!row || row.status !== truth.status || row.purchaseId !== truth.purchase.id) {
           counts.statusCorrections += 1;
           const why = `Kajabi shows ${truth.status} (purchase ${truth.purchase.id}); the table had ${row ? `${row.status}${row.purchaseId ? ` (purchase ${row.purchaseId})` : ''}` : 'no enrolment'}`;
-          note(work, person, `${truth.purchase.offerId}: ${why}`).facts.push(stateFact(truth));
+          note(work, person, `${truth.purchase.offerId}: ${why}`).facts.push(stateFact(truth, titles.get(truth.purchase.offerId)));
           lines.push(`${email} offer ${truth.purchase.offerId}: ${why}`);
         }
         if (await kitDisagrees(deps, destination, email, truth.purchase.offerId, truth.status)) {
@@ -187,13 +188,14 @@ function kajabiTruth(purchases: readonly KajabiPurchaseRecord[], transactions: r
   return byCustomer;
 }
 
-function stateFact(truth: Truth): KajabiFactInput {
+function stateFact(truth: Truth, offerTitle: string | undefined): KajabiFactInput {
   const { purchase, transaction, refund, status } = truth;
   const endedAt = status === 'deactivated' ? purchase.deactivatedAt : status === 'refunded' ? (refund?.createdAt ?? null) : null;
   const endReason = status === 'deactivated' ? (purchase.deactivationReason ?? 'deactivated') : status === 'refunded' ? 'refund' : status === 'lapsed' ? 'never settled' : null;
   return {
     kind: 'state',
     offerId: purchase.offerId,
+    ...(offerTitle !== undefined ? { offerTitle } : {}),
     status,
     purchaseId: purchase.id,
     transactionId: purchase.transactionId,

@@ -5,10 +5,7 @@
  */
 import { z } from 'zod';
 import { envRefSchema } from '../../lib/env-ref.js';
-import { destinationCommon, rateLimitSchema } from '../destination.js';
-
-/** Kajabi publishes no numeric rate limit (§5.3 [U]): a cautious default, 429s backed off. */
-export const KAJABI_DEFAULT_RATE_LIMIT = { perSecond: 5, burst: 5 } as const;
+import { destinationCommon } from '../destination.js';
 
 const offerId = z.string().regex(/^\d+$/, 'must be a Kajabi offer id (digits, from GET /v1/offers → data[].id)');
 const tagName = z.string().trim().min(1).max(255);
@@ -79,8 +76,13 @@ export const kajabiDestinationSchema = z
       .object({ events: z.array(z.enum(['purchase', 'payment_succeeded', 'order_created', 'tag_added', 'tag_removed', 'form_submission'])).min(1).default(['purchase', 'payment_succeeded']) })
       .strict()
       .default({ events: ['purchase', 'payment_succeeded'] }),
+    /**
+     * No queue-side limit by default: most of this destination's jobs (`enrol`) call only Kit,
+     * which its shared rate budget paces; Kajabi publishes no numeric limit (§5.3 [U]), so its own
+     * calls (`grant_offer`, `revoke_offer`, the pollers) back off on 429 and Retry-After. Set
+     * `rateLimit` to cap jobs here as well.
+     */
     ...destinationCommon,
-    rateLimit: rateLimitSchema.default(KAJABI_DEFAULT_RATE_LIMIT),
   })
   .strict();
 
