@@ -25,7 +25,9 @@ import { createMetrics, type Metrics } from './lib/metrics.js';
 import { createWorker, type Worker } from './queue/index.js';
 import { compileRules } from './rules/route.js';
 import { createOperatorPort } from './services/index.js';
-import { openSqliteStore, type SqliteStore } from './store/sqlite/index.js';
+import { openSqliteStore } from './store/sqlite/index.js';
+import { openPostgresStore } from './store/postgres/store.js';
+import type { AnyStore } from './store/index.js';
 import { findCredentials, openKitClient } from './sync/kit-access.js';
 import { kitSubscriberPull } from './sync/pull.js';
 import { startSandboxKit, type SandboxKit } from './sync/sandbox.js';
@@ -49,7 +51,7 @@ export interface RelayOptions {
 export interface Relay {
   readonly app: FastifyInstance;
   readonly config: Config;
-  readonly store: SqliteStore;
+  readonly store: AnyStore;
   readonly worker: Worker | undefined;
   /** Runs the durable schedules (retention, Kit recovery, integrations' syncs). */
   readonly scheduler: Scheduler;
@@ -102,20 +104,21 @@ export const ROUTE_SECRET_SETTING = 'route_secret';
 export const SANDBOX_SIMULATORS_SETTING = 'sandbox_simulators';
 export const SANDBOX_SIGNING_SECRET_SETTING = 'sandbox_signing_secret';
 
-/** Opens the store with its directory created. */
-export async function openStore(loaded: LoadedConfig): Promise<SqliteStore> {
+/** Opens the configured store: PostgreSQL when `store.url` is set, else SQLite (its directory created). */
+export async function openStore(loaded: LoadedConfig): Promise<AnyStore> {
+  const { url, schema, poolSize, maxWriteBacklog, walLimitBytes } = loaded.config.store;
+  if (url !== undefined) return openPostgresStore({ url, schema, max: poolSize });
   mkdirSync(path.dirname(loaded.databasePath), { recursive: true });
-  const { maxWriteBacklog, walLimitBytes } = loaded.config.store;
   return openSqliteStore({ path: loaded.databasePath, maxWriteBacklog, walLimitBytes });
 }
 
 /** The route secret: from KITRELAY_ROUTE_SECRET, else generated once and kept in the store. */
-export async function routeSecret(store: SqliteStore, env: RelayOptions['env']): Promise<string> {
+export async function routeSecret(store: AnyStore, env: RelayOptions['env']): Promise<string> {
   return env.KITRELAY_ROUTE_SECRET || store.initSetting(ROUTE_SECRET_SETTING, randomBytes(32).toString('base64url'));
 }
 
 /** The route table with this store's route secret; URLs on `baseUrl` (default the public URL). */
-export async function routeTableFor(store: SqliteStore, loaded: LoadedConfig, env: RelayOptions['env'], baseUrl = loaded.publicBaseUrl): Promise<RouteTable> {
+export async function routeTableFor(store: AnyStore, loaded: LoadedConfig, env: RelayOptions['env'], baseUrl = loaded.publicBaseUrl): Promise<RouteTable> {
   return buildRouteTable(loaded.config, await routeSecret(store, env), baseUrl);
 }
 
@@ -220,7 +223,7 @@ function durableCursor(store: Store, clock: Clock, name: string) {
 }
 
 /** Values kitrelay provides itself in the sandbox: a signing secret for signed endpoints with none set. */
-export async function sandboxOverlay(store: SqliteStore, loaded: LoadedConfig, env: RelayOptions['env']): Promise<Record<string, string>> {
+export async function sandboxOverlay(store: AnyStore, loaded: LoadedConfig, env: RelayOptions['env']): Promise<Record<string, string>> {
   const overlay: Record<string, string> = {};
   for (const endpoint of loaded.config.kit.signed.endpoints) {
     const unset = endpoint.secrets.every((ref) => !env[ref.$env]);
@@ -275,7 +278,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       log,
       metrics,
       secrets,
-      walBytes: () => store.stats().walBytes,
+      ...(store.dialect === 'sqlite' ? { walBytes: () => store.stats().walBytes } : {}),
       ...(worker ? { onJobs: () => worker.nudge() } : {}),
     });
     // Before the first webhook is taken: a destination followed for the first time starts at the
@@ -330,7 +333,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       // For `kitrelay sandbox status`, which runs in another process.
       await store.setSetting(SANDBOX_SIMULATORS_SETTING, JSON.stringify({ pid: process.pid, relayUrl: listenUrl, startedAt: clock.now(), simulators: running }));
     }
-    log.info({ listen: address, database: loaded.databasePath, config: loaded.source, legacyRoutes: routes.legacy.size, signedEndpoints: routes.signed.size }, 'kitrelay is running');
+    log.info({ listen: address, database: loaded.databaseLabel, config: loaded.source, legacyRoutes: routes.legacy.size, signedEndpoints: routes.signed.size }, 'kitrelay is running');
     let closed: Promise<void> | undefined;
     return {
       app,

@@ -10,7 +10,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { runCheck, type CheckFix, type CheckResult } from '../integrations/airtable/index.js';
 import { createHttpClient } from '../lib/http.js';
 import { integrationScheduleDeps } from '../main.js';
-import type { SqliteStore } from '../store/sqlite/index.js';
+import type { AnyStore } from '../store/index.js';
 import { findSync, secretsFor } from './airtable-target.js';
 import { CliError, printJson, printTable, withStore } from './context.js';
 
@@ -39,7 +39,7 @@ export function registerAirtableCheck(airtable: Command): void {
 }
 
 /** One check in this process: progress on stderr, fixes on stdout as they are made, Ctrl-C stops it. */
-async function checkNow(store: SqliteStore, loaded: LoadedConfig, sync: string, flags: CheckFlags): Promise<CheckResult> {
+async function checkNow(store: AnyStore, loaded: LoadedConfig, sync: string, flags: CheckFlags): Promise<CheckResult> {
   const target = await findSync(store, loaded, sync, flags.destination);
   const examples = Number(flags.examples);
   if (!Number.isSafeInteger(examples) || examples < 0) throw new CliError('bad_examples', `--examples must be a whole number (got "${flags.examples}")`, 2);

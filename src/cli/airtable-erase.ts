@@ -8,11 +8,11 @@ import { createSecretResolver } from '../config/secrets.js';
 import { openClient, syncKey } from '../integrations/airtable/index.js';
 import { eraseFromSync } from '../integrations/airtable/erase.js';
 import { integrationScheduleDeps } from '../main.js';
-import type { SqliteStore } from '../store/sqlite/index.js';
+import type { AnyStore } from '../store/index.js';
 import { findSync } from './airtable-target.js';
 import { CliError } from './context.js';
 
-export async function removeFromAirtable(store: SqliteStore, loaded: LoadedConfig, email: string): Promise<{ readonly removed: readonly string[] }> {
+export async function removeFromAirtable(store: AnyStore, loaded: LoadedConfig, email: string): Promise<{ readonly removed: readonly string[] }> {
   const subscriber = await store.getSubscriberByEmail(email.trim().toLowerCase());
   const removed: string[] = [];
   for (const [destinationName, destination] of Object.entries(loaded.config.destinations)) {

@@ -11,14 +11,14 @@ import type { AirtableDestinationConfig } from '../integrations/airtable/index.j
 import { approveDelete, rejectDelete, resolveConflict, ReviewError, type ReviewDeps } from '../integrations/airtable/review.js';
 import { integrationScheduleDeps } from '../main.js';
 import type { AirtableDeleteStatus, AirtableFieldDecision } from '../store/types.js';
-import type { SqliteStore } from '../store/sqlite/index.js';
+import type { AnyStore } from '../store/index.js';
 import { CliError, iso, printJson, printTable, withStore } from './context.js';
 
 const DELETE_STATUSES = ['pending', 'approved', 'rejected', 'withdrawn', 'all'] as const;
 const DECISION_STATUSES = ['held', 'decided', 'resolved', 'all'] as const;
 
 /** The destination a store key (`<destination>/<sync>`) names, as review needs it. */
-function reviewDeps(store: SqliteStore, loaded: LoadedConfig, key: string): ReviewDeps {
+function reviewDeps(store: AnyStore, loaded: LoadedConfig, key: string): ReviewDeps {
   const slash = key.indexOf('/');
   const destinationName = key.slice(0, slash);
   const destination = Object.hasOwn(loaded.config.destinations, destinationName) ? loaded.config.destinations[destinationName] : undefined;

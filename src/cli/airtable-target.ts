@@ -6,7 +6,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { createSecretResolver } from '../config/secrets.js';
 import { airtableDestinationSchema, type AirtableDestinationConfig } from '../integrations/airtable/index.js';
 import { sandboxStandInFor } from '../main.js';
-import type { SqliteStore } from '../store/sqlite/index.js';
+import type { AnyStore } from '../store/index.js';
 import { CliError } from './context.js';
 
 export interface Target {
@@ -19,7 +19,7 @@ export interface Target {
 export const airtables = (loaded: LoadedConfig) => Object.entries(loaded.config.destinations).filter((entry): entry is [string, AirtableDestinationConfig] => entry[1].type === 'airtable');
 
 /** The airtable destination holding this sync (the only one, or `--destination`), as a running sandbox runs it. */
-export async function findSync(store: SqliteStore, loaded: LoadedConfig, sync: string, destinationFlag: string | undefined): Promise<Target> {
+export async function findSync(store: AnyStore, loaded: LoadedConfig, sync: string, destinationFlag: string | undefined): Promise<Target> {
   const candidates = airtables(loaded).filter(([name, destination]) => (destinationFlag === undefined || name === destinationFlag) && Object.hasOwn(destination.syncs, sync));
   const [found] = candidates;
   if (!found) {

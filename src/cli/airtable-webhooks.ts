@@ -15,7 +15,7 @@ import { WEBHOOK_SOURCE } from '../integrations/airtable/source.js';
 import { removeWebhook, syncWebhook, webhookStatus, type WebhookStatus, type WebhookSyncResult } from '../integrations/airtable/webhooks.js';
 import { createHttpClient, type HttpClient } from '../lib/http.js';
 import { integrationScheduleDeps, routeTableFor } from '../main.js';
-import type { SqliteStore } from '../store/sqlite/index.js';
+import type { AnyStore } from '../store/index.js';
 import { findSync, type Target } from './airtable-target.js';
 import { CliError, iso, printJson, printTable, withStore } from './context.js';
 
@@ -84,7 +84,7 @@ export function registerAirtableWebhooks(airtable: Command): void {
 }
 
 /** The destination's `webhook` source URL, which Airtable pings. */
-async function notificationUrl(store: SqliteStore, loaded: LoadedConfig, target: Target): Promise<string> {
+async function notificationUrl(store: AnyStore, loaded: LoadedConfig, target: Target): Promise<string> {
   const routes = await routeTableFor(store, loaded, process.env);
   const route = routes.sources.get(`${target.destinationName}/${WEBHOOK_SOURCE}`);
   if (!route) throw new CliError('no_route', `${target.destinationName} has no webhook source: set inbound.mode to 'webhook' on one of its syncs`, 2);
@@ -95,7 +95,7 @@ async function notificationUrl(store: SqliteStore, loaded: LoadedConfig, target:
 type DepsFor = (syncName: string) => Parameters<typeof syncWebhook>[0];
 
 /** Runs `act` with a client on the destination's token (the sandbox's simulator when it stands in); `orElse` when there is no token. */
-async function withClient<T>(store: SqliteStore, loaded: LoadedConfig, target: Target, act: (deps: DepsFor) => Promise<T>, orElse?: () => Promise<T>): Promise<T> {
+async function withClient<T>(store: AnyStore, loaded: LoadedConfig, target: Target, act: (deps: DepsFor) => Promise<T>, orElse?: () => Promise<T>): Promise<T> {
   const secrets = createSecretResolver(process.env, target.overlay);
   try {
     secrets(target.destination.token);

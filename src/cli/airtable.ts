@@ -12,7 +12,7 @@ import { integrationScheduleDeps, openKitPull } from '../main.js';
 import { findCredentials } from '../sync/kit-access.js';
 import { systemClock } from '../lib/clock.js';
 import { createHttpClient } from '../lib/http.js';
-import type { SqliteStore } from '../store/sqlite/index.js';
+import type { AnyStore } from '../store/index.js';
 import { registerAirtableReview } from './airtable-review.js';
 import { registerAirtableCheck } from './airtable-check.js';
 import { registerAirtableWebhooks } from './airtable-webhooks.js';
@@ -66,7 +66,7 @@ export function registerAirtable(program: Command): void {
 }
 
 /** One backfill in this process: progress on stderr, Ctrl-C stops it at a checkpoint. */
-async function backfillNow(store: SqliteStore, loaded: LoadedConfig, sync: string, flags: { destination?: string; force?: boolean; restart?: boolean }): Promise<BackfillSyncResult> {
+async function backfillNow(store: AnyStore, loaded: LoadedConfig, sync: string, flags: { destination?: string; force?: boolean; restart?: boolean }): Promise<BackfillSyncResult> {
   const target = await findSync(store, loaded, sync, flags.destination);
   const { config } = loaded;
   const secrets = secretsFor(target);

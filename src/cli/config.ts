@@ -17,7 +17,7 @@ export function registerConfig(program: Command): void {
       const summary = {
         ok: true,
         source: loaded.source,
-        database: loaded.databasePath,
+        database: loaded.databaseLabel,
         publicBaseUrl: loaded.publicBaseUrl,
         rules: loaded.config.rules.map((rule) => rule.id),
         destinations: Object.keys(loaded.config.destinations),
@@ -29,7 +29,7 @@ export function registerConfig(program: Command): void {
       const out = [
         `config OK: ${loaded.source}`,
         `  ${summary.rules.length} rule(s), ${summary.destinations.length} destination(s), ${summary.signedEndpoints.length} signed endpoint(s)`,
-        `  database ${loaded.databasePath}; public URL ${loaded.publicBaseUrl}`,
+        `  database ${loaded.databaseLabel}; public URL ${loaded.publicBaseUrl}`,
         ...missing.map((name) => `  not set: ${name} (the sandbox stands in a simulator; set it for the real service)`),
         ...warnings.map((warning) => `  warning: ${warning}`),
       ];

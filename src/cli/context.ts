@@ -9,7 +9,7 @@ import { systemClock } from '../lib/clock.js';
 import { KitrelayError } from '../lib/errors.js';
 import { openStore } from '../main.js';
 import type { ServiceDeps } from '../services/index.js';
-import type { SqliteStore } from '../store/sqlite/index.js';
+import type { AnyStore } from '../store/index.js';
 
 /** A command's expected failure: printed as `error: <message>`, exit code 2 for usage, 1 otherwise. */
 export class CliError extends KitrelayError {
@@ -23,6 +23,7 @@ export interface GlobalOptions {
   config?: string;
   dataDir?: string;
   db?: string;
+  databaseUrl?: string;
   port?: string;
   host?: string;
   publicUrl?: string;
@@ -36,6 +37,7 @@ export function overridesFrom(options: GlobalOptions): ConfigOverrides {
     ...(options.config ? { config: options.config } : {}),
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),
     ...(options.db ? { database: options.db } : {}),
+    ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
     ...(port !== undefined ? { port } : {}),
     ...(options.host ? { host: options.host } : {}),
     ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
@@ -52,7 +54,7 @@ export async function load(command: Command): Promise<LoadedConfig> {
 }
 
 /** Opens the store for one command and always closes it. */
-export async function withStore<T>(command: Command, run: (store: SqliteStore, loaded: LoadedConfig) => Promise<T>): Promise<T> {
+export async function withStore<T>(command: Command, run: (store: AnyStore, loaded: LoadedConfig) => Promise<T>): Promise<T> {
   const loaded = await load(command);
   const store = await openStore(loaded);
   try {
@@ -64,7 +66,7 @@ export async function withStore<T>(command: Command, run: (store: SqliteStore, l
 
 /** What a command hands the services: the open store, the system clock and the loaded config. */
 export interface CliServiceDeps extends ServiceDeps {
-  readonly store: SqliteStore;
+  readonly store: AnyStore;
   readonly config: Config;
 }
 

@@ -31,6 +31,7 @@ export function buildProgram(): Command {
     .option('--config <file>', 'config file (env KITRELAY_CONFIG; default ./kitrelay.config.ts, else the built-in example)')
     .option('--data-dir <dir>', 'data directory (env KITRELAY_DATA_DIR, default ./data)')
     .option('--db <file>', 'SQLite database file (env KITRELAY_DATABASE, default <data-dir>/kitrelay.db)')
+    .option('--database-url <url>', 'PostgreSQL instead of SQLite: postgres://… (env DATABASE_URL)')
     .showHelpAfterError()
     .exitOverride();
   for (const register of [registerStart, registerRoutes, registerConfig, registerEvents, registerJobs, registerQuarantine, registerAudit, registerDestinations, registerKit, registerSandbox, registerMaintenance, registerMeta, registerAirtable, registerKajabi, registerSchedules, registerShadow, registerSimulator]) register(program);

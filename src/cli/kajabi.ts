@@ -18,7 +18,7 @@ import { normaliseEmail } from '../integrations/kajabi/facts.js';
 import { createHttpClient } from '../lib/http.js';
 import { integrationScheduleDeps, routeTableFor, sandboxStandInFor } from '../main.js';
 import { ENROLMENT_STATUSES, type EnrolmentStatus, type KajabiEnrolment } from '../store/kajabi-types.js';
-import type { SqliteStore } from '../store/sqlite/index.js';
+import type { AnyStore } from '../store/index.js';
 import { CliError, iso, printJson, printTable, withStore } from './context.js';
 
 interface Target {
@@ -30,7 +30,7 @@ interface Target {
 const kajabis = (loaded: LoadedConfig) => Object.entries(loaded.config.destinations).filter((entry): entry is [string, KajabiDestinationConfig] => entry[1].type === 'kajabi');
 
 /** The kajabi destination (the only one, or `--destination`), as a running sandbox runs it. */
-async function findKajabi(store: SqliteStore, loaded: LoadedConfig, flag: string | undefined): Promise<Target> {
+async function findKajabi(store: AnyStore, loaded: LoadedConfig, flag: string | undefined): Promise<Target> {
   const all = kajabis(loaded);
   const candidates = all.filter(([name]) => flag === undefined || name === flag);
   const [found] = candidates;
@@ -43,7 +43,7 @@ async function findKajabi(store: SqliteStore, loaded: LoadedConfig, flag: string
 }
 
 /** Runs `act` with the schedule deps and a client on the destination's key (the sandbox's simulator when it stands in). */
-async function withKajabi<T>(store: SqliteStore, loaded: LoadedConfig, target: Target, act: (deps: ReturnType<typeof integrationScheduleDeps<KajabiDestinationConfig>>, client: ReturnType<typeof openKajabiClient>['client']) => Promise<T>): Promise<T> {
+async function withKajabi<T>(store: AnyStore, loaded: LoadedConfig, target: Target, act: (deps: ReturnType<typeof integrationScheduleDeps<KajabiDestinationConfig>>, client: ReturnType<typeof openKajabiClient>['client']) => Promise<T>): Promise<T> {
   const secrets = createSecretResolver(process.env, target.overlay);
   try {
     secrets(target.destination.clientId);

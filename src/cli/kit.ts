@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import type { LoadedConfig } from '../config/load.js';
 import { runOAuthLogin, type KitClient } from '../kit/client/index.js';
-import type { SqliteStore } from '../store/sqlite/index.js';
+import type { AnyStore } from '../store/index.js';
 import { startKitSimulator } from '../kit/simulator/index.js';
 import { createKitWebhooks } from '../kit/simulator/webhooks.js';
 import { routeTableFor } from '../main.js';
@@ -37,7 +37,7 @@ function describeAction(action: WebhookAction): Record<string, string> {
 }
 
 /** Runs one command with the store and a Kit client, closing both whatever happens. */
-function withKitClient<T>(command: Command, run: (client: KitClient, store: SqliteStore, loaded: LoadedConfig) => Promise<T>): Promise<T> {
+function withKitClient<T>(command: Command, run: (client: KitClient, store: AnyStore, loaded: LoadedConfig) => Promise<T>): Promise<T> {
   return withStore(command, async (store, loaded) => {
     const client = await openKitClient(loaded.config, store, process.env);
     try {

@@ -12,7 +12,9 @@ export function registerMaintenance(program: Command): void {
     .description('online backup of the SQLite store to <file> (safe while the service runs)')
     .action(async (file: string, _flags: unknown, command: Command) => {
       await withServices(command, async (deps) => {
-        const result = await backupStore(deps, path.resolve(file));
+        const { store } = deps;
+        if (store.dialect === 'postgres') throw new CliError('not_sqlite', 'The store is PostgreSQL: back it up with pg_dump (or your database service\'s backups); `kitrelay backup` copies the SQLite file', 2);
+        const result = await backupStore({ store }, path.resolve(file));
         if (result.kind === 'same_file') throw new CliError('same_file', `${result.path} is the live database: back up to another file`, 2);
         process.stdout.write(`backed up ${result.from} to ${result.to}\n`);
       });

@@ -18,7 +18,7 @@ import { createHttpClient } from '../lib/http.js';
 import { createLog } from '../lib/log.js';
 import { userAgent } from '../lib/version.js';
 import { createWorker } from '../queue/index.js';
-import type { SqliteStore } from '../store/sqlite/index.js';
+import type { AnyStore } from '../store/index.js';
 import { CliError, printJson, withStore } from './context.js';
 
 interface Target {
@@ -32,7 +32,7 @@ interface Target {
  * The meta destination holding this audience (the only one, or `--destination`); in a sandbox
  * standing a Meta simulator in for it (no token set), the destination as the sandbox runs it.
  */
-async function findAudience(store: SqliteStore, loaded: LoadedConfig, audience: string, destinationFlag: string | undefined): Promise<Target> {
+async function findAudience(store: AnyStore, loaded: LoadedConfig, audience: string, destinationFlag: string | undefined): Promise<Target> {
   const target = findConfigured(loaded, audience, destinationFlag);
   const standIn = await sandboxStandInFor(store, target.destinationName, process.env);
   if (!standIn) return target;
@@ -121,7 +121,7 @@ export function registerMeta(program: Command): void {
  * progress line on stderr.
  */
 export async function withMetaRunner<T>(
-  store: SqliteStore,
+  store: AnyStore,
   loaded: LoadedConfig,
   target: Target,
   run: (deps: ScheduleDeps<MetaDestinationConfig>, progress: (report: { done?: number; total?: number; message: string }) => void) => Promise<T>,
@@ -154,7 +154,7 @@ export async function withMetaRunner<T>(
   }
 }
 
-async function syncNow(store: SqliteStore, loaded: LoadedConfig, audience: string, flags: { destination?: string; dryRun?: boolean; replace?: boolean; confirmRemovals?: boolean }) {
+async function syncNow(store: AnyStore, loaded: LoadedConfig, audience: string, flags: { destination?: string; dryRun?: boolean; replace?: boolean; confirmRemovals?: boolean }) {
   const target = await findAudience(store, loaded, audience, flags.destination);
   return withMetaRunner(
     store,
@@ -177,7 +177,7 @@ async function syncNow(store: SqliteStore, loaded: LoadedConfig, audience: strin
  * now, before the store forgets them. Answers what was removed where; audiences no longer in the
  * config are reported, not touched.
  */
-export async function removeFromAudiences(store: SqliteStore, loaded: LoadedConfig, email: string): Promise<{ readonly removed: readonly string[]; readonly skipped: readonly string[] }> {
+export async function removeFromAudiences(store: AnyStore, loaded: LoadedConfig, email: string): Promise<{ readonly removed: readonly string[]; readonly skipped: readonly string[] }> {
   const hashed = hashKey('EMAIL', email);
   if (!hashed.ok) return { removed: [], skipped: [] };
   const memberships = (await store.findAudienceMembers(hashed.value)).filter((m) => m.sentRow !== null);

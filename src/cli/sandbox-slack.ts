@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { INTERACTIVE_SOURCE, REPLAY_ACTION_ID, type SlackDestinationConfig } from '../integrations/slack/index.js';
 import type { LoadedConfig } from '../config/load.js';
 import { routeTableFor, SANDBOX_SIMULATORS_SETTING, type SandboxSimulator } from '../main.js';
-import type { SqliteStore } from '../store/sqlite/index.js';
+import type { AnyStore } from '../store/index.js';
 import { CliError, parseId, printJson, withStore } from './context.js';
 
 interface Target {
@@ -68,7 +68,7 @@ export function registerSandboxSlack(sandbox: Command): void {
     });
 }
 
-async function findTarget(store: SqliteStore, loaded: LoadedConfig, flags: SlackFlags): Promise<Target> {
+async function findTarget(store: AnyStore, loaded: LoadedConfig, flags: SlackFlags): Promise<Target> {
   const text = await store.getSetting(SANDBOX_SIMULATORS_SETTING);
   if (text === undefined) throw new CliError('not_sandbox', 'No sandbox has run on this data directory: start one with `npm start` (no credentials set)', 1);
   const record = JSON.parse(text) as { relayUrl: string; simulators: readonly SandboxSimulator[] };

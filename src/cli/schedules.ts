@@ -11,7 +11,7 @@ import { createLog } from '../lib/log.js';
 import { routeSecret, serviceSchedules } from '../main.js';
 import { createScheduler, type ConfiguredSchedules } from '../schedules/index.js';
 import type { ScheduleRecord, ScheduleRunRecord } from '../store/types.js';
-import type { SqliteStore } from '../store/sqlite/index.js';
+import type { AnyStore } from '../store/index.js';
 import { findCredentials } from '../sync/kit-access.js';
 import { CliError, iso, parseId, parseLimit, printJson, printTable, withStore } from './context.js';
 
@@ -93,7 +93,7 @@ export function registerSchedules(program: Command): void {
  * The schedules the service would run with this config, and those turned off in it. Integrations'
  * scheduled syncs join them through serviceSchedules (its `integrationSchedules`).
  */
-async function configuredSchedules(store: SqliteStore, loaded: LoadedConfig): Promise<ConfiguredSchedules> {
+async function configuredSchedules(store: AnyStore, loaded: LoadedConfig): Promise<ConfiguredSchedules> {
   const credentials = await findCredentials(loaded.config, store, process.env);
   return serviceSchedules({ loaded, store, env: process.env, routeSecret: await routeSecret(store, process.env), hasKitAccess: credentials.kind !== 'none' });
 }
@@ -114,7 +114,7 @@ interface ListedSchedule {
 }
 
 /** The configured schedules joined with what the store knows of them, plus stored ones no longer configured. */
-async function listSchedules(store: SqliteStore, loaded: LoadedConfig): Promise<ListedSchedule[]> {
+async function listSchedules(store: AnyStore, loaded: LoadedConfig): Promise<ListedSchedule[]> {
   const now = systemClock.now();
   const { schedules, disabled } = await configuredSchedules(store, loaded);
   const enabled = new Set(schedules.map((d) => d.name));

@@ -31,7 +31,7 @@ export function registerStart(program: Command): void {
       }
       const relay = await startRelay({ loaded, env: process.env, log, sandbox: options.sandbox });
       const lines = [
-        `kitrelay listening on ${relay.listenUrl} (config: ${loaded.source}; database: ${loaded.databasePath})`,
+        `kitrelay listening on ${relay.listenUrl} (config: ${loaded.source}; database: ${loaded.databaseLabel})`,
         `  ${relay.routes.legacy.size} legacy route(s), ${relay.routes.signed.size} signed endpoint(s): list their URLs with \`npx kitrelay routes\``,
         ...(relay.sandboxReceiverUrl ? [`  sandbox: destinations without a URL deliver to a local receiver at ${relay.sandboxReceiverUrl}`] : []),
         ...relay.sandboxSimulators

@@ -25,6 +25,7 @@ export interface ConfigOverrides {
   readonly host?: string;
   readonly dataDir?: string;
   readonly database?: string;
+  readonly databaseUrl?: string;
   readonly publicUrl?: string;
   readonly logLevel?: string;
 }
@@ -36,6 +37,8 @@ export interface LoadedConfig {
   readonly isExample: boolean;
   readonly dataDir: string;
   readonly databasePath: string;
+  /** Where the store is, for people and logs: the SQLite file, or the PostgreSQL URL with its password hidden and the schema. */
+  readonly databaseLabel: string;
   readonly publicBaseUrl: string;
   /** Things that work but probably are not what was meant. */
   readonly warnings: readonly string[];
@@ -67,16 +70,30 @@ export function resolveConfig(input: unknown, options: LoadConfigOptions & { sou
   const { errors, warnings, missingEnv } = checkConfig(config, env);
   if (errors.length > 0) throw new ConfigError(`Invalid config (${options.source}):\n${errors.join('\n')}`, errors);
   const dataDir = path.resolve(cwd, config.store.dataDir);
+  const databasePath = config.store.database ? path.resolve(cwd, config.store.database) : path.join(dataDir, 'kitrelay.db');
   return {
     config,
     source: options.source,
     isExample: options.source === 'built-in example',
     dataDir,
-    databasePath: config.store.database ? path.resolve(cwd, config.store.database) : path.join(dataDir, 'kitrelay.db'),
+    databasePath,
+    databaseLabel: config.store.url ? `${redactUrl(config.store.url)} (schema ${config.store.schema})` : databasePath,
     publicBaseUrl: (config.server.publicBaseUrl ?? `http://${config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host}:${config.server.port}`).replace(/\/+$/, ''),
     warnings,
     missingEnv,
   };
+}
+
+/** A connection URL with its password (and any secret-looking query value) hidden: it may reach logs. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    for (const key of [...parsed.searchParams.keys()]) if (/pass|secret|key|token/i.test(key)) parsed.searchParams.set(key, '***');
+    return parsed.toString();
+  } catch {
+    return 'postgres://(unparseable URL)';
+  }
 }
 
 function findConfigFile(cwd: string, explicit: string | undefined): string | undefined {
@@ -109,11 +126,12 @@ function applyOverrides(input: unknown, o: ConfigOverrides, env: LoadConfigOptio
   const publicBaseUrl = o.publicUrl ?? env.KITRELAY_PUBLIC_URL;
   const dataDir = o.dataDir ?? env.KITRELAY_DATA_DIR;
   const database = o.database ?? env.KITRELAY_DATABASE;
+  const databaseUrl = o.databaseUrl ?? env.DATABASE_URL;
   const level = o.logLevel ?? env.KITRELAY_LOG_LEVEL;
   return {
     ...c,
     server: { ...c.server, ...(port !== undefined ? { port } : {}), ...(host ? { host } : {}), ...(publicBaseUrl ? { publicBaseUrl } : {}) },
-    store: { ...c.store, ...(dataDir ? { dataDir } : {}), ...(database ? { database } : {}) },
+    store: { ...c.store, ...(dataDir ? { dataDir } : {}), ...(database ? { database } : {}), ...(databaseUrl ? { url: databaseUrl } : {}) },
     log: { ...c.log, ...(level ? { level } : {}) },
   };
 }

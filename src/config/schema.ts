@@ -288,6 +288,15 @@ export const configSchema = z
         dataDir: z.string().min(1).default('./data'),
         /** SQLite file. @default '<dataDir>/kitrelay.db' (flag --db, env KITRELAY_DATABASE) */
         database: z.string().min(1).optional(),
+        /**
+         * PostgreSQL instead of SQLite: `postgres://user:password@host:5432/db`, for several kitrelay
+         * processes sharing one store (flag --database-url, env DATABASE_URL). Unset: SQLite.
+         */
+        url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// (or postgresql://) URL').optional(),
+        /** PostgreSQL only: the schema kitrelay's tables live in (created by the first migration's search path). @default 'public' */
+        schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a plain lower-case name').default('public'),
+        /** PostgreSQL only: connections per process. @default 10 */
+        poolSize: positiveInt.max(200).default(10),
         /** Ingest writes waiting to commit before ingest answers 503. @default 10_000 */
         maxWriteBacklog: positiveInt.default(10_000),
         /**
@@ -298,7 +307,7 @@ export const configSchema = z
         walLimitBytes: positiveInt.min(1_048_576).default(67_108_864),
       })
       .strict()
-      .default({ dataDir: './data', maxWriteBacklog: 10_000, walLimitBytes: 67_108_864 }),
+      .default({ dataDir: './data', maxWriteBacklog: 10_000, walLimitBytes: 67_108_864, schema: 'public', poolSize: 10 }),
     kit: z
       .object({
         legacy: z

@@ -2,3 +2,9 @@
 export * from './types.js';
 export { ENROLMENT_STATUSES } from './kajabi-types.js';
 export { openSqliteStore, type SqliteStore, type SqliteStoreOptions, type SqliteStoreStats } from './sqlite/index.js';
+export { openPostgresStore, type PostgresStore } from './postgres/store.js';
+
+import type { PostgresStore } from './postgres/store.js';
+import type { SqliteStore } from './sqlite/index.js';
+/** The store a deployment runs on: SQLite (the default) or PostgreSQL (`store.url`); `dialect` tells them apart. */
+export type AnyStore = SqliteStore | PostgresStore;

@@ -39,7 +39,10 @@
  *   (`kitrelay:job_dead`) for it is committed.
  * - **subscriber key**: `id:<kit subscriber id>`, else `email:<lower-cased email>`. Jobs with the
  *   same destination, subscriber key and sub-key run in order (per-subscriber FIFO; "earlier" means
- *   a lower job id). Different sub-keys (Slack channels) are independent streams.
+ *   a lower job id, and ids are made visible in commit order: SQLite's one writer commits one
+ *   transaction at a time; on PostgreSQL every transaction that inserts jobs holds the ingest
+ *   advisory lock to its commit, so a job committed after another always has the higher id and
+ *   no claim can see a later job of a stream before an earlier one). Different sub-keys (Slack channels) are independent streams.
  *
  * All times are epoch milliseconds. Ids are positive integers assigned by the store.
  *

@@ -12,7 +12,7 @@ import type {
   AirtableFieldDecision,
   AirtableFieldDecisionInput,
 } from '../airtable-types.js';
-import { fromJson } from './core-rows.js';
+import { fromJson } from '../rows.js';
 import { StatementCache } from './statements.js';
 
 interface ChangeRow {

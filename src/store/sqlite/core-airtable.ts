@@ -6,7 +6,7 @@
  */
 import type { Database, Statement } from 'better-sqlite3';
 import type { AirtableCallCount, AirtableCallDecision, AirtableCallInput, AirtableRecordInput, AirtableRecordState } from '../airtable-types.js';
-import { fromJson } from './core-rows.js';
+import { fromJson } from '../rows.js';
 
 interface StateRow {
   kit_id: number;

@@ -17,7 +17,7 @@ import type {
   AudienceSentItem,
   PlanAudienceBatchInput,
 } from '../audience-types.js';
-import { fromJson, toJson } from './core-rows.js';
+import { fromJson, toJson } from '../rows.js';
 
 interface MemberRow {
   subscriber_id: number;

@@ -22,7 +22,7 @@ import type {
   EventSource,
   PlannedJob,
 } from '../types.js';
-import { fromJson, jobFromRow, toJson, type JobRow } from './core-rows.js';
+import { fromJson, jobFromRow, toJson, type JobRow } from '../rows.js';
 
 interface WindowRow {
   id: number;

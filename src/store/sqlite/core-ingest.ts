@@ -13,7 +13,7 @@ import { dedupeScope } from '../types.js';
 import type { CommitDeliveryInput, CommitDeliveryResult, EventCommitOutcome, EventInput, PlannedJob, QuarantineInput, RouteDecision } from '../types.js';
 import type { DigestOps } from './core-digests.js';
 import type { KitOps } from './core-kit.js';
-import { toJson } from './core-rows.js';
+import { toJson } from '../rows.js';
 import { DedupeWindow } from './dedupe-window.js';
 
 interface DedupeRow {

@@ -17,7 +17,7 @@ import type {
   SyncCheckpoint,
   WebhookRegistration,
 } from '../types.js';
-import { fromJson, toJson } from './core-rows.js';
+import { fromJson, toJson } from '../rows.js';
 
 const DEFAULT_MIRROR_LIMIT = 1000;
 

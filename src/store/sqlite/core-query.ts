@@ -31,7 +31,7 @@ import {
   type EventRow,
   type JobRow,
   type QuarantineRow,
-} from './core-rows.js';
+} from '../rows.js';
 
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;

@@ -14,7 +14,7 @@ import type {
   JobFilter,
   JobRecord,
 } from '../types.js';
-import { destinationStateFromRow, idempotencyKey, jobFromRow, toJson, type DestinationStateRow, type JobRow } from './core-rows.js';
+import { destinationStateFromRow, idempotencyKey, jobFromRow, toJson, type DestinationStateRow, type JobRow } from '../rows.js';
 import type { QueryOps } from './core-query.js';
 
 const LOST_LEASE_ERROR = 'lease expired: the worker stopped mid-attempt';

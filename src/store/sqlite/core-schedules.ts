@@ -17,7 +17,7 @@ import type {
   ScheduleRunStatus,
   ScheduleTrigger,
 } from '../schedule-types.js';
-import { fromJson, toJson } from './core-rows.js';
+import { fromJson, toJson } from '../rows.js';
 import { StatementCache } from './statements.js';
 
 /** A run's `changes` keep this many entries; `changes_omitted` counts the rest. */

@@ -177,7 +177,7 @@ export function uncrossable(what: string, error: unknown): SerializedError {
 /**
  * The answers as bytes, `ops` naming the call behind each result in order (undefined where the
  * call could not be read). A result that cannot be serialised becomes that call's error; every other
- * call still gets its result. (Stored values are read with a depth bound, core-rows.ts, so this
+ * call still gets its result. (Stored values are read with a depth bound, store/rows.ts, so this
  * is the last guard, not the usual path.)
  */
 export function encodeAnswers(answers: readonly BatchAnswer[], ops: readonly (OpName | undefined)[]): Uint8Array {

@@ -95,7 +95,7 @@ CREATE TABLE jobs (
   lease_owner      TEXT,
   lease_expires_at INTEGER,
   last_error       TEXT,
-  -- No idempotency key column: it is `<store_id>-<id>`, unique by construction (see core-rows.ts).
+  -- No idempotency key column: it is `<store_id>-<id>`, unique by construction (see src/store/rows.ts).
   created_at       INTEGER NOT NULL,
   updated_at       INTEGER NOT NULL,
   finished_at      INTEGER,

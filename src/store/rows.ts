@@ -1,8 +1,9 @@
 /**
- * Rows as better-sqlite3 returns them, and their mapping to the store's records. Column names are
+ * Rows as both stores return them (better-sqlite3 and pg: the PostgreSQL schema keeps SQLite's
+ * column names and value forms), and their mapping to the store's records. Column names are
  * snake_case in SQL and camelCase in records; JSON columns are parsed here, once.
  */
-import { jsonDepth } from '../../lib/json-scan.js';
+import { jsonDepth } from '../lib/json-scan.js';
 import type {
   AttemptOutcome,
   AttemptRecord,
@@ -17,7 +18,7 @@ import type {
   QuarantineStatus,
   RequestSummary,
   RouteDecision,
-} from '../types.js';
+} from './types.js';
 
 export interface DeliveryRow {
   id: number;

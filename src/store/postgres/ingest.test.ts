@@ -1,0 +1,158 @@
+/**
+ * Ingest on PostgreSQL, what several instances sharing the database add to the store contract
+ * (store.test.ts): one dedupe verdict, one ledger spend and one digest close across concurrent
+ * writers, an event stream read in commit order, and back-pressure when PostgreSQL cannot be
+ * reached. Each instance is a whole store on a pool of its own, on a fresh schema per test.
+ */
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SECOND, T0, asAccepted, commit, eventInput, plannedJob } from '../fixtures.contract.js';
+import { StoreUnavailableError, type Store } from '../types.js';
+import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from './harness.js';
+import { openPostgresStore, type PostgresStore } from './store.js';
+
+describe('postgres ingest: several instances on one database', () => {
+  let schema: TestSchema | undefined;
+  let store: PostgresStore | undefined;
+  const open = (): Promise<PostgresStore> => openPostgresStore({ url: schema!.url, schema: schema!.schema, max: 4 });
+
+  beforeEach(async () => {
+    schema = await createTestSchema();
+    store = await open();
+  });
+
+  afterEach(async () => {
+    await store?.close();
+    await schema?.drop();
+    store = undefined;
+    schema = undefined;
+  });
+
+  /** `n` stores on pools of their own, as n processes; closed after `work`. */
+  async function withPeers<T>(n: number, work: (peers: Store[]) => Promise<T>): Promise<T> {
+    const peers = await Promise.all(Array.from({ length: n }, open));
+    try {
+      return await work(peers);
+    } finally {
+      await Promise.all(peers.map((peer) => peer.close()));
+    }
+  }
+
+  it('accepts an event re-sent to several instances at once exactly once', async () => {
+    const dedupe = { key: 'kit:evt-race', expiresAt: T0 + 3600 * SECOND };
+    const results = await withPeers(3, (peers) =>
+      Promise.all(peers.flatMap((peer) => [1, 2, 3].map(() => commit(peer, [eventInput({ subscriberId: '5', dedupe, jobs: [plannedJob()] })], T0)))),
+    );
+    const outcomes = results.map((result) => result.events[0]!);
+    const accepted = outcomes.filter((outcome) => outcome.status === 'accepted');
+    expect(accepted).toHaveLength(1);
+    expect(outcomes.filter((outcome) => outcome.status === 'duplicate').map((o) => o.status === 'duplicate' && o.duplicateOf)).toEqual(
+      Array.from({ length: 8 }, () => accepted[0]!.eventId),
+    );
+    expect(await store!.listJobs({})).toHaveLength(1);
+  });
+
+  it('spends a ledger key once when several instances commit it at the same time', async () => {
+    const job = plannedJob({ rule: 'welcome-video', destination: 'bonjoro', action: 'video', ledgerKey: 'welcome:id:8' });
+    const results = await withPeers(3, (peers) => Promise.all(peers.map((peer) => commit(peer, [eventInput({ subscriberId: '8', jobs: [job] })], T0))));
+    expect(results.map((result) => asAccepted(result.events[0]).jobIds.length).sort()).toEqual([0, 0, 1]);
+    expect(await store!.listJobs({ destination: 'bonjoro' })).toHaveLength(1);
+  });
+
+  it('closes a digest window once when several instances close at the same time', async () => {
+    const digest = { key: 'vip#0', windowStart: T0, windowEnd: T0 + 60 * SECOND };
+    await commit(store!, [eventInput({ jobs: [plannedJob({ digest })] }), eventInput({ jobs: [plannedJob({ digest })] })], T0 + SECOND);
+    const closed = await withPeers(3, (peers) => Promise.all(peers.map((peer) => peer.closeDigests({ now: T0 + 60 * SECOND, limit: 10 }))));
+    expect(closed.flat()).toHaveLength(1);
+    expect(await store!.listEvents({ type: 'kitrelay:digest' })).toHaveLength(1);
+  });
+
+  it('lets a follower of the event stream miss no event while several instances commit', async () => {
+    const seen: number[] = [];
+    let isWriting = true;
+    const follow = async (): Promise<void> => {
+      let afterId = 0;
+      for (;;) {
+        const wasWriting = isWriting;
+        const heads = await store!.listEventHeads({ afterId, limit: 1000 });
+        for (const head of heads) seen.push(head.id);
+        afterId = heads.at(-1)?.id ?? afterId;
+        if (!wasWriting && heads.length === 0) return;
+      }
+    };
+    const following = follow();
+    const committed = await withPeers(4, (peers) =>
+      Promise.all(peers.map(async (peer) => {
+        const ids: number[] = [];
+        for (let i = 0; i < 25; i++) {
+          const result = await commit(peer, [eventInput(), eventInput()], T0 + i);
+          ids.push(...result.events.map((event) => event.eventId));
+        }
+        return ids;
+      })),
+    ).finally(() => {
+      isWriting = false;
+    });
+    await following;
+    expect(seen).toEqual(committed.flat().sort((a, b) => a - b));
+  });
+});
+
+/**
+ * A TCP relay on loopback to the test database: a store connects through it, and `cut` stops it
+ * and ends every connection, as a database that goes away under a running store. `cut` resolves
+ * once the store's side has closed each connection too, so its pool has seen them end (a
+ * connection lost while checked out is another matter, which this does not test).
+ */
+async function openRelay(): Promise<{ readonly url: string; cut(): Promise<void> }> {
+  const target = new URL(TEST_DATABASE_URL);
+  const links = new Set<{ readonly inbound: Socket; readonly outbound: Socket; readonly closed: Promise<void> }>();
+  const server: Server = createServer((inbound) => {
+    const outbound = connect(Number(target.port || 5432), target.hostname);
+    for (const socket of [inbound, outbound]) socket.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => inbound.once('close', () => resolve()));
+    links.add({ inbound, outbound, closed });
+    inbound.pipe(outbound).pipe(inbound);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = new URL(target);
+  url.hostname = '127.0.0.1';
+  url.port = String((server.address() as AddressInfo).port);
+  return {
+    url: url.toString(),
+    async cut() {
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const { inbound, outbound } of links) {
+        outbound.destroy();
+        inbound.end();
+      }
+      await Promise.all([stopped, ...[...links].map((link) => link.closed)]);
+    },
+  };
+}
+
+describe('postgres ingest back-pressure', () => {
+  it('fails a commit with StoreUnavailableError when PostgreSQL cannot be reached, so ingest answers 503', async () => {
+    const schema = await createTestSchema();
+    const relay = await openRelay();
+    const store = await openPostgresStore({ url: relay.url, schema: schema.schema, max: 1 });
+    try {
+      await commit(store, [eventInput()], T0);
+      await relay.cut();
+      const failed = commit(store, [eventInput()], T0 + SECOND);
+      await expect(failed).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(failed).rejects.toMatchObject({ statusCode: 503, code: 'store_unavailable' });
+      await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
+    } finally {
+      await store.close();
+      await schema.drop();
+    }
+  });
+
+  it('fails to open with StoreUnavailableError when PostgreSQL cannot be reached at start-up', async () => {
+    // Port 1 on loopback: nothing listens, the connection is refused at once.
+    const opening = openPostgresStore({ url: 'postgres://postgres@127.0.0.1:1/test', max: 1 });
+    await expect(opening).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(opening).rejects.toMatchObject({ statusCode: 503, code: 'store_unavailable' });
+  });
+});

@@ -1,0 +1,65 @@
+/**
+ * The PostgreSQL store's connections (issue 13): one `pg` pool per store, every connection on the
+ * store's schema (`search_path`), and the transaction helper every write goes through.
+ *
+ * Numbers: BIGINT columns (ids, epoch-ms times) come back as JavaScript numbers. Every value
+ * kitrelay keeps in them is below 2^53 (ids count rows; times are milliseconds), so the parse is
+ * exact; `pg`'s default (strings, for values past 2^53) would make every caller convert.
+ */
+import pg from 'pg';
+
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+pg.types.setTypeParser(pg.types.builtins.NUMERIC, (value) => Number(value));
+
+export interface PoolOptions {
+  /** `postgres://user@host:port/database`. */
+  readonly url: string;
+  /** The schema kitrelay's tables live in (created if missing). @default 'public' */
+  readonly schema?: string;
+  /** Connections at most. @default 10 */
+  readonly max?: number;
+}
+
+export type Queryable = Pick<pg.PoolClient, 'query'>;
+
+/** A schema name safe to splice into SQL (it cannot be a bound parameter). */
+export function quoteIdent(name: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new RangeError(`not a plain lower-case identifier: "${name}"`);
+  return `"${name}"`;
+}
+
+export function openPool(options: PoolOptions): pg.Pool {
+  const schema = options.schema ?? 'public';
+  quoteIdent(schema);
+  return new pg.Pool({ connectionString: options.url, max: options.max ?? 10, options: `-c search_path=${schema}` });
+}
+
+/**
+ * Runs `work` in one transaction on one connection: committed when it resolves, rolled back when
+ * it throws (the error is thrown again).
+ */
+export async function withTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>, isolation: 'read committed' | 'repeatable read' | 'serializable' = 'read committed'): Promise<T> {
+  const client = await pool.connect();
+  // A connection lost while checked out (a server restart mid-transaction) is also emitted as an
+  // 'error' event on the client: with no listener it would crash the process. The query in flight
+  // fails on its own, and release(error) below drops the connection.
+  const onError = (): void => undefined;
+  client.on('error', onError);
+  let broken: Error | undefined;
+  try {
+    await client.query(`BEGIN ISOLATION LEVEL ${isolation.toUpperCase()}`);
+    try {
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+      });
+      throw error;
+    }
+  } finally {
+    client.off('error', onError);
+    client.release(broken);
+  }
+}
