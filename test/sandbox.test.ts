@@ -70,7 +70,7 @@ describe('sandbox', () => {
     const status = await execCli(['sandbox', 'status', '--json'], { KITRELAY_DATA_DIR: temp.dir });
     expect(status.code).toBe(0);
     const parsed = JSON.parse(status.stdout) as { simulators: { name: string; url: string; isRunning: boolean }[] };
-    expect(parsed.simulators.map((sim) => [sim.name, sim.isRunning])).toEqual([['kit', true], ['webhook', true], ['bonjoro', true], ['slack', true], ['meta', true], ['airtable', true]]);
+    expect(parsed.simulators.map((sim) => [sim.name, sim.isRunning])).toEqual([['kit', true], ['webhook', true], ['bonjoro', true], ['slack', true], ['meta', true], ['airtable', true], ['kajabi', true]]);
     // What commands need to act for a stand-in (its simulator token) is not shown.
     expect(status.stdout).not.toContain('standIn');
     // Each tag (the first and the re-tag: the Slack rule has no `once`) is announced in the simulated Slack's #sales.
