@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { startWebhookReceiver } from './integrations/webhook/simulator.js';
 import { IntegrationRegistry, type DestinationConfig, type KitClientFactory, type KitSubscriberPull, type ScheduleDeps, type SecretResolver } from './integrations/index.js';
 import type { LoadedConfig } from './config/load.js';
-import type { Config } from './config/schema.js';
+import type { Config, Role } from './config/schema.js';
 import type { Store } from './store/types.js';
 import { createSecretResolver } from './config/secrets.js';
 import { buildRouteTable, type RouteTable } from './ingest/routes.js';
@@ -53,12 +53,14 @@ export interface Relay {
   readonly config: Config;
   readonly store: AnyStore;
   readonly worker: Worker | undefined;
-  /** Runs the durable schedules (retention, Kit recovery, integrations' syncs). */
-  readonly scheduler: Scheduler;
-  /** Closes ended digest windows and raises dead jobs' alerts (ingest/internal.ts). */
-  readonly internalEvents: InternalEventLoop;
-  /** Hands the subscribers accepted Kit events changed to the integrations that follow them (ingest/follow.ts). */
-  readonly follower: EventFollower;
+  /** What this instance runs (`server.roles`). */
+  readonly roles: ReadonlySet<Role>;
+  /** Runs the durable schedules (retention, Kit recovery, integrations' syncs); absent without the scheduler role. */
+  readonly scheduler: Scheduler | undefined;
+  /** Closes ended digest windows and raises dead jobs' alerts (ingest/internal.ts); absent without the scheduler role. */
+  readonly internalEvents: InternalEventLoop | undefined;
+  /** Hands the subscribers accepted Kit events changed to the integrations that follow them (ingest/follow.ts); absent without the scheduler role. */
+  readonly follower: EventFollower | undefined;
   readonly routes: RouteTable;
   readonly metrics: Metrics;
   /** Where the server listens (http://host:port). */
@@ -238,6 +240,11 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const { config } = loaded;
   const clock = options.clock ?? systemClock;
   const metrics = options.metrics ?? createMetrics();
+  // Roles (issue 13): ingest = the webhook and source routes (and registering Kit's webhooks);
+  // worker = the queue's worker; scheduler = the background loops that are not a request or a job:
+  // durable schedules, kitrelay's own events (digests, dead-job alerts) and the event follower.
+  // /healthz and /metrics are served whatever the roles.
+  const roles = new Set(config.server.roles);
   const store = await openStore(loaded);
   const cleanups: Array<() => Promise<void>> = [() => store.close()];
   try {
@@ -266,7 +273,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     const routes = buildRouteTable(config, secret, loaded.publicBaseUrl);
     const http = createHttpClient();
     cleanups.unshift(() => http.close());
-    const worker = config.queue.enabled
+    const worker = config.queue.enabled && roles.has('worker')
       ? createWorker({ store, clock, log, metrics, integrations, http, destinations, queue: config.queue, secrets, operator: createOperatorPort({ store, clock, config }), kit: kitClientFactory({ config, store, env }), ...(Object.keys(config.enrichments).length > 0 ? { enrichment: { rules: config.rules, enrichments: config.enrichments } } : {}) })
       : undefined;
     const app = createIngestServer({
@@ -278,6 +285,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       log,
       metrics,
       secrets,
+      isIngest: roles.has('ingest'),
       ...(store.dialect === 'sqlite' ? { walBytes: () => store.stats().walBytes } : {}),
       ...(worker ? { onJobs: () => worker.nudge() } : {}),
     });
@@ -289,13 +297,21 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       if (!destination) throw new Error(`no destination ${name}`);
       return integrationScheduleDeps({ config, store, secrets, clock, ...(worker ? { onJobs: () => worker.nudge() } : {}) }, name, destination).ingest(poller, events);
     };
-    const follower = await startEventFollower({ deps: { store, registry: integrations, destinations, ingest: followIngest }, clock, log });
-    cleanups.unshift(() => follower.stop());
+    const follower = roles.has('scheduler') ? await startEventFollower({ deps: { store, registry: integrations, destinations, ingest: followIngest }, clock, log }) : undefined;
+    if (follower) cleanups.unshift(() => follower.stop());
     const address = await app.listen({ port: options.port ?? config.server.port, host: config.server.host });
     cleanups.unshift(() => app.close());
     worker?.start();
-    const internalEvents = startInternalEvents({ deps: { store, config, rules: compileRules(config) }, clock, log, ...(worker ? { onJobs: () => worker.nudge() } : {}) });
-    cleanups.splice(1, 0, () => internalEvents.stop()); // after app.close (cleanups[0]), before the store's
+    if (worker && store.dialect === 'postgres') {
+      // Jobs committed by any instance (this one's ingest too) wake the worker at once; polling stays the fallback.
+      const stopListening = store.onJobsAvailable(
+        () => worker.nudge(),
+        (error) => log.warn({ err: error }, 'LISTEN for new jobs failed; the worker polls until it reconnects'),
+      );
+      cleanups.splice(1, 0, () => Promise.resolve(stopListening()));
+    }
+    const internalEvents = roles.has('scheduler') ? startInternalEvents({ deps: { store, config, rules: compileRules(config) }, clock, log, ...(worker ? { onJobs: () => worker.nudge() } : {}) }) : undefined;
+    if (internalEvents) cleanups.splice(1, 0, () => internalEvents.stop()); // after app.close (cleanups[0]), before the store's
     const listenUrl = address.replace('[::1]', '127.0.0.1');
     const credentials = await findCredentials(config, store, env);
     let sandboxKit: SandboxKit | undefined;
@@ -303,7 +319,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       sandboxKit = await startSandboxKit({ config, store, log, env, routeSecret: secret, relayUrl: listenUrl, ...(options.sandboxKitPort !== undefined ? { port: options.sandboxKitPort } : {}) });
       const kit = sandboxKit;
       cleanups.splice(1, 0, () => kit.close());
-    } else if (config.kit.sync.registerWebhooksOnStart && credentials.kind !== 'none') {
+    } else if (config.kit.sync.registerWebhooksOnStart && credentials.kind !== 'none' && roles.has('ingest')) {
       await registerOnStart(loaded, store, env, secret, log);
     }
     const hasKitAccess = sandboxKit !== undefined || credentials.kind !== 'none';
@@ -317,8 +333,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       integrationSchedulesOf({ config, store, secrets, destinations, clock, registry: integrations, http, ...(kitPull ? { kit: kitPull.pull } : {}), ...(worker ? { onJobs: () => worker.nudge() } : {}) }),
     );
     if (unknownNames.length > 0) log.warn({ names: unknownNames }, 'config.schedules names schedules that do not exist here; see `kitrelay schedules list`');
-    const scheduler = createScheduler({ store, clock, log, schedules });
-    scheduler.start();
+    const scheduler = roles.has('scheduler') ? createScheduler({ store, clock, log, schedules }) : undefined;
+    scheduler?.start();
     if (options.sandbox) {
       // Stand-ins that need the relay's address (Airtable's webhook pings its source).
       for (const sim of sandboxSimulators) {
@@ -333,13 +349,14 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       // For `kitrelay sandbox status`, which runs in another process.
       await store.setSetting(SANDBOX_SIMULATORS_SETTING, JSON.stringify({ pid: process.pid, relayUrl: listenUrl, startedAt: clock.now(), simulators: running }));
     }
-    log.info({ listen: address, database: loaded.databaseLabel, config: loaded.source, legacyRoutes: routes.legacy.size, signedEndpoints: routes.signed.size }, 'kitrelay is running');
+    log.info({ listen: address, roles: [...roles], database: loaded.databaseLabel, config: loaded.source, legacyRoutes: routes.legacy.size, signedEndpoints: routes.signed.size }, 'kitrelay is running');
     let closed: Promise<void> | undefined;
     return {
       app,
       config,
       store,
       worker,
+      roles,
       scheduler,
       internalEvents,
       follower,
@@ -351,7 +368,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       sandboxSimulators: sandboxKit ? [{ name: 'kit', url: sandboxKit.simulator.url }, ...sandboxSimulators] : sandboxSimulators,
       close: (closeOptions = {}) =>
         (closed ??= (async () => {
-          const schedulesStopped = scheduler.stop({ graceMs: closeOptions.graceMs ?? 10_000 });
+          const schedulesStopped = scheduler?.stop({ graceMs: closeOptions.graceMs ?? 10_000 });
           await app.close(); // stop taking webhooks first: nothing new is acknowledged
           await worker?.stop({ graceMs: closeOptions.graceMs ?? 10_000 });
           await schedulesStopped;

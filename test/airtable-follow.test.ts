@@ -68,7 +68,7 @@ const writesFor = (s: AirtableSimulator, id: number) =>
 async function start(sync: Record<string, unknown> = {}): Promise<{ relay: TestRelay; sim: AirtableSimulator }> {
   sim = await startAirtableSimulator({ bases: [{ name: 'Kit', tables: [{ name: 'Subscribers', fields: TEST_FIELDS }] }] });
   relay = await startTestRelay(config(sim, sync), { env: { AIRTABLE_TOKEN: sim.token } });
-  expect(relay.relay.follower.destinations).toEqual(['airtable']);
+  expect(relay.relay.follower!.destinations).toEqual(['airtable']);
   return { relay, sim };
 }
 
@@ -110,7 +110,7 @@ describe('airtable rows follow webhooks', () => {
     await eventually(() => (rowOf(s, 2) ? undefined : true), 10_000, 'the row of subscriber 2 to be deleted');
     // Someone never selected who changes: no job at all.
     await legacy(r, 'subscriber.tag_add', 3, OTHER_TAG);
-    await r.relay.follower.runOnce();
+    await r.relay.follower!.runOnce();
     expect((await r.relay.store.listJobs({ destination: 'airtable' })).map((j) => j.subscriberId)).not.toContain('3');
     expect(s.records('Subscribers')).toEqual([]);
   });

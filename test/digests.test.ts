@@ -75,16 +75,16 @@ describe('digests', () => {
     relay = await startTestRelay(config, { clock, dir, env: { SLACK_BOT_TOKEN: TOKEN } });
     now = T0 + 5 * MINUTE;
     for (let id = 5; id <= 7; id++) expect(await tag(relay, id)).toBe(200);
-    await relay.relay.internalEvents.runOnce();
+    await relay.relay.internalEvents!.runOnce();
     expect(sim.messages('#sales')).toHaveLength(2); // the window has not ended
 
     now = T0 + 10 * MINUTE;
-    await relay.relay.internalEvents.runOnce();
+    await relay.relay.internalEvents!.runOnce();
     const digest = await eventually(() => sim?.messages('#sales')[2], 10_000, 'the digest message');
     expect(digest.text).toBe('5 tags added in the last 10 minutes');
     expect(JSON.stringify(digest.blocks)).toContain('s3@example.com');
     // Closed once: another pass sends nothing more.
-    await relay.relay.internalEvents.runOnce();
+    await relay.relay.internalEvents!.runOnce();
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(sim.messages('#sales')).toHaveLength(3);
     const [window] = await relay.relay.store.listDigestWindows({});
@@ -204,7 +204,7 @@ describe('dead-job alerts', () => {
     relay = await startTestRelay(config, { env: { SLACK_BOT_TOKEN: TOKEN } });
     expect(await tag(relay, 1)).toBe(200);
     await eventually(async () => ((await relay?.relay.store.listJobs({ status: 'dead' }))?.length === 2 ? true : undefined), 15_000, 'the job and its alert job dead');
-    for (let pass = 0; pass < 3; pass++) await relay.relay.internalEvents.runOnce();
+    for (let pass = 0; pass < 3; pass++) await relay.relay.internalEvents!.runOnce();
     const alerts = (await relay.relay.store.listEvents({})).filter((e) => e.type === 'kitrelay:job_dead');
     expect(alerts).toHaveLength(1);
     expect(await relay.relay.store.takeDeadJobAlerts(10)).toEqual([]);

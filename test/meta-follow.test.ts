@@ -98,9 +98,9 @@ describe('meta audience membership follows webhooks', () => {
     const audienceId = sim.createAudience({ name: 'Customers' }).id;
     relay = await start({ sim, audienceId });
     const { store, scheduler } = relay.relay;
-    expect(relay.relay.follower.destinations).toEqual(['meta']);
+    expect(relay.relay.follower!.destinations).toEqual(['meta']);
     await store.upsertSubscribers([1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map(person), 'backfill', Date.now());
-    expect(await scheduler.runNow('meta-sync:meta:customers')).toMatchObject({ kind: 'finished', run: { status: 'succeeded' } });
+    expect(await scheduler!.runNow('meta-sync:meta:customers')).toMatchObject({ kind: 'finished', run: { status: 'succeeded' } });
     expect(memberIds(sim, audienceId)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
 
     await legacy(relay, 'subscriber.tag_add', 11); // a subscriber the mirror has never seen
@@ -120,7 +120,7 @@ describe('meta audience membership follows webhooks', () => {
     expect(changes.map((c) => [c.subscriberId, c.row === null ? 'remove' : 'add'])).toEqual([[1, 'remove'], [2, 'remove'], [3, 'remove'], [4, 'remove'], [11, 'add'], [12, 'add']]);
     expect(await store.listAudienceRuns({ audience: AUDIENCE })).toHaveLength(1);
 
-    const next = await scheduler.runNow('meta-sync:meta:customers');
+    const next = await scheduler!.runNow('meta-sync:meta:customers');
     expect(next).toMatchObject({ kind: 'finished', run: { status: 'succeeded' } });
     const [run] = await store.listAudienceRuns({ audience: AUDIENCE, limit: 1 });
     expect(run?.stats).toMatchObject({ toAdd: 2, toRemove: 4, rowsSent: 6 });
@@ -136,7 +136,7 @@ describe('meta audience membership follows webhooks', () => {
 
     // No destination follows: nothing is read or saved.
     relay = await start(undefined, dir);
-    expect(relay.relay.follower.destinations).toEqual([]);
+    expect(relay.relay.follower!.destinations).toEqual([]);
     await legacy(relay, 'subscriber.tag_add', 1);
     expect(await relay.relay.store.getSetting(CURSOR)).toBeUndefined();
     await relay.close();
@@ -146,7 +146,7 @@ describe('meta audience membership follows webhooks', () => {
     const [newest] = await relay.relay.store.listEvents({ limit: 1 });
     expect(await relay.relay.store.getSetting(CURSOR)).toBe(String(newest?.id));
     await legacy(relay, 'subscriber.tag_add', 2);
-    await relay.relay.follower.runOnce();
+    await relay.relay.follower!.runOnce();
     expect((await relay.relay.store.listAudienceMembers(AUDIENCE, { limit: 10 })).map((m) => m.subscriberId)).toEqual([2]);
     await relay.close();
 
@@ -164,7 +164,7 @@ describe('meta audience membership follows webhooks', () => {
     expect(await store.getSetting(CURSOR)).toBe(String(last?.id));
 
     // The run reads the whole mirror: it adds subscriber 1, whom no followed event named.
-    expect(await relay.relay.scheduler.runNow('meta-sync:meta:customers')).toMatchObject({ kind: 'finished', run: { status: 'succeeded' } });
+    expect(await relay.relay.scheduler!.runNow('meta-sync:meta:customers')).toMatchObject({ kind: 'finished', run: { status: 'succeeded' } });
     expect(memberIds(sim, meta.audienceId)).toEqual([1, 3]);
   });
 });

@@ -36,7 +36,7 @@ describe('meta audiences in the service', () => {
     const { store, scheduler } = relay.relay;
     await store.upsertSubscribers([1, 2, 3].map((id) => person(id)), 'backfill', Date.now());
 
-    const first = await scheduler.runNow('meta-sync:meta:customers');
+    const first = await scheduler!.runNow('meta-sync:meta:customers');
     expect(first).toMatchObject({ kind: 'finished', run: { status: 'succeeded' } });
     expect(sim.members(audienceId).map((m) => m.keys.EXTERN_ID).sort()).toEqual(['1', '2', '3']);
     const [run] = await store.listAudienceRuns({ audience: 'meta/customers' });
@@ -46,7 +46,7 @@ describe('meta audiences in the service', () => {
 
     // Two of three lose the tag: the guard holds the run; nothing is removed.
     await store.upsertSubscribers([person(1, { tags: [] }), person(2, { tags: [] })], 'reconcile', Date.now());
-    const held = await scheduler.runNow('meta-sync:meta:customers');
+    const held = await scheduler!.runNow('meta-sync:meta:customers');
     expect(held).toMatchObject({ kind: 'finished', run: { status: 'failed', error: expect.stringContaining('--confirm-removals') as unknown } });
     expect(sim.members(audienceId)).toHaveLength(3);
     // The held run raised one alert, an event the rules route (here to the ops hook).
@@ -73,7 +73,7 @@ describe('meta audiences in the service', () => {
     const { store, scheduler } = relay.relay;
     await store.upsertSubscribers([1, 2, 3, 4, 5, 6].map((id) => person(id)), 'backfill', Date.now());
     sim.faults.add({ kind: 'status', status: 503, path: '/v25.0/*/users', times: 1 });
-    const run = await scheduler.runNow('meta-sync:meta:customers');
+    const run = await scheduler!.runNow('meta-sync:meta:customers');
     expect(run).toMatchObject({ kind: 'finished', run: { status: 'succeeded' } });
     const sessionOf = (body: unknown) => {
       const session = (body as { session?: unknown }).session;

@@ -3,7 +3,7 @@
  * times and printing (human lines, or JSON with --json for scripts).
  */
 import type { Command } from 'commander';
-import { loadConfig, type ConfigOverrides, type LoadedConfig } from '../config/load.js';
+import { loadConfig, parseRoles, type ConfigOverrides, type LoadedConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { systemClock } from '../lib/clock.js';
 import { KitrelayError } from '../lib/errors.js';
@@ -25,6 +25,7 @@ export interface GlobalOptions {
   db?: string;
   databaseUrl?: string;
   port?: string;
+  roles?: string;
   host?: string;
   publicUrl?: string;
   logLevel?: string;
@@ -39,6 +40,7 @@ export function overridesFrom(options: GlobalOptions): ConfigOverrides {
     ...(options.db ? { database: options.db } : {}),
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
     ...(port !== undefined ? { port } : {}),
+    ...(options.roles !== undefined ? { roles: parseRoles(options.roles) } : {}),
     ...(options.host ? { host: options.host } : {}),
     ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
     ...(options.logLevel ? { logLevel: options.logLevel } : {}),

@@ -21,6 +21,7 @@ import { registerSimulator } from './simulator.js';
 import { registerSchedules } from './schedules.js';
 import { registerShadow } from './shadow.js';
 import { registerStart } from './start.js';
+import { registerStore } from './store.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -34,7 +35,7 @@ export function buildProgram(): Command {
     .option('--database-url <url>', 'PostgreSQL instead of SQLite: postgres://… (env DATABASE_URL)')
     .showHelpAfterError()
     .exitOverride();
-  for (const register of [registerStart, registerRoutes, registerConfig, registerEvents, registerJobs, registerQuarantine, registerAudit, registerDestinations, registerKit, registerSandbox, registerMaintenance, registerMeta, registerAirtable, registerKajabi, registerSchedules, registerShadow, registerSimulator]) register(program);
+  for (const register of [registerStart, registerRoutes, registerConfig, registerEvents, registerJobs, registerQuarantine, registerAudit, registerDestinations, registerKit, registerSandbox, registerMaintenance, registerMeta, registerAirtable, registerKajabi, registerSchedules, registerShadow, registerSimulator, registerStore]) register(program);
   return program;
 }
 

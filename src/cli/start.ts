@@ -15,6 +15,7 @@ export function registerStart(program: Command): void {
     .command('start')
     .description('run the relay: receive Kit webhooks, route them, deliver jobs')
     .option('--port <port>', 'listen port (env KITRELAY_PORT, default 8787)')
+    .option('--roles <list>', 'what this instance runs, a comma list of ingest, worker, scheduler (env KITRELAY_ROLES, default all three)')
     .option('--host <host>', 'listen address (env KITRELAY_HOST, default 127.0.0.1)')
     .option('--public-url <url>', 'base of the URLs Kit posts to (env KITRELAY_PUBLIC_URL)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env KITRELAY_LOG_LEVEL)')
@@ -31,7 +32,7 @@ export function registerStart(program: Command): void {
       }
       const relay = await startRelay({ loaded, env: process.env, log, sandbox: options.sandbox });
       const lines = [
-        `kitrelay listening on ${relay.listenUrl} (config: ${loaded.source}; database: ${loaded.databaseLabel})`,
+        `kitrelay listening on ${relay.listenUrl} (config: ${loaded.source}; database: ${loaded.databaseLabel}; roles: ${loaded.config.server.roles.join(', ')})`,
         `  ${relay.routes.legacy.size} legacy route(s), ${relay.routes.signed.size} signed endpoint(s): list their URLs with \`npx kitrelay routes\``,
         ...(relay.sandboxReceiverUrl ? [`  sandbox: destinations without a URL deliver to a local receiver at ${relay.sandboxReceiverUrl}`] : []),
         ...relay.sandboxSimulators

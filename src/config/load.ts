@@ -14,7 +14,7 @@ import { IntegrationRegistry } from '../integrations/index.js';
 import { envRefsIn } from '../lib/env-ref.js';
 import { ConfigError } from '../lib/errors.js';
 import { canonicalEventType, isKnownEventType, legacyEventSpecByAnyName, SCOPE_OF } from '../kit/events.js';
-import { configSchema, type Config, type ConfigInput, type EnvRef } from './schema.js';
+import { configSchema, ROLES, type Config, type ConfigInput, type EnvRef } from './schema.js';
 import { exampleConfig } from './example.js';
 
 export const CONFIG_FILE_NAMES = ['kitrelay.config.ts', 'kitrelay.config.mts', 'kitrelay.config.js', 'kitrelay.config.mjs'];
@@ -22,6 +22,8 @@ export const CONFIG_FILE_NAMES = ['kitrelay.config.ts', 'kitrelay.config.mts', '
 export interface ConfigOverrides {
   readonly config?: string;
   readonly port?: number;
+  /** `--roles`, split at commas. */
+  readonly roles?: readonly string[];
   readonly host?: string;
   readonly dataDir?: string;
   readonly database?: string;
@@ -123,6 +125,7 @@ function applyOverrides(input: unknown, o: ConfigOverrides, env: LoadConfigOptio
   const c = input as ConfigInput;
   const port = o.port ?? (env.KITRELAY_PORT ? Number(env.KITRELAY_PORT) : undefined);
   const host = o.host ?? env.KITRELAY_HOST;
+  const roles = o.roles ?? (env.KITRELAY_ROLES !== undefined ? parseRoles(env.KITRELAY_ROLES) : undefined);
   const publicBaseUrl = o.publicUrl ?? env.KITRELAY_PUBLIC_URL;
   const dataDir = o.dataDir ?? env.KITRELAY_DATA_DIR;
   const database = o.database ?? env.KITRELAY_DATABASE;
@@ -130,10 +133,15 @@ function applyOverrides(input: unknown, o: ConfigOverrides, env: LoadConfigOptio
   const level = o.logLevel ?? env.KITRELAY_LOG_LEVEL;
   return {
     ...c,
-    server: { ...c.server, ...(port !== undefined ? { port } : {}), ...(host ? { host } : {}), ...(publicBaseUrl ? { publicBaseUrl } : {}) },
+    server: { ...c.server, ...(port !== undefined ? { port } : {}), ...(roles !== undefined ? { roles } : {}), ...(host ? { host } : {}), ...(publicBaseUrl ? { publicBaseUrl } : {}) },
     store: { ...c.store, ...(dataDir ? { dataDir } : {}), ...(database ? { database } : {}), ...(databaseUrl ? { url: databaseUrl } : {}) },
     log: { ...c.log, ...(level ? { level } : {}) },
   };
+}
+
+/** A comma list of roles (`KITRELAY_ROLES`, `--roles`): the schema checks the names. */
+export function parseRoles(text: string): string[] {
+  return text.split(',').map((role) => role.trim()).filter((role) => role !== '');
 }
 
 function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
@@ -210,6 +218,13 @@ function checkConfig(config: Config, env: LoadConfigOptions['env']) {
       }
     });
   });
+
+  // SQLite takes several processes on one file (writes wait for its lock; the dedupe window and job
+  // ids catch up with other processes' writes), but only on one host, and nothing wakes a worker
+  // in another process: it finds new jobs by polling.
+  if (config.store.url === undefined && config.server.roles.length < ROLES.length) {
+    warnings.push(`server.roles is ${config.server.roles.join(', ')} on SQLite: the other roles must run in processes on this host with the same file, and workers there find new jobs by polling (queue.pollIntervalMs); PostgreSQL (store.url) wakes them at once`);
+  }
 
   config.kit.legacy.routes.forEach((route, i) => {
     const spec = legacyEventSpecByAnyName(route.event);

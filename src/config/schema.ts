@@ -229,6 +229,10 @@ export const kitSyncSchema = z
   })
   .strict();
 
+/** What one instance may run (`server.roles`; README, "Several instances on PostgreSQL"). */
+export const ROLES = ['ingest', 'worker', 'scheduler'] as const;
+export type Role = (typeof ROLES)[number];
+
 const SERVER_DEFAULTS = {
   port: 8787,
   host: '127.0.0.1',
@@ -239,6 +243,7 @@ const SERVER_DEFAULTS = {
   keepAliveTimeoutMs: 5_000,
   unauthenticatedBodyBudgetBytes: 16_777_216,
   maxConnections: 4096,
+  roles: [...ROLES],
 };
 
 export const configSchema = z
@@ -275,6 +280,18 @@ export const configSchema = z
         unauthenticatedBodyBudgetBytes: positiveInt.default(16_777_216),
         /** Open connections at most; more are refused by the socket. @default 4096 */
         maxConnections: positiveInt.default(4096),
+        /**
+         * What this instance runs: `ingest` (the webhook and source routes), `worker` (the queue's
+         * worker), `scheduler` (durable schedules, kitrelay's own events, the event follower). Every
+         * instance serves /healthz and /metrics; one without `ingest` answers webhooks 503. A subset
+         * is for several instances on one store (PostgreSQL). @default all three (flag --roles, env
+         * KITRELAY_ROLES: a comma list)
+         */
+        roles: z
+          .array(z.enum(ROLES))
+          .min(1, 'name at least one role: ingest, worker, scheduler')
+          .refine((roles) => new Set(roles).size === roles.length, 'name each role once')
+          .default([...ROLES]),
       })
       .strict()
       .refine((server) => server.headersTimeoutMs <= server.requestTimeoutMs, {

@@ -28,6 +28,12 @@ export interface IngestServerDeps {
   readonly secrets: SecretResolver;
   /** Called after a commit that made jobs (the worker wakes up). */
   readonly onJobs?: () => void;
+  /**
+   * False on an instance without the `ingest` role (`server.roles`): every request but /healthz and
+   * /metrics is answered 503 with Retry-After, so a webhook sent here by mistake is retried by its
+   * sender (Kit retries a 5xx), never acknowledged nor lost. @default true
+   */
+  readonly isIngest?: boolean;
   /** The store's write-ahead log size, for `/metrics` (SQLite). */
   readonly walBytes?: () => number;
 }
@@ -99,6 +105,15 @@ export function createIngestServer(deps: IngestServerDeps): FastifyInstance {
 
   const reject = (reply: FastifyReply, reason: RejectReason, message: string) =>
     send(reply, { kind: 'rejected', reason, message }, 'none', performance.now());
+
+  if (deps.isIngest === false) {
+    app.addHook('onRequest', async (request, reply) => {
+      const path = request.url.split('?', 1)[0];
+      if (request.method === 'GET' && (path === '/healthz' || path === '/metrics')) return;
+      const message = `This instance runs without the ingest role (server.roles: ${config.server.roles.join(', ')}): send webhooks to an instance with the ingest role.`;
+      return reply.code(503).headers({ 'retry-after': '30', connection: 'close' }).send({ error: { code: 'not_ingest', message } });
+    });
+  }
 
   // Before the body is read: refuse what the URL and headers already condemn (see gate.ts).
   app.addHook('onRequest', async (request, reply) => {

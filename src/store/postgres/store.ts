@@ -18,6 +18,7 @@ import { PgIngestOps } from './ingest.js';
 import { PgKajabiOps } from './kajabi.js';
 import { PgKitOps } from './kit.js';
 import { migrate } from './migrate.js';
+import { createJobsListener, type ListenErrorHandler } from './notify.js';
 import { openPool, type PoolOptions } from './pool.js';
 import { PgQueryOps } from './query.js';
 import { PgQueueOps } from './queue.js';
@@ -29,6 +30,13 @@ export interface PostgresStore extends Store {
   readonly dialect: 'postgres';
   /** The schema the tables are in. */
   readonly schema: string;
+  /**
+   * Calls `listener` soon after any process's transaction on this schema made jobs runnable (LISTEN
+   * on one dedicated connection; see notify.ts): a hint to claim now, never a guarantee, so
+   * workers keep polling. `onError` hears the connection's failures (it reconnects by itself).
+   * Answers the unsubscribe; `close()` ends the connection.
+   */
+  onJobsAvailable(listener: () => void, onError?: ListenErrorHandler): () => void;
 }
 
 export async function openPostgresStore(options: PoolOptions): Promise<PostgresStore> {
@@ -40,7 +48,7 @@ export async function openPostgresStore(options: PoolOptions): Promise<PostgresS
     await orUnavailable(() => migrate(pool));
     const storeId = await orUnavailable(async () => (await pool.query<{ value: string }>("SELECT value FROM settings WHERE key = 'store_id'")).rows[0]?.value);
     if (storeId === undefined) throw new Error('settings has no store_id: the database was not migrated');
-    return compose(pool, storeId, options.schema ?? 'public');
+    return compose(pool, storeId, options.url, options.schema ?? 'public');
   } catch (error) {
     await pool.end().catch(() => undefined);
     throw error;
@@ -52,7 +60,7 @@ type Provided = PgIngestOps & PgQueryOps & PgQueueOps & PgRetentionOps & PgErase
 type Missing = Exclude<keyof Store, keyof Provided | 'dialect' | 'close'>;
 export const EVERY_METHOD_PROVIDED: [Missing] extends [never] ? true : Missing = true;
 
-function compose(pool: pg.Pool, storeId: string, schema: string): PostgresStore {
+function compose(pool: pg.Pool, storeId: string, url: string, schema: string): PostgresStore {
   const areas: object[] = [
     new PgIngestOps(pool),
     new PgQueryOps(pool),
@@ -77,7 +85,9 @@ function compose(pool: pg.Pool, storeId: string, schema: string): PostgresStore 
       store[name] = (...args: unknown[]) => orUnavailable(() => bound(...args));
     }
   }
+  const jobsListener = createJobsListener({ url, schema });
+  store['onJobsAvailable'] = (listener: () => void, onError?: ListenErrorHandler) => jobsListener.add(listener, onError);
   let closed: Promise<void> | undefined;
-  store['close'] = () => (closed ??= pool.end());
+  store['close'] = () => (closed ??= jobsListener.close().then(() => pool.end()));
   return store as unknown as PostgresStore;
 }
