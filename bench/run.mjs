@@ -42,6 +42,10 @@
  *               base, 10 R per token), a `kitrelay airtable backfill` child, 10 records a call; then
  *               again, nothing changed: run time against the bound R sets, peak RSS of the child,
  *               the table's rows by Kit id (none twice), 429s
+ *   postgres    (bench/postgres.mjs) the PostgreSQL store (issue 13): ingest-only relays on SQLite, on
+ *               PostgreSQL alone and two on one schema (load split), req/s and p50/p99 against SQLite;
+ *               then jobs/s through the queue with 1, 2, 4 worker processes, kitrelay against
+ *               graphile-worker on the same database, no-op and one-HTTP-call jobs
  *
  * Each server runs in its own child process with a fresh temporary data directory; every child is
  * killed when the benchmark ends, however it ends. Load goes to 127.0.0.1 only. Every phase is
@@ -92,7 +96,14 @@
  *   BENCH_AIRTABLE_CONCURRENCY=  calls in flight (unset: the destination's default, 4)
  *   BENCH_AIRTABLE_RERUN=0     skip the second backfill (nothing changed)
  *   BENCH_AIRTABLE_NODE_ARGS=  Node.js flags for the backfill's process (a diagnostic: --trace-gc, …)
- *   BENCH_ONLY=                comma list of phases to run (bare,floor,storecore,store,paused,delivering,rate,e2e,flood,bonjoro,slack,meta,airtable,bare2)
+ *   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test  the postgres phase's database (loopback only) …
+ *   BENCH_PG_DURATION=5, BENCH_PG_WARMUP=1, BENCH_PG_CONNECTIONS=64  … its ingest measurements …
+ *   BENCH_PG_JOBS=3000         … jobs per queue row, BENCH_PG_WORKERS=1,2,4 worker processes,
+ *                              BENCH_PG_KINDS=noop,http, BENCH_PG_CONCURRENCY=16 (destination
+ *                              concurrency = graphile-worker concurrency), BENCH_PG_POOL=10
+ *                              connections per process, BENCH_PG_GW_LOCAL_QUEUE= (graphile-worker's
+ *                              localQueue size; unset: off), BENCH_PG_DRAIN_TIMEOUT=120 s per row
+ *   BENCH_ONLY=                comma list of phases to run (bare,floor,storecore,store,paused,delivering,rate,e2e,flood,bonjoro,slack,meta,airtable,postgres,bare2)
  *   BENCH_CPU_PROF=1           run kitrelay with --cpu-prof (profiles kept in the work directory)
  *   BENCH_KEEP=1               keep the work directory (data, logs, results.json)
  *   BENCH_SCATTERED_IDS=1      subscriber ids in no order (as real traffic) instead of counting up:
@@ -135,6 +146,7 @@ import { bonjoroOptions, phaseBonjoro } from './bonjoro.mjs';
 import { phaseSlack, slackOptions } from './slack.mjs';
 import { metaOptions, phaseMeta } from './meta.mjs';
 import { airtableOptions, phaseAirtable } from './airtable.mjs';
+import { phasePostgres, postgresOptions } from './postgres.mjs';
 import { renderConsole, renderMarkdown, updateBenchmarksMd, verdict } from './report.mjs';
 
 const num = (name, dflt) => {
@@ -170,8 +182,9 @@ const opt = {
   slack: slackOptions(num),
   meta: metaOptions(num),
   airtable: airtableOptions(num),
+  postgres: postgresOptions(num),
 };
-const ALL_PHASES = ['bare', 'floor', 'storecore', 'store', 'paused', 'delivering', 'rate', 'e2e', 'flood', 'bonjoro', 'slack', 'meta', 'airtable', 'bare2'];
+const ALL_PHASES = ['bare', 'floor', 'storecore', 'store', 'paused', 'delivering', 'rate', 'e2e', 'flood', 'bonjoro', 'slack', 'meta', 'airtable', 'postgres', 'bare2'];
 const only = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 for (const p of only) if (!ALL_PHASES.includes(p)) throw new Error(`BENCH_ONLY: unknown phase "${p}" (phases: ${ALL_PHASES.join(', ')})`);
 const runs = (phase) => only.length === 0 || only.includes(phase);
@@ -619,6 +632,7 @@ try {
     slack: () => phaseSlack('slack', { opt, work, log, fmtMs, stopChecked, inspectDb, durability, serviceMetrics }),
     meta: () => phaseMeta('meta', { opt, work, log, fmtMs }),
     airtable: () => phaseAirtable('airtable', { opt, work, log }),
+    postgres: () => phasePostgres('postgres', { opt, work, log, nextBody, hookPath, routeSecret, receiverUrl: receiver.url }),
     bare2: () => phaseBare('bare2', { withRate: false }),
   };
   results.quiet = {};

@@ -132,7 +132,7 @@ export async function withMetaRunner<T>(
   const secrets = createSecretResolver(process.env, target.overlay);
   const http = createHttpClient();
   const log = createLog({ level: 'warn', destination: process.stderr });
-  const worker = options.withWorker === false ? undefined : createWorker({ store, clock: systemClock, log, integrations: new IntegrationRegistry(), http, destinations: { [destinationName]: destination }, queue: config.queue, secrets });
+  const worker = options.withWorker === false ? undefined : createWorker({ store, clock: systemClock, log, integrations: new IntegrationRegistry(), http, destinations: { [destinationName]: destination }, queue: config.queue, secrets, ...(store.dialect === 'postgres' ? { rateBuckets: store } : {}) });
   worker?.start();
   const isTty = process.stderr.isTTY;
   // Kit's side of the run, as the service's scheduled run has it: the sandbox's Kit simulator, or

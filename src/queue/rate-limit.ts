@@ -6,7 +6,9 @@
  * bottleneck) schedule with their own timers against the wall clock, whereas the worker needs a
  * bucket it can ask "how many tokens now?" with an injected clock, so tests are exact.
  *
- * The buckets live in this process: with several worker instances, each gets the whole limit.
+ * The buckets live in this process, which suits SQLite (one process owns the store). On
+ * PostgreSQL, where several instances share the work, the worker uses SharedRateLimiter
+ * (rate-limit-shared.ts) instead: the same buckets, held in the database.
  */
 import type { DestinationConfig, RateLimit } from '../config/schema.js';
 
@@ -66,6 +68,16 @@ export class TokenBucket {
 
 export type Acquired = { readonly isAcquired: true } | { readonly isAcquired: false; readonly waitMs: number };
 
+/** What the worker asks of rate limits, in memory (RateLimiter) or in the store (SharedRateLimiter). */
+export interface Limiter {
+  /** Whole tokens the destination may spend now (Infinity when it has no `rateLimit`). */
+  available(destination: string, now: number): number | Promise<number>;
+  /** Milliseconds until the destination's bucket holds a whole token (0 when it does, or has no limit). */
+  msUntilToken(destination: string, now: number): number | Promise<number>;
+  /** One token of the destination's bucket and of its sub-key's (when it limits sub-keys): both or neither. */
+  tryAcquire(destination: string, subKey: string | null, now: number): Acquired | Promise<Acquired>;
+}
+
 export interface RateLimiterOptions {
   /**
    * Sub-key buckets kept at most; past it the least recently used is dropped (its sub-key then
@@ -80,7 +92,7 @@ export interface RateLimiterOptions {
  * (refilled to full, which is indistinguishable from a fresh bucket), so one-off sub-keys cost
  * nothing over time.
  */
-export class RateLimiter {
+export class RateLimiter implements Limiter {
   readonly #destinations: Readonly<Record<string, DestinationConfig>>;
   readonly #maxSubKeys: number;
   readonly #buckets = new Map<string, TokenBucket>();

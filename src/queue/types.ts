@@ -8,7 +8,7 @@ import type { HttpClient } from '../lib/http.js';
 import type { Clock } from '../lib/clock.js';
 import type { Log } from '../lib/log.js';
 import type { Metrics } from '../lib/metrics.js';
-import type { Store } from '../store/types.js';
+import type { RateBucketStore, Store } from '../store/types.js';
 
 export interface QueueSettings {
   /** How long an idle loop sleeps before looking for due jobs again. */
@@ -43,6 +43,11 @@ export interface WorkerDeps {
   readonly workerId?: string;
   /** Backoff jitter source, in [0, 1). @default Math.random */
   readonly random?: () => number;
+  /**
+   * Rate-limit buckets shared with every other worker on the store (PostgreSQL): given, each
+   * destination's `rateLimit` holds for all of them together. @default buckets in this process
+   */
+  readonly rateBuckets?: RateBucketStore;
 }
 
 /** What one `tick()` did. */

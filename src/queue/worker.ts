@@ -25,7 +25,8 @@ import { runBatchAttempt } from './batch.js';
 import { Enricher } from './enrich.js';
 import { Breakers } from './breaker.js';
 import { InFlight, LeaseKeeper } from './in-flight.js';
-import { RateLimiter } from './rate-limit.js';
+import { RateLimiter, type Limiter } from './rate-limit.js';
+import { SharedRateLimiter } from './rate-limit-shared.js';
 import { Sleeper } from './sleep.js';
 import type { StopOptions, TickResult, Worker, WorkerDeps } from './types.js';
 
@@ -59,7 +60,7 @@ class QueueWorker implements Worker {
   readonly #deps: WorkerDeps;
   readonly #log: Log;
   readonly #attemptDeps: AttemptDeps;
-  readonly #limiter: RateLimiter;
+  readonly #limiter: Limiter;
   readonly #breakers: Breakers;
   readonly #flights = new InFlight();
   readonly #leases: LeaseKeeper;
@@ -79,16 +80,20 @@ class QueueWorker implements Worker {
   #untilTokenMs: number | undefined;
   /** Per destination, the most jobs one call takes (1 unless it has batch actions). */
   readonly #maxBatch = new Map<string, number>();
+  /** Per destination, its batch actions and the most jobs a call of each takes. */
+  readonly #batchActions = new Map<string, Record<string, number>>();
 
   constructor(deps: WorkerDeps, integrations: IntegrationRegistry) {
     this.#deps = deps;
     for (const [name, destination] of Object.entries(deps.destinations)) {
-      const actions = Object.values(integrations.get(destination.type)?.actions ?? {});
-      this.#maxBatch.set(name, Math.max(1, ...actions.map((action) => (action.kind === 'batch' ? action.maxBatchSize(destination) : 1))));
+      const actions = Object.entries(integrations.get(destination.type)?.actions ?? {});
+      const batchActions = Object.fromEntries(actions.flatMap(([actionName, action]) => (action.kind === 'batch' ? [[actionName, Math.max(1, action.maxBatchSize(destination))]] : [])));
+      this.#batchActions.set(name, batchActions);
+      this.#maxBatch.set(name, Math.max(1, ...Object.values(batchActions)));
     }
     this.id = deps.workerId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
     this.#log = deps.log.child({ component: 'worker', workerId: this.id });
-    this.#limiter = new RateLimiter(deps.destinations);
+    this.#limiter = deps.rateBuckets ? new SharedRateLimiter(deps.destinations, deps.rateBuckets) : new RateLimiter(deps.destinations);
     this.#breakers = new Breakers(deps.destinations, deps.store, this.#log);
     this.#leases = new LeaseKeeper({
       store: deps.store, clock: deps.clock, log: this.#log, workerId: this.id,
@@ -199,16 +204,20 @@ class QueueWorker implements Worker {
     const states = await this.#readStates({ isCacheAllowed: launched === undefined });
     for (const name of Object.keys(this.#deps.destinations)) {
       if (this.#isStopping) return;
-      const limit = this.#claimLimit(name, states.get(name));
+      const { limit, isOutOfTokens } = await this.#claimLimit(name, states.get(name));
       if (limit <= 0) {
-        this.#noteTokenWait(this.#limiter.msUntilToken(name, this.#deps.clock.now()));
+        if (isOutOfTokens) this.#noteTokenWait(await this.#limiter.msUntilToken(name, this.#deps.clock.now()));
         continue;
       }
       const now = this.#deps.clock.now();
-      const claimed = await this.#deps.store.claimJobs({ workerId: this.id, destination: name, limit, now, leaseMs: this.#deps.queue.leaseMs });
-      // `limit` counts calls. Jobs of a batch action share a call, so fill the calls they start.
+      // The destination's concurrency holds across every worker on the store: the claim counts the
+      // calls running anywhere (a batch action's running jobs as the calls they fill).
       const maxBatch = this.#maxBatch.get(name) ?? 1;
+      const maxRunning = this.#deps.destinations[name]?.concurrency ?? 1;
+      const claimed = await this.#deps.store.claimJobs({ workerId: this.id, destination: name, limit, now, leaseMs: this.#deps.queue.leaseMs, maxRunning, batchActions: this.#batchActions.get(name) ?? {} });
+      // `limit` counts calls. Jobs of a batch action share a call, so fill the calls they start.
       if (maxBatch > 1 && claimed.length === limit && claimed.some((c) => this.#batchSizeOf(name, c.job.action) !== undefined)) {
+        // No cap here: it fills the calls the claim above was allowed to start.
         const more = await this.#deps.store.claimJobs({ workerId: this.id, destination: name, limit: limit * maxBatch - claimed.length, now, leaseMs: this.#deps.queue.leaseMs });
         const isBatch = (c: ClaimedJob) => this.#batchSizeOf(name, c.job.action) !== undefined;
         claimed.push(...more.filter(isBatch));
@@ -231,13 +240,18 @@ class QueueWorker implements Worker {
   }
 
   /** How many jobs to claim: concurrency left, whole tokens left, and the breaker's allowance. */
-  #claimLimit(name: string, state: DestinationState | undefined): number {
-    if (state?.pausedAt != null) return 0;
+  async #claimLimit(name: string, state: DestinationState | undefined): Promise<{ readonly limit: number; readonly isOutOfTokens: boolean }> {
+    const none = { limit: 0, isOutOfTokens: false };
+    if (state?.pausedAt != null) return none;
     const destination = this.#deps.destinations[name];
     const breaker = this.#breakers.get(name);
-    if (!destination || !breaker) return 0;
+    if (!destination || !breaker) return none;
     const now = this.#deps.clock.now();
-    return Math.min(destination.concurrency - this.#flights.count(name), this.#limiter.available(name, now), breaker.allowance(now));
+    const room = Math.min(destination.concurrency - this.#flights.count(name), breaker.allowance(now));
+    // No read of a shared bucket when there is no room anyway.
+    if (room <= 0) return none;
+    const tokens = await this.#limiter.available(name, now);
+    return { limit: Math.min(room, tokens), isOutOfTokens: tokens <= 0 };
   }
 
   /** Starts an attempt for each claimed job that gets its tokens; hands the others back unspent. */
@@ -262,7 +276,7 @@ class QueueWorker implements Worker {
         batches.set(key, group);
         continue;
       }
-      const tokens = this.#limiter.tryAcquire(job.destination, job.subKey, now);
+      const tokens = await this.#limiter.tryAcquire(job.destination, job.subKey, now);
       if (!tokens.isAcquired) {
         this.#noteTokenWait(tokens.waitMs);
         deferred.push({ id: job.id, runAt: now + tokens.waitMs });
@@ -279,7 +293,7 @@ class QueueWorker implements Worker {
         const first = chunk[0];
         if (!first) continue;
         // One token per call, whatever the number of jobs it carries (and one of its sub-key's).
-        const tokens = this.#limiter.tryAcquire(first.job.destination, first.job.subKey, now);
+        const tokens = await this.#limiter.tryAcquire(first.job.destination, first.job.subKey, now);
         if (!tokens.isAcquired) {
           for (const item of chunk) deferred.push({ id: item.job.id, runAt: now + tokens.waitMs });
           counts.deferred += chunk.length;

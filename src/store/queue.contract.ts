@@ -69,6 +69,54 @@ export function queueContract(ctx: ContractContext): void {
     expect(await claimIds(ctx.store, T0, { destination: 'slack' })).toEqual([slack]);
   });
 
+  it('leases no more than `maxRunning` of a destination at once, counting unexpired leases of every worker', async () => {
+    const ids = [];
+    for (let i = 0; i < 6; i++) ids.push(await ingestJob(ctx.store, { subscriberKey: null }));
+    const claim = (workerId: string, now: number) => ctx.store.claimJobs({ workerId, destination: 'crm', limit: 10, now, leaseMs: LEASE, maxRunning: 3 });
+    const first = await claim('w1', T0);
+    expect(first.map((c) => c.job.id)).toEqual(ids.slice(0, 3));
+    expect(await claim('w2', T0)).toEqual([]);
+    // One finishes: one more may run, whoever claims it.
+    await ctx.store.finishAttempt({ attempt: attemptFor(first[0]!.job, 'w1'), next: { status: 'succeeded' }, now: T0 });
+    expect((await claim('w2', T0 + SECOND)).map((c) => c.job.id)).toEqual([ids[3]]);
+    // Leases that expired count for nothing: the claim takes them back, within the cap.
+    expect((await claim('w3', T0 + SECOND + LEASE)).map((c) => c.job.id)).toEqual(ids.slice(1, 4));
+    expect(await ctx.store.countJobs()).toEqual(expect.arrayContaining([{ destination: 'crm', status: 'running', count: 3 }]));
+  });
+
+  it('counts the running jobs of a batch action as the calls they fill toward `maxRunning`', async () => {
+    for (let i = 0; i < 5; i++) await ingestJob(ctx.store, { subscriberKey: null });
+    // Five jobs of action `post` leased (by a caller without a cap): with `post` a batch action of
+    // up to 4 jobs a call they are 2 calls; as a one-job action, 5.
+    expect(await claimIds(ctx.store, T0, { limit: 5 })).toHaveLength(5);
+    for (let i = 0; i < 3; i++) await ingestJob(ctx.store, { subscriberKey: null });
+    const claim = (batchActions: Record<string, number>) => ctx.store.claimJobs({ workerId: 'w2', destination: 'crm', limit: 10, now: T0, leaseMs: LEASE, maxRunning: 3, batchActions });
+    expect(await claim({})).toEqual([]);
+    expect(await claim({ other: 10 })).toEqual([]);
+    expect(await claim({ post: 4 })).toHaveLength(1);
+  });
+
+  it('holds `maxRunning` between two stores on the same database claiming at once', async (context) => {
+    if (ctx.openPeer === undefined) return context.skip();
+    const peer = await ctx.openPeer();
+    try {
+      for (let i = 0; i < 40; i++) await ingestJob(ctx.store, { subscriberKey: null });
+      const leased: number[] = [];
+      for (let round = 0; round < 8; round++) {
+        const claims = [ctx.store, peer].flatMap((store, s) =>
+          [0, 1].map((k) => store.claimJobs({ workerId: `w${s}${k}`, destination: 'crm', limit: 2, now: T0 + round * SECOND, leaseMs: LEASE, maxRunning: 5 })),
+        );
+        const won = (await Promise.all(claims)).flat();
+        expect(won).toHaveLength(5);
+        leased.push(...won.map((c) => c.job.id));
+        for (const { job } of won) await ctx.store.finishAttempt({ attempt: attemptFor(job, job.leaseOwner ?? ''), next: { status: 'succeeded' }, now: T0 + round * SECOND });
+      }
+      expect(new Set(leased).size).toBe(40);
+    } finally {
+      await peer.close();
+    }
+  });
+
   it('reclaims a job whose lease expired and records the lost attempt as unknown', async () => {
     const jobId = await ingestJob(ctx.store);
     await claimIds(ctx.store, T0, { workerId: 'w1' });

@@ -298,3 +298,16 @@ export function destinationStateFromRow(row: DestinationStateRow): DestinationSt
     updatedAt: row.updated_at,
   };
 }
+
+/**
+ * Calls running, from the destination's running jobs by action (ClaimInput.maxRunning): one a job,
+ * and ⌈jobs / size⌉ for a batch action's.
+ */
+export function runningCalls(byAction: readonly { readonly action: string; readonly count: number }[], batchActions: Readonly<Record<string, number>> = {}): number {
+  let calls = 0;
+  for (const { action, count } of byAction) {
+    const size = Object.hasOwn(batchActions, action) ? batchActions[action]! : 1;
+    calls += Math.ceil(count / Math.max(1, size));
+  }
+  return calls;
+}

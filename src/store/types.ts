@@ -452,6 +452,36 @@ export interface ClaimInput {
   readonly limit: number;
   readonly now: number;
   readonly leaseMs: number;
+  /**
+   * The destination's calls that may be running at once across every worker on this store (its
+   * concurrency, global across instances): the claim leases no more jobs than the calls left. A
+   * running job under an unexpired lease is one call, except jobs of the batch actions named in
+   * `batchActions` (action → most jobs a call carries), whose running jobs count as
+   * ⌈jobs / size⌉ calls. @default no cap beyond `limit`
+   */
+  readonly maxRunning?: number;
+  readonly batchActions?: Readonly<Record<string, number>>;
+}
+
+/** One token bucket of a rate limit shared between processes: a destination's, or a destination and sub-key's. */
+export interface RateBucketSpec {
+  readonly key: string;
+  readonly perSecond: number;
+  /** Capacity in whole tokens. */
+  readonly burst: number;
+}
+
+/**
+ * Rate-limit buckets every process on one database shares (PostgreSQL; queue/rate-limit-shared.ts).
+ * SQLite has none: one process owns its file, and its worker keeps the buckets in memory.
+ */
+export interface RateBucketStore {
+  /** Takes one token from each bucket, all or none: 0 when taken, else the ms until each holds a whole token. */
+  takeRateTokens(buckets: readonly RateBucketSpec[], now: number): Promise<number>;
+  /** The whole tokens in a bucket now, and the ms until it holds one (0 when it does); takes nothing. */
+  peekRateTokens(bucket: RateBucketSpec, now: number): Promise<{ readonly available: number; readonly msUntilToken: number }>;
+  /** Deletes the buckets that are full at `now` (the same as no row); answers how many. */
+  sweepRateBuckets(now: number): Promise<number>;
 }
 
 /** What happens to a job after an attempt. */

@@ -25,7 +25,7 @@
  * A running job with an expired lease is blocked only by another running job, so a stream never
  * jams on a lost lease.
  */
-import { eventFromRow, idempotencyKey, jobFromRow, type EventRow, type JobRow } from '../rows.js';
+import { eventFromRow, idempotencyKey, jobFromRow, runningCalls, type EventRow, type JobRow } from '../rows.js';
 import type { AttemptInput, ClaimInput, ClaimedJob, EventRecord } from '../types.js';
 import type { Queryable } from './pool.js';
 import { insertAttempt } from './queue-sql.js';
@@ -34,6 +34,8 @@ export const LOST_LEASE_ERROR = 'lease expired: the worker stopped mid-attempt';
 
 /** The stream locks' first key (the second is a hash of schema and stream): any constant no other advisory lock uses. */
 const STREAM_LOCK = 7_242_031;
+/** The per-destination claim locks' first key, for claims that cap running jobs. */
+const CLAIM_LOCK = 7_242_032;
 
 /** True when another job of j's stream must go first (see the file comment). */
 const STREAM_BLOCKED = `EXISTS (
@@ -57,7 +59,7 @@ const SELECT_CLAIMABLE = `
 
 /** Leases up to `input.limit` runnable jobs; runs in the caller's transaction. */
 export async function claimIn(client: Queryable, storeId: string, input: ClaimInput): Promise<ClaimedJob[]> {
-  const limit = Math.max(0, Math.trunc(input.limit));
+  const limit = Math.max(0, Math.trunc(Math.min(input.limit, input.maxRunning === undefined ? input.limit : input.maxRunning - (await runningOf(client, input)))));
   if (limit === 0) return [];
   const { rows } = await client.query<JobRow>(SELECT_CLAIMABLE, [input.destination, input.now, limit]);
   if (rows.length === 0) return [];
@@ -89,6 +91,20 @@ export async function claimIn(client: Queryable, storeId: string, input: ClaimIn
     for (const row of leased) claimed.push({ job: jobFromRow(row, storeId), event: events.get(row.event_id)! });
   }
   return claimed.sort((a, b) => a.job.id - b.job.id);
+}
+
+/**
+ * The destination's calls running under an unexpired lease (rows.ts `runningCalls`), counted while this transaction holds the
+ * destination's claim lock: claims that cap the running jobs (`maxRunning`) take turns, each seeing
+ * the leases of those before it (their commit is visible once their lock is released).
+ */
+async function runningOf(client: Queryable, input: ClaimInput): Promise<number> {
+  await client.query('SELECT pg_advisory_xact_lock($1, hashtext(current_schema() || $2))', [CLAIM_LOCK, `:${input.destination}`]);
+  const { rows } = await client.query<{ action: string; count: string }>(
+    `SELECT action, count(*) AS count FROM jobs WHERE destination = $1 AND status = 'running' AND lease_expires_at > $2 GROUP BY action`,
+    [input.destination, input.now],
+  );
+  return runningCalls(rows.map((row) => ({ action: row.action, count: Number(row.count) })), input.batchActions);
 }
 
 /**

@@ -9,7 +9,7 @@
  * Retry-After), as the SQLite store does for a dead writer.
  */
 import type pg from 'pg';
-import type { Store } from '../types.js';
+import type { RateBucketStore, Store } from '../types.js';
 import { PgAirtableInboundOps } from './airtable-inbound.js';
 import { PgAirtableOps } from './airtable.js';
 import { PgAudienceOps } from './audiences.js';
@@ -22,11 +22,12 @@ import { createJobsListener, type ListenErrorHandler } from './notify.js';
 import { openPool, type PoolOptions } from './pool.js';
 import { PgQueryOps } from './query.js';
 import { PgQueueOps } from './queue.js';
+import { PgRateBucketOps } from './rate-buckets.js';
 import { PgRetentionOps } from './retention.js';
 import { PgScheduleOps } from './schedules.js';
 import { orUnavailable } from './unavailable.js';
 
-export interface PostgresStore extends Store {
+export interface PostgresStore extends Store, RateBucketStore {
   readonly dialect: 'postgres';
   /** The schema the tables are in. */
   readonly schema: string;
@@ -55,7 +56,7 @@ export async function openPostgresStore(options: PoolOptions): Promise<PostgresS
   }
 }
 
-type Provided = PgIngestOps & PgQueryOps & PgQueueOps & PgRetentionOps & PgEraseOps & PgKitOps & PgScheduleOps & PgAudienceOps & PgAirtableOps & PgAirtableInboundOps & PgKajabiOps;
+type Provided = PgRateBucketOps & PgIngestOps & PgQueryOps & PgQueueOps & PgRetentionOps & PgEraseOps & PgKitOps & PgScheduleOps & PgAudienceOps & PgAirtableOps & PgAirtableInboundOps & PgKajabiOps;
 /** A Store method no area provides; the assignment below names it when the port grows. */
 type Missing = Exclude<keyof Store, keyof Provided | 'dialect' | 'close'>;
 export const EVERY_METHOD_PROVIDED: [Missing] extends [never] ? true : Missing = true;
@@ -73,6 +74,7 @@ function compose(pool: pg.Pool, storeId: string, url: string, schema: string): P
     new PgAirtableOps(pool),
     new PgAirtableInboundOps(pool),
     new PgKajabiOps(pool),
+    new PgRateBucketOps(pool),
   ];
   const store: Record<string, unknown> = { dialect: 'postgres', schema };
   for (const area of areas) {

@@ -14,7 +14,7 @@ import type {
   JobFilter,
   JobRecord,
 } from '../types.js';
-import { destinationStateFromRow, idempotencyKey, jobFromRow, toJson, type DestinationStateRow, type JobRow } from '../rows.js';
+import { destinationStateFromRow, idempotencyKey, jobFromRow, runningCalls, toJson, type DestinationStateRow, type JobRow } from '../rows.js';
 import type { QueryOps } from './core-query.js';
 
 const LOST_LEASE_ERROR = 'lease expired: the worker stopped mid-attempt';
@@ -26,6 +26,7 @@ export class QueueOps {
   readonly #lease: Statement<Record<string, unknown>, JobRow>;
   readonly #markDeadAfterLostLease: Statement;
   readonly #markDeadUnreadable: Statement;
+  readonly #countRunning: Statement<Record<string, unknown>, { action: string; count: number }>;
   readonly #selectJob: Statement<[number], JobRow>;
   readonly #insertAttempt: Statement;
   readonly #finish: Statement;
@@ -73,6 +74,9 @@ export class QueueOps {
       UPDATE jobs SET status = 'dead', lease_owner = NULL, lease_expires_at = NULL, last_error = @error, finished_at = @now, updated_at = @now
       WHERE id = @id`);
     this.#selectJob = db.prepare('SELECT * FROM jobs WHERE id = ?');
+    this.#countRunning = db.prepare(
+      `SELECT action, count(*) AS count FROM jobs WHERE destination = @destination AND status = 'running' AND lease_expires_at > @now GROUP BY action`,
+    );
     this.#insertAttempt = db.prepare(`
       INSERT INTO attempts (job_id, attempt, event_id, destination, action, subscriber_key, subscriber_id, email,
         worker_id, started_at, finished_at, duration_ms, outcome, error_class, error, request, response_status,
@@ -136,8 +140,10 @@ export class QueueOps {
   }
 
   claimJobs(input: ClaimInput): ClaimedJob[] {
-    // A negative LIMIT means no limit to SQLite.
-    const limit = Math.max(0, Math.trunc(input.limit));
+    // A negative LIMIT means no limit to SQLite. Claims hold the write lock, so the count of running
+    // jobs cannot change before the lease below.
+    const running = input.maxRunning === undefined ? 0 : runningCalls(this.#countRunning.all({ destination: input.destination, now: input.now }), input.batchActions);
+    const limit = Math.max(0, Math.trunc(Math.min(input.limit, (input.maxRunning ?? Number.POSITIVE_INFINITY) - running)));
     const candidates = this.#selectClaimable.all({ destination: input.destination, now: input.now, limit });
     const events = new Map<number, EventRecord>();
     const claimed: ClaimedJob[] = [];
