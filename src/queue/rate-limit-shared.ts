@@ -9,7 +9,7 @@
  */
 import type { DestinationConfig, RateLimit } from '../config/schema.js';
 import type { RateBucketSpec, RateBucketStore } from '../store/types.js';
-import type { Acquired, Limiter } from './rate-limit.js';
+import { burstOf, type Acquired, type Limiter } from './rate-limit.js';
 
 const SWEEP_EVERY_MS = 60_000;
 
@@ -60,7 +60,7 @@ export class SharedRateLimiter implements Limiter {
   }
 }
 
-/** The bucket of a limit: capacity `burst`, else max(1, ⌊perSecond⌋), as TokenBucket's. */
+/** The bucket of a limit, as TokenBucket's. */
 function specOf(key: string, limit: RateLimit): RateBucketSpec {
-  return { key, perSecond: limit.perSecond, burst: limit.burst ?? Math.max(1, Math.floor(limit.perSecond)) };
+  return { key, perSecond: limit.perSecond, burst: burstOf(limit) };
 }

@@ -25,7 +25,7 @@ export class TokenBucket {
   /** Starts full: a destination that has been idle may take a whole burst. */
   constructor(limit: RateLimit, now: number) {
     this.perSecond = limit.perSecond;
-    this.burst = limit.burst ?? Math.max(1, Math.floor(limit.perSecond));
+    this.burst = burstOf(limit);
     this.#tokens = this.burst;
     this.#updatedAt = now;
   }
@@ -64,6 +64,11 @@ export class TokenBucket {
     this.#tokens = Math.min(this.burst, this.#tokens + (elapsed * this.perSecond) / 1000);
     this.#updatedAt = now;
   }
+}
+
+/** A limit's capacity in whole tokens: `burst`, else max(1, ⌊perSecond⌋). */
+export function burstOf(limit: RateLimit): number {
+  return limit.burst ?? Math.max(1, Math.floor(limit.perSecond));
 }
 
 export type Acquired = { readonly isAcquired: true } | { readonly isAcquired: false; readonly waitMs: number };
