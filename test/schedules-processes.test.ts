@@ -53,7 +53,7 @@ describe('schedules across processes', () => {
 
       expect(lines.length).toBeGreaterThanOrEqual(3);
       expect(runs).toHaveLength(lines.length);
-      expect(runs.every((run) => run.status === 'succeeded')).toBe(true);
+      expect(runs.filter((run) => run.status !== 'succeeded')).toEqual([]);
       // One run per slot, in the store and in what the runs did.
       const slots = runs.map((run) => run.scheduledFor);
       expect(new Set(slots).size).toBe(slots.length);

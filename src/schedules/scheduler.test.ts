@@ -211,6 +211,42 @@ describe('scheduler', () => {
     expect(await ticking).toMatchObject([{ status: 'failed', error: 'stopped' }]);
   });
 
+  it('waits on stop for a run that a pass in flight claims after stop was called', async () => {
+    const clock = new TestClock(T0);
+    const real = await open(await tempPath());
+    // The store, with its claim held at a gate: stop() comes while the claim is being asked for.
+    const gate = deferred();
+    const claimAsked = deferred();
+    const store = new Proxy(real, {
+      get(target, key) {
+        const value = Reflect.get(target, key, target) as unknown;
+        if (key === 'claimDueSchedule') {
+          return async (...args: Parameters<SqliteStore['claimDueSchedule']>) => {
+            claimAsked.resolve();
+            await gate.promise;
+            return target.claimDueSchedule(...args);
+          };
+        }
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const { definition, calls } = recorded('* * * * *', async () => {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      return { counts: { tidied: 1 } };
+    });
+    const a = scheduler(store, clock, [definition], 'proc-a');
+    await a.tick(); // registers the schedule
+    clock.set(T0 + MINUTE);
+    a.start();
+    await claimAsked.promise;
+    const stopping = a.stop({ graceMs: 5_000 });
+    gate.resolve();
+    await stopping;
+    expect(calls).toHaveLength(1);
+    const runs = await real.listScheduleRuns({ schedule: 'tidy' });
+    expect(runs).toMatchObject([{ status: 'succeeded', counts: { tidied: 1 } }]);
+  });
+
   it('applies config overrides: another cron, or off', () => {
     const { definition } = recorded('* * * * *');
     const other: ScheduleDefinition = { ...definition, name: 'other' };

@@ -201,11 +201,17 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     async stop(stopOptions = {}) {
       stopping.abort(new Error('the scheduler is stopping'));
       if (timer) clearTimeout(timer);
-      const pending = [pass, ...running.values()].filter((p) => p !== undefined);
-      if (pending.length === 0) return;
+      if (pass === undefined && running.size === 0) return;
+      // A pass in flight may still claim a slot and start its run (the claim was already asked
+      // for): wait for the pass first, then for every run, those it started included.
+      const inFlight = pass;
+      const settled = (async () => {
+        await inFlight?.catch(() => undefined);
+        await Promise.allSettled([...running.values()]);
+      })();
       let graceTimer: NodeJS.Timeout | undefined;
       const grace = new Promise((resolve) => (graceTimer = setTimeout(resolve, stopOptions.graceMs ?? DEFAULT_STOP_GRACE_MS)));
-      await Promise.race([Promise.allSettled(pending), grace]);
+      await Promise.race([settled, grace]);
       clearTimeout(graceTimer);
     },
     async runNow(name) {
