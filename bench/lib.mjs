@@ -55,7 +55,9 @@ export function installCleanup(onFatal = () => {}) {
  * `logFile`, and resolves once a line matches `ready` (its first group is returned as `url`).
  */
 export function startNode({ name, script, args = [], nodeArgs = [], env = {}, logFile, ready, timeoutMs = 30_000, cwd = ROOT }) {
-  const child = spawn(process.execPath, [...nodeArgs, '--import', PARENT_WATCH, script, ...args], {
+  // BENCH_CPU_PROF_DIR: every child writes a V8 CPU profile there on exit (node --cpu-prof).
+  const profile = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`, `--cpu-prof-name=${name}.${Date.now()}.cpuprofile`] : [];
+  const child = spawn(process.execPath, [...profile, ...nodeArgs, '--import', PARENT_WATCH, script, ...args], {
     cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -102,16 +102,51 @@ export async function replayJobsIn(client: Queryable, filter: JobFilter, extraAt
   return rows.map((row) => row.id).sort((a, b) => a - b);
 }
 
+const ATTEMPT_COLUMNS = `job_id, attempt, event_id, destination, action, subscriber_key, subscriber_id, email,
+  worker_id, started_at, finished_at, duration_ms, outcome, error_class, error, request, response_status,
+  response_body, correlation, is_shadow`;
+
 /**
- * Appends an audit record with the job's context copied in. The record is kept even when the job
- * is gone (cancelled, then purged, while the call was in flight): the call did happen, so the
- * context it cannot know is left empty.
+ * The values of an audit record that the attempt itself gives, as $1…$13 (the statement adds the
+ * job's context): job id, attempt, worker, started, finished, outcome, error class, error, request,
+ * response status and body, correlation, shadow flag.
+ */
+export function attemptValues(attempt: AttemptInput): unknown[] {
+  return [
+    attempt.jobId,
+    attempt.attempt,
+    attempt.workerId,
+    attempt.startedAt,
+    attempt.finishedAt,
+    attempt.outcome,
+    attempt.errorClass ?? null,
+    attempt.error ?? null,
+    toJson(attempt.request),
+    attempt.responseStatus ?? null,
+    attempt.responseBody ?? null,
+    toJson(attempt.correlation) ?? '{}',
+    attempt.isShadow ? 1 : 0,
+  ];
+}
+
+/**
+ * Inserts the audit record of $1…$13 (attemptValues) with the job's context read from its row. The
+ * record is kept even when the job is gone (cancelled, then purged, while the call was in flight):
+ * the call did happen, so the context it cannot know is left empty.
+ */
+export const INSERT_ATTEMPT_FROM_JOB = `
+  INSERT INTO attempts (${ATTEMPT_COLUMNS})
+  SELECT $1, $2, coalesce(j.event_id, 0), coalesce(j.destination, ''), coalesce(j.action, ''), j.subscriber_key, j.subscriber_id, j.email,
+    $3, $4, $5, $5::bigint - $4::bigint, $6, $7, $8, $9, $10, $11, $12, $13
+  FROM (SELECT 1) AS one LEFT JOIN jobs AS j ON j.id = $1`;
+
+/**
+ * Appends an audit record with the job's context copied in from `job` (a row this transaction has
+ * read); see INSERT_ATTEMPT_FROM_JOB for a job that is gone.
  */
 export async function insertAttempt(client: Queryable, attempt: AttemptInput, job: JobRow | undefined): Promise<void> {
   await client.query(
-    `INSERT INTO attempts (job_id, attempt, event_id, destination, action, subscriber_key, subscriber_id, email,
-       worker_id, started_at, finished_at, duration_ms, outcome, error_class, error, request, response_status,
-       response_body, correlation, is_shadow)
+    `INSERT INTO attempts (${ATTEMPT_COLUMNS})
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11::bigint - $10::bigint, $12, $13, $14, $15, $16, $17, $18, $19)`,
     [
       attempt.jobId,

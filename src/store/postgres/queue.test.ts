@@ -169,4 +169,14 @@ describe('postgres queue store: several claimers', () => {
     expect(await claim(T0 + SECOND, 'w3')).toEqual([]);
     expect(await claim(T0 + LEASE, 'w3')).toEqual([second]);
   });
+
+  it('sends a job whose stored payload is too deep to read to dead with the reason, and claims the others', async () => {
+    const { pool, store } = await db.open(4);
+    const [unreadable, readable] = await insertJobs(pool, [{ subscriberKey: 'id:1' }, { subscriberKey: 'id:2' }]);
+    await pool.query('UPDATE events SET payload = $2 WHERE id = (SELECT event_id FROM jobs WHERE id = $1)', [unreadable, `${'['.repeat(3000)}${']'.repeat(3000)}`]);
+    const claimed = await store.claimJobs({ workerId: 'w1', destination: 'crm', limit: 10, now: T0, leaseMs: LEASE });
+    expect(claimed.map((c) => c.job.id)).toEqual([readable]);
+    expect(await store.getJob(unreadable!)).toMatchObject({ status: 'dead', attempts: 0, leaseOwner: null, lastError: expect.stringContaining('nests deeper than') });
+    expect(await store.listAttempts({ jobId: unreadable! })).toEqual([]);
+  });
 });

@@ -20,7 +20,7 @@ import type {
 import { lockIngest } from './ingest.js';
 import { withTransaction } from './pool.js';
 import { claimIn } from './queue-claim.js';
-import { getJobIn, insertAttempt, listAttemptsIn, listJobsIn, replayJobIn, replayJobsIn } from './queue-sql.js';
+import { attemptValues, getJobIn, INSERT_ATTEMPT_FROM_JOB, insertAttempt, listAttemptsIn, listJobsIn, replayJobIn, replayJobsIn } from './queue-sql.js';
 import { orUnavailable } from './unavailable.js';
 
 export class PgQueueOps {
@@ -46,7 +46,7 @@ export class PgQueueOps {
   }
 
   claimJobs(input: ClaimInput): Promise<ClaimedJob[]> {
-    return orUnavailable(() => withTransaction(this.#pool, (client) => claimIn(client, this.#storeId, input)));
+    return orUnavailable(() => claimIn(this.#pool, this.#storeId, input));
   }
 
   async extendLeases(workerId: string, jobIds: readonly number[], leaseExpiresAt: number): Promise<number[]> {
@@ -60,17 +60,39 @@ export class PgQueueOps {
   }
 
   /**
-   * The job row is locked first, so the lease check, the facts merge and the status change see one
-   * state: a reclaim or a cancel committed before it wins (false), one after it waits for it.
+   * One statement, so one round trip (the queue's hottest write): the lease check and the status
+   * change are one UPDATE, which locks the row and re-checks its WHERE against the latest committed
+   * version, so a reclaim or a cancel committed before it wins (false) and one after it waits for
+   * it. The audit record is inserted in the same statement whatever the outcome, with the job's
+   * context (columns no write changes) read beside it. An attempt that brings facts takes the
+   * transaction below instead: facts are merged as JSON Merge Patch, in JS.
    */
-  finishAttempt({ attempt, next, now, facts }: FinishAttemptInput): Promise<boolean> {
+  finishAttempt(input: FinishAttemptInput): Promise<boolean> {
+    if (input.facts !== undefined && Object.keys(input.facts).length > 0) return this.#finishWithFacts(input);
+    const { attempt, next, now } = input;
+    return orUnavailable(async () => {
+      const { rows } = await this.#pool.query<{ is_current: boolean }>(
+        `WITH finished AS (
+           UPDATE jobs SET status = $14, attempts = attempts + 1, run_at = coalesce($15, run_at), lease_owner = NULL, lease_expires_at = NULL,
+             last_error = $8, finished_at = $16, updated_at = $17
+           WHERE id = $1 AND status = 'running' AND lease_owner = $3
+           RETURNING id),
+         audited AS (${INSERT_ATTEMPT_FROM_JOB})
+         SELECT EXISTS (SELECT 1 FROM finished) AS is_current`,
+        [...attemptValues(attempt), next.status, next.status === 'pending' ? next.runAt : null, next.status === 'pending' ? null : now, now],
+      );
+      return rows[0]?.is_current === true;
+    });
+  }
+
+  /** The job row is locked first, so the lease check, the facts merge and the status change see one state. */
+  #finishWithFacts({ attempt, next, now, facts }: FinishAttemptInput): Promise<boolean> {
     return orUnavailable(() =>
       withTransaction(this.#pool, async (client) => {
         const { rows } = await client.query<JobRow>('SELECT * FROM jobs WHERE id = $1 FOR UPDATE', [attempt.jobId]);
         const job = rows[0];
         await insertAttempt(client, attempt, job);
         if (job === undefined || job.status !== 'running' || job.lease_owner !== attempt.workerId) return false;
-        const hasFacts = facts !== undefined && Object.keys(facts).length > 0;
         await client.query(
           `UPDATE jobs SET status = $2, attempts = attempts + 1, run_at = coalesce($3, run_at), lease_owner = NULL, lease_expires_at = NULL,
              last_error = $4, finished_at = $5, updated_at = $6, facts = $7 WHERE id = $1`,
@@ -81,7 +103,7 @@ export class PgQueueOps {
             attempt.error ?? null,
             next.status === 'pending' ? null : now,
             now,
-            hasFacts ? toJson(mergePatch(fromJson<unknown>(job.facts, {}), facts)) : job.facts,
+            toJson(mergePatch(fromJson<unknown>(job.facts, {}), facts)),
           ],
         );
         return true;
