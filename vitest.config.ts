@@ -7,6 +7,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // Builds the SQLite writer thread once for the run (see the file).
+    globalSetup: ['test/global-setup.ts'],
     // In CI a JSON report as well, from which .ci/run prints a one-line summary.
     reporters: process.env.CI ? ['default', 'json'] : ['default'],
     outputFile: { json: 'test-results/vitest.json' },

@@ -10,6 +10,7 @@
  * faults (I/O, disk full, a lock held past busy_timeout) fail writes the same way; if the writer
  * thread dies, every pending and later call does, and `ping()` with them.
  */
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Store } from '../types.js';
 import { SqliteStoreClient } from './client.js';
@@ -50,9 +51,15 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   return SqliteStoreClient.attach(writer, { path: options.path, maxWriteBacklog: options.maxWriteBacklog ?? 10_000 });
 }
 
-/** Starts the writer thread: writer.js when built, writer.ts (through tsx) when run from source. */
+/**
+ * Starts the writer thread: writer.js when built; when run from source, the bundle of writer.ts
+ * the test run built (test/global-setup.ts) if KITRELAY_WRITER_BUNDLE names one, else writer.ts
+ * through tsx.
+ */
 export function startWriter(options: WriterOptions): Worker {
   if (import.meta.url.endsWith('.ts')) {
+    const bundle = process.env.KITRELAY_WRITER_BUNDLE;
+    if (bundle) return new Worker(pathToFileURL(bundle), { workerData: options, execArgv: [] });
     // Node 20 ignores `execArgv: ['--import', 'tsx']` for workers (nodejs/node#47747), so the
     // thread registers tsx's hooks itself before it imports writer.ts.
     const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
