@@ -6,7 +6,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { T0 } from '../fixtures.contract.js';
 import type { Store } from '../types.js';
-import { eraseAirtableRows, mergePatch } from './airtable.js';
+import { eraseAirtableRows } from './airtable.js';
+import { mergePatch } from './merge-patch.js';
 import { createTestSchema, type TestSchema } from './harness.js';
 import { openPool, withTransaction } from './pool.js';
 import { openPostgresStore, type PostgresStore } from './store.js';
@@ -76,6 +77,10 @@ describe('postgres airtable store', () => {
     expect(mergePatch({ a: [{ b: 'c' }] }, { a: [1] })).toEqual({ a: [1] });
     expect(mergePatch('x', { a: { bb: null, c: 1 } })).toEqual({ a: { c: 1 } });
     expect(mergePatch({ a: 'b' }, ['c'])).toEqual(['c']);
+    // A key named __proto__ is kept as a key, not taken for the object's prototype.
+    const merged = mergePatch({}, JSON.parse('{"__proto__": {"x": 1}}')) as Record<string, unknown>;
+    expect(Object.keys(merged)).toEqual(['__proto__']);
+    expect(Object.getPrototypeOf(merged)).toBe(Object.prototype);
   });
 
   it("erases a person's states, delete requests and decisions in the caller's transaction", async () => {

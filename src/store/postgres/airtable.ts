@@ -15,6 +15,7 @@ import type pg from 'pg';
 import type { AirtableCallCount, AirtableCallDecision, AirtableCallInput, AirtableRecordInput, AirtableRecordState, AirtableStore } from '../airtable-types.js';
 import { fromJson } from '../rows.js';
 import { withTransaction, type Queryable } from './pool.js';
+import { mergePatch } from './merge-patch.js';
 
 /** The advisory locks' first keys (the second is a hash of the name). */
 const RECORDS_LOCK = 7_242_007;
@@ -37,22 +38,6 @@ const stateOf = (row: StateRow): AirtableRecordState => ({
   writtenAt: row.written_at,
   synced: fromJson<Record<string, unknown>>(row.synced, {}),
 });
-
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-
-/**
- * RFC 7396 (what SQLite's json_patch does): a patch that is an object is merged key by key into
- * the target (an object, else `{}`), a null removing its key; any other patch replaces the target.
- */
-export function mergePatch(target: unknown, patch: unknown): unknown {
-  if (!isObject(patch)) return patch;
-  const merged: Record<string, unknown> = isObject(target) ? { ...target } : {};
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === null) delete merged[key];
-    else merged[key] = mergePatch(merged[key], value);
-  }
-  return merged;
-}
 
 async function lockRecords(client: Queryable, sync: string): Promise<void> {
   await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [RECORDS_LOCK, sync]);

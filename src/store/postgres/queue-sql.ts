@@ -130,44 +130,12 @@ export function attemptValues(attempt: AttemptInput): unknown[] {
 }
 
 /**
- * Inserts the audit record of $1…$13 (attemptValues) with the job's context read from its row. The
- * record is kept even when the job is gone (cancelled, then purged, while the call was in flight):
- * the call did happen, so the context it cannot know is left empty.
+ * Appends the audit record of $1…$13 (attemptValues) with the job's context copied in from its row
+ * (columns no write changes). The record is kept even when the job is gone (cancelled, then purged,
+ * while the call was in flight): the call did happen, so the context it cannot know is left empty.
  */
 export const INSERT_ATTEMPT_FROM_JOB = `
   INSERT INTO attempts (${ATTEMPT_COLUMNS})
   SELECT $1, $2, coalesce(j.event_id, 0), coalesce(j.destination, ''), coalesce(j.action, ''), j.subscriber_key, j.subscriber_id, j.email,
     $3, $4, $5, $5::bigint - $4::bigint, $6, $7, $8, $9, $10, $11, $12, $13
   FROM (SELECT 1) AS one LEFT JOIN jobs AS j ON j.id = $1`;
-
-/**
- * Appends an audit record with the job's context copied in from `job` (a row this transaction has
- * read); see INSERT_ATTEMPT_FROM_JOB for a job that is gone.
- */
-export async function insertAttempt(client: Queryable, attempt: AttemptInput, job: JobRow | undefined): Promise<void> {
-  await client.query(
-    `INSERT INTO attempts (${ATTEMPT_COLUMNS})
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11::bigint - $10::bigint, $12, $13, $14, $15, $16, $17, $18, $19)`,
-    [
-      attempt.jobId,
-      attempt.attempt,
-      job?.event_id ?? 0,
-      job?.destination ?? '',
-      job?.action ?? '',
-      job?.subscriber_key ?? null,
-      job?.subscriber_id ?? null,
-      job?.email ?? null,
-      attempt.workerId,
-      attempt.startedAt,
-      attempt.finishedAt,
-      attempt.outcome,
-      attempt.errorClass ?? null,
-      attempt.error ?? null,
-      toJson(attempt.request),
-      attempt.responseStatus ?? null,
-      attempt.responseBody ?? null,
-      toJson(attempt.correlation) ?? '{}',
-      attempt.isShadow ? 1 : 0,
-    ],
-  );
-}

@@ -20,8 +20,9 @@ import type {
 import { lockIngest } from './ingest.js';
 import { withTransaction } from './pool.js';
 import { claimIn } from './queue-claim.js';
-import { attemptValues, getJobIn, INSERT_ATTEMPT_FROM_JOB, insertAttempt, listAttemptsIn, listJobsIn, replayJobIn, replayJobsIn } from './queue-sql.js';
+import { attemptValues, getJobIn, INSERT_ATTEMPT_FROM_JOB, listAttemptsIn, listJobsIn, replayJobIn, replayJobsIn } from './queue-sql.js';
 import { orUnavailable } from './unavailable.js';
+import { mergePatch } from './merge-patch.js';
 
 /**
  * finishAttempt's statement, prepared once per connection (a named statement: PostgreSQL parses
@@ -103,7 +104,7 @@ export class PgQueueOps {
       withTransaction(this.#pool, async (client) => {
         const { rows } = await client.query<JobRow>('SELECT * FROM jobs WHERE id = $1 FOR UPDATE', [attempt.jobId]);
         const job = rows[0];
-        await insertAttempt(client, attempt, job);
+        await client.query(INSERT_ATTEMPT_FROM_JOB, attemptValues(attempt));
         if (job === undefined || job.status !== 'running' || job.lease_owner !== attempt.workerId) return false;
         await client.query(
           `UPDATE jobs SET status = $2, attempts = attempts + 1, run_at = coalesce($3, run_at), lease_owner = NULL, lease_expires_at = NULL,
@@ -228,21 +229,4 @@ export class PgQueueOps {
     );
     return rows.map((row) => ({ destination: row.destination, status: row.status, count: row.count }));
   }
-}
-
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-
-/**
- * RFC 7396, what SQLite's json_patch does to a job's facts: an object patch is merged key by key
- * into the target (an object, else `{}`), a null removing its key; any other patch replaces it.
- */
-function mergePatch(target: unknown, patch: unknown): unknown {
-  if (!isObject(patch)) return patch;
-  const merged: Record<string, unknown> = isObject(target) ? { ...target } : {};
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === null) delete merged[key];
-    // defineProperty: a key named `__proto__` stays a key.
-    else Object.defineProperty(merged, key, { value: mergePatch(merged[key], value), enumerable: true, writable: true, configurable: true });
-  }
-  return merged;
 }
