@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MINUTE, SECOND, TestClock } from '../lib/clock.js';
+import { MINUTE, SECOND, systemClock, TestClock } from '../lib/clock.js';
 import { silentLog } from '../lib/log.js';
 import { openSqliteStore, type SqliteStore } from '../store/sqlite/index.js';
 import { createScheduler, type Scheduler } from './scheduler.js';
@@ -245,6 +245,21 @@ describe('scheduler', () => {
     expect(calls).toHaveLength(1);
     const runs = await real.listScheduleRuns({ schedule: 'tidy' });
     expect(runs).toMatchObject([{ status: 'succeeded', counts: { tidied: 1 } }]);
+  });
+
+  it('looks again when a run ends, so a schedule every second is not held to the poll interval', async () => {
+    const store = await open(await tempPath());
+    const { definition, calls } = recorded('* * * * * *');
+    // The default poll (10 s): only the wake after each run can bring the next slot on time.
+    const a = createScheduler({ store, clock: systemClock, log: silentLog(), schedules: [definition], ownerId: 'proc-a' });
+    cleanups.push(() => a.stop({ graceMs: 1_000 }));
+    a.start();
+    await new Promise((resolve) => setTimeout(resolve, 4_500));
+    await a.stop({ graceMs: 1_000 });
+    // Slots at whole seconds: 3 or more of the 4 in the window, however slow the machine is at the start.
+    expect(calls.length).toBeGreaterThanOrEqual(3);
+    const runs = await store.listScheduleRuns({ schedule: 'tidy' });
+    expect(new Set(runs.map((run) => run.scheduledFor)).size).toBe(runs.length);
   });
 
   it('applies config overrides: another cron, or off', () => {

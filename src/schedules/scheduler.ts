@@ -78,6 +78,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   let isStarted = false;
   let timer: NodeJS.Timeout | undefined;
   let pass: Promise<unknown> | undefined;
+  let isWakeRequested = false;
 
   const register = async (): Promise<void> => {
     if (isRegistered) return;
@@ -117,8 +118,27 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
 
   const track = (name: string, run: Promise<ScheduleRunRecord | undefined>): Promise<ScheduleRunRecord | undefined> => {
     running.set(name, run);
-    void run.finally(() => running.delete(name));
+    void run.finally(() => {
+      running.delete(name);
+      wake();
+    });
     return run;
+  };
+
+  /**
+   * A run has ended: look again now rather than at the next poll, since its next slot (or retry)
+   * may come sooner than that (a schedule every few seconds). A pass in flight looks again once
+   * it ends instead.
+   */
+  const wake = (): void => {
+    if (!isStarted || stopping.signal.aborted) return;
+    if (pass !== undefined) {
+      isWakeRequested = true;
+      return;
+    }
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => void loop(), WAKE_SLACK_MS);
+    timer.unref();
   };
 
   /** Runs a claimed run to its end and records it. Never throws. */
@@ -186,7 +206,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       pass = undefined;
     }
     if (stopping.signal.aborted) return;
-    const delay = Math.min(Math.max(wakeAt - clock.now(), 0), pollIntervalMs) + WAKE_SLACK_MS;
+    const delay = isWakeRequested ? WAKE_SLACK_MS : Math.min(Math.max(wakeAt - clock.now(), 0), pollIntervalMs) + WAKE_SLACK_MS;
+    isWakeRequested = false;
     timer = setTimeout(() => void loop(), delay);
     timer.unref();
   };
