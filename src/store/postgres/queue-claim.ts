@@ -55,16 +55,17 @@ export async function claimIn(client: Queryable, storeId: string, input: ClaimIn
   if (rows.length === 0) return [];
   const events = await eventsOf(client, rows);
   const claimed: ClaimedJob[] = [];
-  const unreadable: { id: number; error: string }[] = [];
+  const unsendable: { id: number; error: string }[] = [];
   for (const row of rows) {
     const event = events.get(row.event_id);
-    if (event === undefined) throw new Error(`job ${row.id} refers to event ${row.event_id}, which does not exist`);
-    if (event.unreadablePayload !== undefined) unreadable.push({ id: row.id, error: `not sent: ${event.unreadablePayload}` });
+    // Jobs never outlive their event; one that did would fail every claim, so it goes dead too.
+    if (event === undefined) unsendable.push({ id: row.id, error: `not sent: its event ${row.event_id} does not exist` });
+    else if (event.unreadablePayload !== undefined) unsendable.push({ id: row.id, error: `not sent: ${event.unreadablePayload}` });
     else claimed.push({ job: jobFromRow(row, storeId), event });
   }
   // No attempt could send it: dead at once, with the reason, instead of claimed and failing forever
   // (checked while this worker holds the lease it was just given).
-  for (const { id, error } of unreadable) {
+  for (const { id, error } of unsendable) {
     await client.query(
       `UPDATE jobs SET status = 'dead', lease_owner = NULL, lease_expires_at = NULL, last_error = $2, finished_at = $3, updated_at = $3
        WHERE id = $1 AND status = 'running' AND lease_owner = $4`,

@@ -179,4 +179,13 @@ describe('postgres queue store: several claimers', () => {
     expect(await store.getJob(unreadable!)).toMatchObject({ status: 'dead', attempts: 0, leaseOwner: null, lastError: expect.stringContaining('nests deeper than') });
     expect(await store.listAttempts({ jobId: unreadable! })).toEqual([]);
   });
+
+  it('sends a job whose event is gone to dead with the reason, instead of failing every claim', async () => {
+    const { pool, store } = await db.open(4);
+    const [orphan, readable] = await insertJobs(pool, [{ subscriberKey: 'id:1' }, { subscriberKey: 'id:2' }]);
+    await pool.query('DELETE FROM events WHERE id = (SELECT event_id FROM jobs WHERE id = $1)', [orphan]);
+    const claimed = await store.claimJobs({ workerId: 'w1', destination: 'crm', limit: 10, now: T0, leaseMs: LEASE });
+    expect(claimed.map((c) => c.job.id)).toEqual([readable]);
+    expect(await store.getJob(orphan!)).toMatchObject({ status: 'dead', leaseOwner: null, lastError: expect.stringContaining('does not exist') });
+  });
 });
