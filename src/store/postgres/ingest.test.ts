@@ -52,6 +52,15 @@ describe('postgres ingest: several instances on one database', () => {
     expect(await store!.listJobs({})).toHaveLength(1);
   });
 
+  it('commits fields holding U+0000, which PostgreSQL text cannot store, as U+FFFD, keeping the raw body as sent', async () => {
+    const body = '{"subscriber":{"id":5,"email_address":"a\\u0000b@example.com"}}';
+    const event = eventInput({ subscriberId: '5', email: 'a\u0000b@example.com', payload: JSON.parse(body), payloadJson: body, jobs: [plannedJob()] });
+    const { eventId } = asAccepted((await commit(store!, [event], T0)).events[0]);
+    const [stored] = await store!.listEvents({});
+    expect(stored).toMatchObject({ id: eventId, email: 'a\ufffdb@example.com', payload: { subscriber: { email_address: 'a\u0000b@example.com' } } });
+    expect(await store!.listJobs({})).toHaveLength(1);
+  });
+
   it('spends a ledger key once when several instances commit it at the same time', async () => {
     const job = plannedJob({ rule: 'welcome-video', destination: 'bonjoro', action: 'video', ledgerKey: 'welcome:id:8' });
     const results = await withPeers(3, (peers) => Promise.all(peers.map((peer) => commit(peer, [eventInput({ subscriberId: '8', jobs: [job] })], T0))));

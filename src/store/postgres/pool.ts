@@ -31,7 +31,35 @@ export function quoteIdent(name: string): string {
 export function openPool(options: PoolOptions): pg.Pool {
   const schema = options.schema ?? 'public';
   quoteIdent(schema);
-  return new pg.Pool({ connectionString: options.url, max: options.max ?? 10, options: `-c search_path=${schema}` });
+  const pool = new pg.Pool({ connectionString: options.url, max: options.max ?? 10, options: `-c search_path=${schema}` });
+  pool.on('connect', sanitizeTextParameters);
+  return pool;
+}
+
+/**
+ * PostgreSQL text cannot hold U+0000 (the statement fails: "invalid byte sequence for encoding
+ * UTF8: 0x00"), and SQLite's can. A webhook whose fields carry one (JSON allows "\u0000") would
+ * fail its commit on every redelivery, so every string bound to a statement has U+0000 replaced by
+ * U+FFFD, the replacement character, on every connection of the pool (`connect` is emitted before
+ * a new connection is first handed out). A delivery's raw body is stored as received: JSON writes
+ * the character as the escape `\u0000`, six ASCII characters. pg has no hook for bound values, so
+ * the client's `query` is wrapped.
+ */
+function sanitizeTextParameters(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  const wrapped = (config: unknown, values?: unknown, ...rest: unknown[]): unknown => {
+    // A plain query config ({ text, values, name }) is copied; a submittable (a Query, a cursor) is left as it is.
+    const isPlain = typeof config === 'object' && config !== null && 'values' in config && typeof (config as { submit?: unknown }).submit !== 'function';
+    const safeConfig = isPlain ? { ...config, values: withoutNul((config).values) } : config;
+    return query(safeConfig, Array.isArray(values) ? withoutNul(values) : values, ...rest);
+  };
+  (client as unknown as { query: typeof wrapped }).query = wrapped;
+}
+
+function withoutNul(value: unknown): unknown {
+  if (typeof value === 'string') return value.includes('\0') ? value.replaceAll('\0', '\uFFFD') : value;
+  if (Array.isArray(value)) return value.map(withoutNul);
+  return value;
 }
 
 /**
