@@ -50,7 +50,7 @@ function sanitizeTextParameters(client: pg.PoolClient): void {
   const wrapped = (config: unknown, values?: unknown, ...rest: unknown[]): unknown => {
     // A plain query config ({ text, values, name }) is copied; a submittable (a Query, a cursor) is left as it is.
     const isPlain = typeof config === 'object' && config !== null && 'values' in config && typeof (config as { submit?: unknown }).submit !== 'function';
-    const safeConfig = isPlain ? { ...config, values: withoutNul((config).values) } : config;
+    const safeConfig = isPlain ? { ...config, values: withoutNul(config.values) } : config;
     return query(safeConfig, Array.isArray(values) ? withoutNul(values) : values, ...rest);
   };
   (client as unknown as { query: typeof wrapped }).query = wrapped;
