@@ -109,7 +109,7 @@ export const SANDBOX_SIGNING_SECRET_SETTING = 'sandbox_signing_secret';
 /** Opens the configured store: PostgreSQL when `store.url` is set, else SQLite (its directory created). */
 export async function openStore(loaded: LoadedConfig): Promise<AnyStore> {
   const { url, schema, poolSize, maxWriteBacklog, walLimitBytes } = loaded.config.store;
-  if (url !== undefined) return openPostgresStore({ url, schema, max: poolSize });
+  if (url !== undefined) return openPostgresStore({ url, schema, max: poolSize, maxWriteBacklog });
   mkdirSync(path.dirname(loaded.databasePath), { recursive: true });
   return openSqliteStore({ path: loaded.databasePath, maxWriteBacklog, walLimitBytes });
 }

@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SECOND, T0, asAccepted, commit, eventInput, plannedJob } from '../fixtures.contract.js';
 import { StoreUnavailableError, type Store } from '../types.js';
 import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from './harness.js';
+import { openPool } from './pool.js';
 import { openPostgresStore, type PostgresStore } from './store.js';
 
 describe('postgres ingest: several instances on one database', () => {
@@ -163,5 +164,67 @@ describe('postgres ingest back-pressure', () => {
     const opening = openPostgresStore({ url: 'postgres://postgres@127.0.0.1:1/test', max: 1 });
     await expect(opening).rejects.toBeInstanceOf(StoreUnavailableError);
     await expect(opening).rejects.toMatchObject({ statusCode: 503, code: 'store_unavailable' });
+  });
+});
+
+describe('postgres ingest: group commit', () => {
+  it('commits deliveries that wait together in one transaction, and a faulty one fails alone', async () => {
+    // Another connection holds the ingest lock, so every delivery below queues behind the first.
+    const schema = await createTestSchema();
+    const holder = openPool({ url: schema.url, schema: schema.schema, max: 1 });
+    const store = await openPostgresStore({ url: schema.url, schema: schema.schema, max: 2 });
+    try {
+      const client = await holder.connect();
+      await client.query('SELECT pg_advisory_lock(7242013, hashtext(current_schema()))');
+      const commits = Array.from({ length: 6 }, (_, i) =>
+        // The fourth has an occurrence time no bigint column takes: its statement fails.
+        commit(store, [eventInput({ subscriberId: String(i + 1), jobs: [plannedJob()], ...(i === 3 ? { occurredAt: Number.MAX_VALUE } : {}) })], T0 + i).then(
+          (result) => asAccepted(result.events[0]).eventId,
+          (error: unknown) => error,
+        ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await client.query('SELECT pg_advisory_unlock(7242013, hashtext(current_schema()))');
+      client.release();
+      const outcomes = await Promise.all(commits);
+      expect(outcomes[3]).toBeInstanceOf(Error);
+      expect(outcomes[3]).not.toBeInstanceOf(StoreUnavailableError);
+      const ids = outcomes.filter((outcome): outcome is number => typeof outcome === 'number');
+      expect(ids).toHaveLength(5);
+      expect([...ids].sort((a, b) => a - b)).toEqual(ids); // in the order they were called
+      expect((await store.listEvents({})).map((event) => event.subscriberId).sort()).toEqual(['1', '2', '3', '5', '6']);
+      expect(await store.listJobs({})).toHaveLength(5);
+    } finally {
+      await store.close();
+      await holder.end();
+      await schema.drop();
+    }
+  });
+
+  it('refuses a commit at once with StoreUnavailableError once maxWriteBacklog deliveries wait, and commits those it took', async () => {
+    const schema = await createTestSchema();
+    const holder = openPool({ url: schema.url, schema: schema.schema, max: 1 });
+    const store = await openPostgresStore({ url: schema.url, schema: schema.schema, max: 2, maxWriteBacklog: 2 });
+    try {
+      const client = await holder.connect();
+      await client.query('SELECT pg_advisory_lock(7242013, hashtext(current_schema()))');
+      // The first is in flight (waiting for the lock); two more wait; the rest are refused.
+      const commits = Array.from({ length: 5 }, (_, i) =>
+        commit(store, [eventInput({ subscriberId: String(i + 1) })], T0 + i).then(
+          () => 'committed',
+          (error: unknown) => error,
+        ),
+      );
+      const refused = await Promise.all(commits.slice(3));
+      for (const error of refused) expect(error).toMatchObject({ name: 'StoreUnavailableError', statusCode: 503, retryAfterSeconds: 1, message: expect.stringContaining('write backlog is full') });
+      await client.query('SELECT pg_advisory_unlock(7242013, hashtext(current_schema()))');
+      client.release();
+      expect(await Promise.all(commits.slice(0, 3))).toEqual(['committed', 'committed', 'committed']);
+      expect(await store.listEvents({})).toHaveLength(3);
+    } finally {
+      await store.close();
+      await holder.end();
+      await schema.drop();
+    }
   });
 });

@@ -19,6 +19,7 @@
 import type pg from 'pg';
 import { toJson } from '../rows.js';
 import { dedupeScope } from '../types.js';
+import { StoreUnavailableError } from '../types.js';
 import type {
   CloseDigestsInput,
   CommitDeliveryInput,
@@ -50,20 +51,79 @@ interface Planned {
   readonly digestWindows: readonly number[];
 }
 
+/** Deliveries waiting to commit before commitDelivery refuses more (the config's `store.maxWriteBacklog`). */
+const DEFAULT_MAX_WRITE_BACKLOG = 10_000;
+/** Deliveries committed together in one transaction at most. */
+const MAX_GROUP = 64;
+/** What a refusal for a full backlog asks the sender to wait (ingest's Retry-After). */
+const BACKLOG_RETRY_AFTER_SECONDS = 1;
+
+interface WaitingCommit {
+  readonly input: CommitDeliveryInput;
+  readonly resolve: (result: CommitDeliveryResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
 export class PgIngestOps {
   readonly #pool: pg.Pool;
+  readonly #maxWriteBacklog: number;
+  readonly #waiting: WaitingCommit[] = [];
+  #isCommitting = false;
 
-  constructor(pool: pg.Pool) {
+  constructor(pool: pg.Pool, maxWriteBacklog = DEFAULT_MAX_WRITE_BACKLOG) {
     this.#pool = pool;
+    this.#maxWriteBacklog = maxWriteBacklog;
   }
 
+  /**
+   * Group commit, as SQLite's writer thread batches: deliveries that arrive while a commit is in
+   * flight are committed together in the next transaction, under one hold of the ingest lock and
+   * one WAL flush (the lock makes commits one at a time across every instance, so this is where
+   * ingest's throughput is decided). Each caller's promise settles only once its transaction has
+   * committed. A group that fails for anything but an unreachable database is committed again
+   * one delivery at a time, so one delivery's fault fails only that delivery. Past
+   * `maxWriteBacklog` waiting deliveries, the call fails at once with StoreUnavailableError
+   * (ingest answers 503 with Retry-After) instead of queueing without bound.
+   */
   commitDelivery(input: CommitDeliveryInput): Promise<CommitDeliveryResult> {
-    return orUnavailable(() =>
-      withTransaction(this.#pool, async (client) => {
-        await lockIngest(client);
-        return commitDeliveryIn(client, input);
-      }),
-    );
+    if (this.#waiting.length >= this.#maxWriteBacklog) {
+      const message = `the write backlog is full: ${this.#waiting.length} deliveries are waiting to commit`;
+      return Promise.reject(new StoreUnavailableError(message, BACKLOG_RETRY_AFTER_SECONDS));
+    }
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ input, resolve, reject });
+      if (!this.#isCommitting) void this.#commitWaiting();
+    });
+  }
+
+  async #commitWaiting(): Promise<void> {
+    this.#isCommitting = true;
+    try {
+      while (this.#waiting.length > 0) await this.#commitGroup(this.#waiting.splice(0, MAX_GROUP));
+    } finally {
+      this.#isCommitting = false;
+    }
+  }
+
+  /** Commits `group` in one transaction; settles every promise of it. Never throws. */
+  async #commitGroup(group: readonly WaitingCommit[]): Promise<void> {
+    try {
+      const results = await orUnavailable(() =>
+        withTransaction(this.#pool, async (client) => {
+          await lockIngest(client);
+          const committed: CommitDeliveryResult[] = [];
+          for (const { input } of group) committed.push(await commitDeliveryIn(client, input));
+          return committed;
+        }),
+      );
+      group.forEach((waiting, index) => waiting.resolve(results[index]!));
+    } catch (error) {
+      if (group.length === 1 || error instanceof StoreUnavailableError) {
+        for (const waiting of group) waiting.reject(error);
+        return;
+      }
+      for (const waiting of group) await this.#commitGroup([waiting]);
+    }
   }
 
   async discardQuarantine(id: number, now: number): Promise<boolean> {

@@ -18,6 +18,8 @@ export interface PoolOptions {
   readonly schema?: string;
   /** Connections at most. @default 10 */
   readonly max?: number;
+  /** Deliveries waiting to commit before commitDelivery fails with StoreUnavailableError (ingest answers 503). @default 10_000 */
+  readonly maxWriteBacklog?: number;
 }
 
 export type Queryable = Pick<pg.PoolClient, 'query'>;

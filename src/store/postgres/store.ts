@@ -49,7 +49,7 @@ export async function openPostgresStore(options: PoolOptions): Promise<PostgresS
     await orUnavailable(() => migrate(pool));
     const storeId = await orUnavailable(async () => (await pool.query<{ value: string }>("SELECT value FROM settings WHERE key = 'store_id'")).rows[0]?.value);
     if (storeId === undefined) throw new Error('settings has no store_id: the database was not migrated');
-    return compose(pool, storeId, options.url, options.schema ?? 'public');
+    return compose(pool, storeId, options);
   } catch (error) {
     await pool.end().catch(() => undefined);
     throw error;
@@ -61,9 +61,11 @@ type Provided = PgRateBucketOps & PgIngestOps & PgQueryOps & PgQueueOps & PgRete
 type Missing = Exclude<keyof Store, keyof Provided | 'dialect' | 'close'>;
 export const EVERY_METHOD_PROVIDED: [Missing] extends [never] ? true : Missing = true;
 
-function compose(pool: pg.Pool, storeId: string, url: string, schema: string): PostgresStore {
+function compose(pool: pg.Pool, storeId: string, options: PoolOptions): PostgresStore {
+  const { url } = options;
+  const schema = options.schema ?? 'public';
   const areas: object[] = [
-    new PgIngestOps(pool),
+    new PgIngestOps(pool, options.maxWriteBacklog),
     new PgQueryOps(pool),
     new PgQueueOps(pool, storeId),
     new PgRetentionOps(pool),
