@@ -52,9 +52,21 @@ export default defineConfig({
     cleanup = remove;
     const loaded = await loadConfig({ cwd: dir, env: { KITRELAY_PORT: '9000', KITRELAY_DATA_DIR: 'env-data' }, overrides: { dataDir: 'flag-data' } });
     expect(loaded.isExample).toBe(true);
+    expect(loaded.warnings).toEqual([]); // the sandbox's own config starts without a warning
     expect(loaded.config.server.port).toBe(9000);
     expect(loaded.dataDir).toBe(path.join(dir, 'flag-data'));
     expect(loaded.publicBaseUrl).toBe('http://127.0.0.1:9000');
+  });
+
+  it("warns about an event type nobody sends, not about an integration's own events", () => {
+    // A webhook destination: its type is an integration's, whatever events it has.
+    const destinations = { hook: { type: 'webhook', url: 'http://127.0.0.1:1' } };
+    const rules = [
+      { id: 'a', on: ['webhook:anything', 'kitrelay:job_dead'], actions: [{ destination: 'hook' }] },
+      { id: 'b', on: 'kajabi:purchase.created', actions: [{ destination: 'hook' }] },
+    ];
+    const { warnings } = resolveConfig({ destinations, rules }, { cwd: '/tmp', env: {}, source: 'test' });
+    expect(warnings).toEqual([expect.stringContaining('"kajabi:purchase.created" is not an event type kitrelay knows')]);
   });
 
   it('names the field and the fix for a rule that points at an unknown destination', () => {

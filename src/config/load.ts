@@ -194,13 +194,16 @@ function checkConfig(config: Config, env: LoadConfigOptions['env']) {
     if (env[ref.$env] === undefined || env[ref.$env] === '') missingEnv.add(ref.$env);
   };
 
+  // An integration's own events are `<its type>:<event>` (integrations/source-event.ts), e.g. `meta:sync_held`.
+  const integrationTypes = new Set<string>(Object.values(config.destinations).map((destination) => destination.type));
+  const isIntegrationEvent = (type: string): boolean => integrationTypes.has(type.slice(0, Math.max(type.indexOf(':'), 0)));
   config.rules.forEach((rule, i) => {
     const at = `config.rules[${i}]`;
     if (seenRules.has(rule.id)) errors.push(`  ${at}.id: "${rule.id}" is used twice (rule ids are recorded on jobs, so they must be unique)`);
     seenRules.add(rule.id);
     const types = (Array.isArray(rule.on) ? rule.on : [rule.on]).map(canonicalEventType);
     for (const type of types) {
-      if (type !== '*' && !type.startsWith('kitrelay:') && !isKnownEventType(type)) warnings.push(`${at}.on: "${type}" is not an event type kitrelay knows; it will match only if Kit sends exactly that type`);
+      if (type !== '*' && !type.startsWith('kitrelay:') && !isIntegrationEvent(type) && !isKnownEventType(type)) warnings.push(`${at}.on: "${type}" is not an event type kitrelay knows; it will match only if Kit sends exactly that type`);
     }
     for (const param of Object.keys(rule.scope ?? {})) {
       const fits = types.some((type) => type === '*' || SCOPE_OF.get(type) === param);
