@@ -100,10 +100,7 @@ export function airtableContract(ctx: ContractContext): void {
     expect(await store.getAirtableCalls('other', '2026-01')).toEqual({ calls: 0, warnedAt: null });
   });
 
-  it('shares the windows with a second store on the same database', async (test) => {
-    // Skipped only for a store that cannot open a second connection to the same database (the
-    // SQLite store can: it runs there); the windows are meant to be shared through the database.
-    if (!ctx.openPeer) return test.skip();
+  it('shares the windows with a second store on the same database', async () => {
     const peer = await ctx.openPeer();
     try {
       for (let i = 0; i < 3; i += 1) expect(await ctx.store.spendAirtableCall(call({ now: T0 + i }))).toMatchObject({ ok: true });

@@ -1,11 +1,10 @@
 /**
  * The store contract: what every Store implementation must do, proved only through the Store
- * interface. SQLite runs it today (sqlite/store.test.ts); PostgreSQL will run the same suite.
+ * interface. SQLite (sqlite/store.test.ts) and PostgreSQL (postgres/store.test.ts) run the same suite.
  *
- * Each test gets a fresh, empty store from `open` and gives it back through `cleanup`. A backend
- * that can close and reopen the same database passes `reopen`; one that cannot leaves it out and
- * the reopen test is reported as skipped, by name. Likewise `openPeer`, for the tests of two stores
- * sharing one database (as two processes do).
+ * Each test gets a fresh, empty store from `open` and gives it back through `cleanup`. Every
+ * backend also passes `reopen` (close and open the same database again) and `openPeer` (a second
+ * store on the same database, as another process): both stores can, so no test is skipped.
  */
 import { afterEach, beforeEach, describe } from 'vitest';
 import { ingestContract } from './ingest.contract.js';
@@ -26,9 +25,9 @@ export interface OpenedStore {
   /** Closes the store (whichever `reopen` returned last) and deletes its data. */
   readonly cleanup: () => Promise<void>;
   /** Closes the store and opens the same database again. */
-  readonly reopen?: () => Promise<Store>;
+  readonly reopen: () => Promise<Store>;
   /** Opens a second store on the same database, as another process would; its caller closes it. */
-  readonly openPeer?: () => Promise<Store>;
+  readonly openPeer: () => Promise<Store>;
 }
 
 export function storeContract(name: string, open: () => Promise<OpenedStore>): void {
@@ -40,18 +39,14 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         if (current === undefined) throw new Error('the store is not open');
         return current;
       },
-      get reopen(): (() => Promise<Store>) | undefined {
-        const reopen = opened?.reopen;
-        return (
-          reopen &&
-          (async () => {
-            current = await reopen();
-            return current;
-          })
-        );
+      async reopen(): Promise<Store> {
+        if (opened === undefined) throw new Error('the store is not open');
+        current = await opened.reopen();
+        return current;
       },
-      get openPeer(): (() => Promise<Store>) | undefined {
-        return opened?.openPeer;
+      openPeer(): Promise<Store> {
+        if (opened === undefined) throw new Error('the store is not open');
+        return opened.openPeer();
       },
     };
 

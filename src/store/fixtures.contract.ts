@@ -21,13 +21,13 @@ export const SECOND = 1000;
 /** The store under test, fresh for each test. */
 export interface ContractContext {
   readonly store: Store;
-  /** Closes the store and opens the same database again; undefined when the backend cannot. */
-  readonly reopen: (() => Promise<Store>) | undefined;
+  /** Closes the store and opens the same database again. */
+  readonly reopen: () => Promise<Store>;
   /**
-   * Opens a second store on the same database, as another process would; the test closes it.
-   * Undefined when the backend cannot, and the tests that need it are reported as skipped.
+   * Opens a second store on the same database, as another process would; the test closes it. Every
+   * backend can (a second SQLite handle on the file, a second PostgreSQL pool), so no test skips.
    */
-  readonly openPeer: (() => Promise<Store>) | undefined;
+  readonly openPeer: () => Promise<Store>;
 }
 
 export function plannedJob(overrides: Partial<PlannedJob> = {}): PlannedJob {

@@ -177,8 +177,7 @@ export function ingestContract(ctx: ContractContext): void {
       clearsDedupeTypes: [type === 'subscriber.tag_add' ? 'subscriber.tag_remove' : 'subscriber.tag_add'],
     });
 
-  it('keeps fingerprints and the clears of opposite events across close and reopen', async (context) => {
-    if (ctx.reopen === undefined) return context.skip();
+  it('keeps fingerprints and the clears of opposite events across close and reopen', async () => {
     await commit(ctx.store, [fingerprinted('fp-a', '11'), fingerprinted('fp-b', '12')], T0);
     await commit(ctx.store, [fingerprinted('fp-r', '12', 'subscriber.tag_remove')], T0 + SECOND);
     const reopened = await ctx.reopen();
@@ -189,8 +188,7 @@ export function ingestContract(ctx: ContractContext): void {
     expect((await commit(reopened, [fingerprinted('fp-a', '11')], T0 + 61 * SECOND)).events[0]?.status).toBe('accepted');
   });
 
-  it('sees the fingerprints and clears another store on the same database committed', async (context) => {
-    if (ctx.openPeer === undefined) return context.skip();
+  it('sees the fingerprints and clears another store on the same database committed', async () => {
     const peer = await ctx.openPeer();
     try {
       await commit(ctx.store, [fingerprinted('fp-1', '21'), fingerprinted('fp-2', '22')], T0);

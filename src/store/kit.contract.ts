@@ -190,8 +190,7 @@ export function kitContract(ctx: KitContractContext): void {
     expect(await ctx.store.takeRateBudget(budget(T0 + MINUTE))).toEqual({ ok: false, retryAfterMs: MINUTE });
   });
 
-  it('shares one rate budget between two stores on the same database: together they never exceed it', async (context) => {
-    if (ctx.openPeer === undefined) return context.skip();
+  it('shares one rate budget between two stores on the same database: together they never exceed it', async () => {
     const peer = await ctx.openPeer();
     try {
       /** Both stores ask 12 times each, a turn apart, so their transactions interleave. */

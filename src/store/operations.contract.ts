@@ -97,8 +97,7 @@ export function operationsContract(ctx: ContractContext): void {
     expect(second.idempotencyKey).not.toBe(first.idempotencyKey);
   });
 
-  it('keeps everything across close and reopen', async (context) => {
-    if (ctx.reopen === undefined) return context.skip();
+  it('keeps everything across close and reopen', async () => {
     const jobId = await ingestJob(ctx.store, { subscriberKey: 'id:77' });
     await ctx.store.setSetting('kit.cursor', 'page-9');
     await ctx.store.pauseDestination('crm', 'deploy', T0);

@@ -96,10 +96,7 @@ export function queueContract(ctx: ContractContext): void {
     expect(await claim({ post: 4 })).toHaveLength(1);
   });
 
-  it('holds `maxRunning` between two stores on the same database claiming at once', async (context) => {
-    // Skipped only for a store that cannot open a second handle on its database; both SQLite and
-    // PostgreSQL can (their suites pass openPeer), so it runs on each.
-    if (ctx.openPeer === undefined) return context.skip();
+  it('holds `maxRunning` between two stores on the same database claiming at once', async () => {
     const peer = await ctx.openPeer();
     try {
       for (let i = 0; i < 40; i++) await ingestJob(ctx.store, { subscriberKey: null });
