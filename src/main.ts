@@ -27,7 +27,7 @@ import { compileRules } from './rules/route.js';
 import { createOperatorPort } from './services/index.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import { openPostgresStore } from './store/postgres/store.js';
-import type { AnyStore } from './store/index.js';
+import { sharedRateBuckets, type AnyStore } from './store/index.js';
 import { findCredentials, openKitClient } from './sync/kit-access.js';
 import { kitSubscriberPull } from './sync/pull.js';
 import { startSandboxKit, type SandboxKit } from './sync/sandbox.js';
@@ -274,7 +274,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     const http = createHttpClient();
     cleanups.unshift(() => http.close());
     const worker = config.queue.enabled && roles.has('worker')
-      ? createWorker({ store, clock, log, metrics, integrations, http, destinations, queue: config.queue, secrets, operator: createOperatorPort({ store, clock, config }), kit: kitClientFactory({ config, store, env }), ...(store.dialect === 'postgres' ? { rateBuckets: store } : {}), ...(Object.keys(config.enrichments).length > 0 ? { enrichment: { rules: config.rules, enrichments: config.enrichments } } : {}) })
+      ? createWorker({ store, clock, log, metrics, integrations, http, destinations, queue: config.queue, secrets, operator: createOperatorPort({ store, clock, config }), kit: kitClientFactory({ config, store, env }), ...sharedRateBuckets(store), ...(Object.keys(config.enrichments).length > 0 ? { enrichment: { rules: config.rules, enrichments: config.enrichments } } : {}) })
       : undefined;
     const app = createIngestServer({
       config,

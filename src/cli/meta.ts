@@ -18,7 +18,7 @@ import { createHttpClient } from '../lib/http.js';
 import { createLog } from '../lib/log.js';
 import { userAgent } from '../lib/version.js';
 import { createWorker } from '../queue/index.js';
-import type { AnyStore } from '../store/index.js';
+import { sharedRateBuckets, type AnyStore } from '../store/index.js';
 import { CliError, printJson, withStore } from './context.js';
 
 interface Target {
@@ -132,7 +132,7 @@ export async function withMetaRunner<T>(
   const secrets = createSecretResolver(process.env, target.overlay);
   const http = createHttpClient();
   const log = createLog({ level: 'warn', destination: process.stderr });
-  const worker = options.withWorker === false ? undefined : createWorker({ store, clock: systemClock, log, integrations: new IntegrationRegistry(), http, destinations: { [destinationName]: destination }, queue: config.queue, secrets, ...(store.dialect === 'postgres' ? { rateBuckets: store } : {}) });
+  const worker = options.withWorker === false ? undefined : createWorker({ store, clock: systemClock, log, integrations: new IntegrationRegistry(), http, destinations: { [destinationName]: destination }, queue: config.queue, secrets, ...sharedRateBuckets(store) });
   worker?.start();
   const isTty = process.stderr.isTTY;
   // Kit's side of the run, as the service's scheduled run has it: the sandbox's Kit simulator, or

@@ -11,9 +11,7 @@
  * (rate-limit-shared.ts) instead: the same buckets, held in the database.
  */
 import type { DestinationConfig, RateLimit } from '../config/schema.js';
-
-/** Refill arithmetic is floating point (0.2 s × 5/s may come out 0.9999999): forgive that much. */
-const EPSILON = 1e-9;
+import { msUntilWholeToken, TOKEN_EPSILON, wholeTokens } from '../lib/tokens.js';
 
 export class TokenBucket {
   readonly perSecond: number;
@@ -33,7 +31,7 @@ export class TokenBucket {
   /** Takes one token if there is a whole one. */
   tryTake(now: number): boolean {
     this.#refill(now);
-    if (this.#tokens < 1 - EPSILON) return false;
+    if (this.#tokens < 1 - TOKEN_EPSILON) return false;
     this.#tokens = Math.max(0, this.#tokens - 1);
     return true;
   }
@@ -41,21 +39,19 @@ export class TokenBucket {
   /** Whole tokens available now. */
   available(now: number): number {
     this.#refill(now);
-    return Math.floor(this.#tokens + EPSILON);
+    return wholeTokens(this.#tokens);
   }
 
   /** Milliseconds until a whole token is available (0 if one is now); rounded up. */
   msUntilToken(now: number): number {
     this.#refill(now);
-    if (this.#tokens >= 1 - EPSILON) return 0;
-    // The tolerance keeps float noise (1.0000000000000009 ms) from rounding up a whole ms.
-    return Math.max(1, Math.ceil(((1 - this.#tokens) * 1000) / this.perSecond - 1e-6));
+    return msUntilWholeToken(this.#tokens, this.perSecond);
   }
 
   /** Whether the bucket is full: it then behaves exactly like a new one, so it may be dropped. */
   isFull(now: number): boolean {
     this.#refill(now);
-    return this.#tokens >= this.burst - EPSILON;
+    return this.#tokens >= this.burst - TOKEN_EPSILON;
   }
 
   #refill(now: number): void {

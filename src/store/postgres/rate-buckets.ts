@@ -4,10 +4,9 @@
  * 011), which locks the buckets' rows for its transaction: two workers never spend the same token.
  */
 import type pg from 'pg';
+import { msUntilWholeToken, TOKEN_EPSILON, wholeTokens } from '../../lib/tokens.js';
 import type { RateBucketSpec, RateBucketStore } from '../types.js';
 
-/** TokenBucket's tolerance for float noise (queue/rate-limit.ts). */
-const EPSILON = 1e-9;
 
 export class PgRateBucketOps implements RateBucketStore {
   readonly #pool: pg.Pool;
@@ -34,15 +33,14 @@ export class PgRateBucketOps implements RateBucketStore {
     );
     // No row: full (the sweep deletes full buckets, and a new one starts full).
     const tokens = rows[0]?.tokens ?? bucket.burst;
-    const msUntilToken = tokens >= 1 - EPSILON ? 0 : Math.max(1, Math.ceil(((1 - tokens) * 1000) / bucket.perSecond - 1e-6));
-    return { available: Math.floor(tokens + EPSILON), msUntilToken };
+    return { available: wholeTokens(tokens), msUntilToken: msUntilWholeToken(tokens, bucket.perSecond) };
   }
 
   async sweepRateBuckets(now: number): Promise<number> {
     // SKIP LOCKED: a bucket a take holds is in use, not idle.
     const { rowCount } = await this.#pool.query(
       `DELETE FROM rate_buckets WHERE key IN (
-         SELECT key FROM rate_buckets WHERE tokens + greatest(0, $1 - updated_at) * per_second / 1000.0 >= burst - ${EPSILON}
+         SELECT key FROM rate_buckets WHERE tokens + greatest(0, $1 - updated_at) * per_second / 1000.0 >= burst - ${TOKEN_EPSILON}
          FOR UPDATE SKIP LOCKED)`,
       [now],
     );
