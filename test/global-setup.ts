@@ -1,8 +1,9 @@
 /**
  * Once per `vitest run`: the SQLite writer thread as one prebuilt file. Run from source, every
  * store opens its writer thread through tsx, which resolves and transpiles the writer's modules
- * anew in each thread (about 110 ms of a store's ~270 ms start on this machine); the suite opens
- * over a thousand stores. esbuild (the transpiler tsx itself uses, a devDependency) bundles
+ * anew in each thread (about 110 ms of a store's ~270 ms start on this machine), and most tests
+ * open at least one store (the store and queue test files ran in 30 s with the bundle, 65 s
+ * without). esbuild (the transpiler tsx itself uses, a devDependency) bundles
  * src/store/sqlite/writer.ts with the packages left external, and `import.meta.url` kept as the
  * writer's own so the migrations and the native module resolve as they do from source. Stores
  * opened by the tests, and kitrelay processes they start, find it in KITRELAY_WRITER_BUNDLE
