@@ -221,6 +221,9 @@ describe('postgres ingest: group commit', () => {
       client.release();
       expect(await Promise.all(commits.slice(0, 3))).toEqual(['committed', 'committed', 'committed']);
       expect(await store.listEvents({})).toHaveLength(3);
+      // The two that waited were committed together: their rows carry one transaction id.
+      const { rows } = await holder.query<{ transactions: number }>('SELECT count(DISTINCT xmin::text)::int AS transactions FROM events');
+      expect(rows[0]?.transactions).toBe(2);
     } finally {
       await store.close();
       await holder.end();
